@@ -1,0 +1,32 @@
+"""Reading and writing images and masks; geometry conventions live here.
+
+See :mod:`radgui.io.volume` for the (z, y, x) / LPS convention.
+"""
+
+from radgui.io.volume import (
+    IMAGE_SUFFIXES,
+    Volume,
+    canonicalize,
+    grid_mismatch_mm,
+    image_hash,
+    load_mask,
+    load_volume,
+    mask_from_array,
+    mask_to_array,
+    read_image,
+    save_mask,
+)
+
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "Volume",
+    "canonicalize",
+    "grid_mismatch_mm",
+    "image_hash",
+    "load_mask",
+    "load_volume",
+    "mask_from_array",
+    "mask_to_array",
+    "read_image",
+    "save_mask",
+]
