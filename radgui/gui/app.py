@@ -1,0 +1,73 @@
+"""The main window: a napari viewer with radgui's dock widgets.
+
+Dock widgets are listed in :data:`DOCKS` as ``(module, class, title, area)``;
+each class takes the viewer as its only argument (napari's widget contract),
+so the same widgets also work in plain napari through ``napari.yaml``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from radgui import RESEARCH_NOTICE, __version__
+
+#: (module under radgui.gui, class name, dock title, dock area)
+DOCKS: list[tuple[str, str, str, str]] = [
+    ("view_dock", "ViewDock", "View", "right"),
+]
+
+TITLE = f"radgui {__version__} \N{EM DASH} {RESEARCH_NOTICE}"
+
+
+def create_viewer(show: bool = True):
+    """Create the radgui main window and return ``(viewer, docks)``.
+
+    ``docks`` maps each dock title to its widget, for tests and scripts.
+    """
+    import napari
+
+    viewer = napari.Viewer(title=TITLE, show=show)
+    viewer.scale_bar.visible = True
+    viewer.scale_bar.unit = "mm"
+    docks = {}
+    for module, cls_name, title, area in DOCKS:
+        cls = getattr(importlib.import_module(f"radgui.gui.{module}"), cls_name)
+        widget = cls(viewer)
+        viewer.window.add_dock_widget(widget, name=title, area=area)
+        docks[title] = widget
+    # Show the first dock on top when several are tabbed together.
+    return viewer, docks
+
+
+def open_paths(viewer, image: str | Path | None, label: str | Path | None = None,
+               label_name: str = "tumour", **load_kwargs):
+    """Load an image (and optional label map) into the viewer.
+
+    Raises the engine's :class:`~radgui.errors.RadguiError` on bad input; the
+    caller decides how to show it (CLI: one line; GUI: a notification).
+    """
+    from radgui.gui.layers import add_roi, add_volume
+    from radgui.io import load_mask, load_volume
+
+    volume = load_volume(image, **load_kwargs)
+    mask = load_mask(label, volume) if label is not None else None
+    layer = add_volume(viewer, volume)
+    roi = add_roi(viewer, mask, volume, name=label_name) if mask is not None else None
+    if roi is not None:
+        _center_on_roi(viewer, roi)
+    return layer, roi
+
+
+def _center_on_roi(viewer, roi_layer) -> None:
+    """Move the slice slider to the ROI's largest axial slice."""
+    import numpy as np
+
+    data = np.asarray(roi_layer.data)
+    per_slice = (data > 0).sum(axis=(1, 2))
+    if per_slice.any():
+        z = int(np.argmax(per_slice))
+        world_z = roi_layer.translate[0] + roi_layer.scale[0] * z
+        step = list(viewer.dims.point)
+        step[0] = world_z
+        viewer.dims.point = step
