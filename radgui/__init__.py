@@ -7,6 +7,7 @@ Research use only, not for clinical decisions.
 """
 
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 try:
     __version__ = version("radgui")
@@ -15,4 +16,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
 
 RESEARCH_NOTICE = "Research use only, not for clinical decisions."
 
-__all__ = ["__version__", "RESEARCH_NOTICE"]
+#: Shipped resources (presets, demo data, demo model, icons); inside the wheel.
+RESOURCES = Path(__file__).resolve().parent / "resources"
+
+__all__ = ["__version__", "RESEARCH_NOTICE", "RESOURCES"]

@@ -28,8 +28,7 @@ def create_viewer(show: bool = True):
     import napari
 
     viewer = napari.Viewer(title=TITLE, show=show)
-    viewer.scale_bar.visible = True
-    viewer.scale_bar.unit = "mm"
+    viewer.scale_bar.visible = True  # in mm: image layers carry units="mm"
     docks = {}
     for module, cls_name, title, area in DOCKS:
         cls = getattr(importlib.import_module(f"radgui.gui.{module}"), cls_name)
@@ -55,11 +54,11 @@ def open_paths(viewer, image: str | Path | None, label: str | Path | None = None
     layer = add_volume(viewer, volume)
     roi = add_roi(viewer, mask, volume, name=label_name) if mask is not None else None
     if roi is not None:
-        _center_on_roi(viewer, roi)
+        center_on_roi(viewer, roi)
     return layer, roi
 
 
-def _center_on_roi(viewer, roi_layer) -> None:
+def center_on_roi(viewer, roi_layer) -> None:
     """Move the slice slider to the ROI's largest axial slice."""
     import numpy as np
 
@@ -71,3 +70,15 @@ def _center_on_roi(viewer, roi_layer) -> None:
         step = list(viewer.dims.point)
         step[0] = world_z
         viewer.dims.point = step
+
+
+def save_window_screenshot(viewer, path: str | Path, size: tuple[int, int] = (1600, 1000)) -> Path:
+    """Render the whole main window (docks included) and save it as PNG."""
+    from qtpy.QtWidgets import QApplication
+
+    window = viewer.window._qt_window
+    window.resize(*size)
+    for _ in range(5):
+        QApplication.processEvents()
+    viewer.screenshot(str(path), canvas_only=False, flash=False)
+    return Path(path)

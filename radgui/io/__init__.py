@@ -6,6 +6,7 @@ See :mod:`radgui.io.volume` for the (z, y, x) / LPS convention.
 from radgui.io.volume import (
     IMAGE_SUFFIXES,
     Volume,
+    array_view,
     canonicalize,
     grid_mismatch_mm,
     image_hash,
@@ -20,6 +21,7 @@ from radgui.io.volume import (
 __all__ = [
     "IMAGE_SUFFIXES",
     "Volume",
+    "array_view",
     "canonicalize",
     "grid_mismatch_mm",
     "image_hash",

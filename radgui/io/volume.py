@@ -64,9 +64,12 @@ class Volume:
 
     @property
     def array(self) -> np.ndarray:
-        """Voxel values as a read-only numpy view in (z, y, x) order."""
-        arr = sitk.GetArrayViewFromImage(self.image)
-        return arr
+        """Voxel values as a read-only numpy view in (z, y, x) order (no copy).
+
+        The view keeps the SimpleITK image alive, so it stays valid after the
+        Volume is gone.
+        """
+        return array_view(self.image)
 
     @property
     def spacing(self) -> tuple[float, float, float]:
@@ -93,9 +96,13 @@ class Volume:
         """A short display name (file stem or series description)."""
         return str(self.meta.get("name", "image"))
 
-    def napari_kwargs(self) -> dict[str, tuple[float, ...]]:
-        """``scale`` and ``translate`` for a napari layer showing this volume."""
-        return {"scale": self.spacing, "translate": self.origin}
+    def napari_kwargs(self) -> dict[str, tuple]:
+        """``scale``, ``translate``, ``units`` and ``axis_labels`` for a napari layer.
+
+        napari's world coordinates are then physical LPS positions in mm, (z, y, x).
+        """
+        return {"scale": self.spacing, "translate": self.origin,
+                "units": ("mm", "mm", "mm"), "axis_labels": ("z", "y", "x")}
 
     def index_to_physical(self, index_zyx) -> np.ndarray:
         """Physical LPS position (z, y, x) in mm of a (z, y, x) voxel index."""
@@ -108,6 +115,25 @@ class Volume:
     def hash(self) -> str:
         """SHA-256 of the voxel values and geometry (for provenance)."""
         return image_hash(self.image)
+
+
+class _ImageBuffer:
+    """Exposes an image's buffer to numpy while holding a reference to the image."""
+
+    def __init__(self, image: sitk.Image):
+        self._image = image
+        self.__array_interface__ = sitk.GetArrayViewFromImage(image).__array_interface__
+
+
+def array_view(image: sitk.Image) -> np.ndarray:
+    """Read-only (z, y, x) numpy view of a SimpleITK image that keeps the image alive.
+
+    ``sitk.GetArrayViewFromImage`` alone returns a view that dangles once the
+    image is garbage-collected; this one does not.
+    """
+    arr = np.asarray(_ImageBuffer(image))
+    arr.flags.writeable = False
+    return arr
 
 
 def image_hash(image: sitk.Image) -> str:

@@ -1,0 +1,95 @@
+"""``radgui view PATH [--label MASK] [--screenshot PNG]``: open an image."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+NAME = "view"
+HELP = "Open an image (NRRD, NIfTI, MHA, DICOM folder) with an optional label map."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", type=Path, help="image file or DICOM folder")
+    parser.add_argument("--label", type=Path, metavar="MASK", help="label map on the same grid (tumour ROI)")
+    parser.add_argument("--modality", choices=["CT", "MR", "PT", "OT"],
+                        help="modality of a non-DICOM image (default: guessed from values)")
+    add_screenshot_argument(parser)
+
+
+def add_screenshot_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--screenshot", type=Path, metavar="PNG",
+                        help="render the window, save it as PNG and exit (works under xvfb-run)")
+
+
+def check_screenshot_path(path: Path | None) -> None:
+    """Fail before any window opens when the screenshot cannot be written."""
+    from radgui.errors import InputFileError
+
+    if path is None:
+        return
+    if path.suffix.lower() != ".png":
+        raise InputFileError("screenshot must be a .png file", path)
+    if not path.resolve().parent.is_dir():
+        raise InputFileError("the folder for the screenshot does not exist", path)
+
+
+def run(args: argparse.Namespace) -> int:
+    from radgui.io import load_mask, load_volume
+
+    check_screenshot_path(args.screenshot)
+    # Load (and validate) everything before a window opens: bad input exits 2 fast.
+    volume = load_volume(args.path, modality=args.modality)
+    mask = load_mask(args.label, volume) if args.label else None
+    return show(volume, {"tumour": mask} if mask is not None else {}, screenshot=args.screenshot)
+
+
+def build_window(volume, rois: dict, show: bool = True, preset: str | None = None):
+    """The main window on ``volume`` with ``rois`` as ROI layers; returns ``(viewer, docks)``."""
+    from radgui.gui.app import center_on_roi, create_viewer
+    from radgui.gui.layers import add_roi, add_volume
+
+    viewer, docks = create_viewer(show=show)
+    image_layer = add_volume(viewer, volume)
+    roi_layer = None
+    for name, mask in rois.items():
+        roi_layer = add_roi(viewer, mask, volume, name=name)
+    if roi_layer is not None:
+        center_on_roi(viewer, roi_layer)
+    viewer.layers.selection.active = image_layer
+    if preset is not None:
+        docks["View"].set_preset(preset)
+    return viewer, docks
+
+
+def show(volume, rois: dict, screenshot: Path | None = None, before_screenshot=None,
+         preset: str | None = None) -> int:
+    """Open the main window on ``volume`` with ``rois``; block until it closes.
+
+    With ``screenshot``, render, save the whole window as PNG and return 0.
+    ``before_screenshot(viewer, docks)`` runs after loading (e.g. press Predict).
+    """
+    import napari
+
+    viewer, docks = build_window(volume, rois, preset=preset)
+    if screenshot is None:
+        napari.run()
+        return 0
+    from radgui.gui.app import save_window_screenshot
+
+    if before_screenshot is not None:
+        before_screenshot(viewer, docks)
+    save_window_screenshot(viewer, screenshot)
+    viewer.close()
+    return 0
+
+
+def open_gui(args: argparse.Namespace | None = None) -> int:
+    """Plain ``radgui``: the main window with no image."""
+    import napari
+
+    from radgui.gui.app import create_viewer
+
+    create_viewer(show=True)
+    napari.run()
+    return 0
