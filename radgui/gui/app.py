@@ -8,6 +8,8 @@ so the same widgets also work in plain napari through ``napari.yaml``.
 from __future__ import annotations
 
 import importlib
+import os
+import time
 from pathlib import Path
 
 from radgui import RESEARCH_NOTICE, __version__
@@ -81,4 +83,9 @@ def save_window_screenshot(viewer, path: str | Path, size: tuple[int, int] = (16
     for _ in range(5):
         QApplication.processEvents()
     viewer.screenshot(str(path), canvas_only=False, flash=False)
+    if os.environ.get("RADGUI_STARTUP_TIMING"):
+        # Seconds from process start to the first painted, captured window (make bench).
+        import psutil
+
+        print(f"radgui-startup-seconds {time.time() - psutil.Process().create_time():.3f}")
     return Path(path)

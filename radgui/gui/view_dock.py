@@ -99,12 +99,19 @@ def apply_preset(viewer, name: str) -> None:
     target.contrast_limits = limits
 
 
+def _camera(viewer):
+    """The viewer's camera (``viewer.scene.camera`` since napari 0.9)."""
+    scene = getattr(viewer, "scene", None)
+    return scene.camera if scene is not None else viewer.camera
+
+
 def set_plane(viewer, plane: str) -> None:
     """Show the axial, coronal or sagittal plane, superior up."""
     order, vertical = PLANES[plane]
     viewer.dims.order = order
-    depth, _, horizontal = viewer.camera.orientation
-    viewer.camera.orientation = (depth, vertical, horizontal)
+    camera = _camera(viewer)
+    depth, _, horizontal = camera.orientation
+    camera.orientation = (depth, vertical, horizontal)
     viewer.reset_view()
 
 
@@ -245,7 +252,7 @@ class ViewDock(QWidget):
             self._edges = _EdgeLabels(canvas)
             viewer.cursor.events.position.connect(self._update_status)
             viewer.dims.events.order.connect(self._update_orientation)
-            viewer.camera.events.orientation.connect(self._update_orientation)
+            _camera(viewer).events.orientation.connect(self._update_orientation)
             self._update_orientation()
         viewer.layers.selection.events.active.connect(self._sync_level_width)
         viewer.layers.events.inserted.connect(self._on_inserted)
@@ -301,7 +308,8 @@ class ViewDock(QWidget):
         if self.viewer.dims.ndim < 3 or self.viewer.dims.ndisplay != 2:
             self._edges.set_letters({"top": "", "bottom": "", "left": "", "right": ""})
             return
-        vertical = str(getattr(self.viewer.camera.orientation[1], "value", self.viewer.camera.orientation[1]))
+        vertical_axis = _camera(self.viewer).orientation[1]
+        vertical = str(getattr(vertical_axis, "value", vertical_axis))
         self._edges.set_letters(orientation_letters(displayed, vertical))
 
     def _update_status(self, *_):

@@ -1,0 +1,55 @@
+# radgui: two commands on a fresh machine.
+#   make demo   install into .venv and open the app on its embedded demo case
+#   make test   install with test extras (and, as root, a virtual screen) and run the whole suite
+#   make bench  run every benchmarks/bench_*.py and print their tables
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+XVFB_PACKAGES := xvfb xauth libgl1-mesa-dri libglx-mesa0 libegl1 libxkbcommon-x11-0 \
+	libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 \
+	libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libxcb-xfixes0 \
+	libdbus-1-3 libfontconfig1 poppler-utils
+# Run a command on the real display when there is one, else on a virtual screen.
+ON_SCREEN = $(if $(DISPLAY),,xvfb-run -a -s "-screen 0 1920x1200x24")
+PYTEST_ARGS ?=
+
+.PHONY: demo test bench screen clean
+
+$(PY):
+	$(PYTHON) -c 'import sys; sys.exit("radgui needs Python >= 3.11") if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip wheel
+
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(PIP) install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(PY)
+	$(PIP) install --quiet -e ".[test]"
+	touch $@ $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/radgui demo
+
+# Debian packages for a virtual screen (Xvfb + Mesa GL), only when missing and root.
+screen:
+	@if [ -z "$(DISPLAY)" ] && ! command -v xvfb-run >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(XVFB_PACKAGES) >/dev/null; \
+		else \
+			echo "no DISPLAY and no xvfb-run: install as root: apt-get install $(XVFB_PACKAGES)"; exit 1; \
+		fi; \
+	fi
+
+test: $(VENV)/.installed-test screen
+	$(ON_SCREEN) $(PY) -m pytest -ra $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed-test screen
+	@for b in benchmarks/bench_*.py; do \
+		echo "== $$b"; $(ON_SCREEN) $(PY) $$b || exit 1; \
+	done
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,97 @@
+"""Full-viewer GUI tests (real napari window; run under Xvfb)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def demo_window(qtbot):
+    from radgui.cli.demo import open_demo
+
+    viewer, docks = open_demo(show=True)
+    yield viewer, docks
+    viewer.close()
+
+
+def _press(qtbot, viewer, key):
+    canvas = viewer.window._qt_viewer.canvas.native
+    canvas.setFocus()
+    qtbot.keyClick(canvas, key)
+    qtbot.wait(20)
+
+
+def tumour_pixels(rgb: np.ndarray, label_rgba, opacity: float) -> int:
+    """Pixels that are the label colour blended over any grey value."""
+    c = np.asarray(label_rgba[:3], float) * 255 * opacity
+    rest = rgb[..., :3].astype(float) - c  # = (1 - opacity) * grey, equal channels
+    spread = rest.max(axis=-1) - rest.min(axis=-1)
+    return int(np.count_nonzero((spread < 10) & (rest.min(axis=-1) > -3)))
+
+
+def test_demo_presets_by_shortcut_and_screenshot(demo_window, qtbot, tmp_path):
+    from qtpy.QtCore import Qt
+
+    from radgui.gui.layers import WINDOW_PRESETS, window_to_limits
+
+    viewer, docks = demo_window
+    image, roi = viewer.layers["demo lung CT"], viewer.layers["tumour"]
+    assert image.metadata["volume"].modality == "CT"
+    # geometry: napari world coordinates are LPS mm
+    assert np.allclose(image.scale, image.metadata["volume"].spacing)
+    assert np.allclose(roi.translate, image.translate)
+    # the demo opens in the lung window
+    assert tuple(image.contrast_limits) == window_to_limits(*WINDOW_PRESETS["lung"])
+
+    for key, preset in [(Qt.Key_F3, "bone"), (Qt.Key_F2, "mediastinum"), (Qt.Key_F4, "brain"), (Qt.Key_F1, "lung")]:
+        _press(qtbot, viewer, key)
+        assert tuple(image.contrast_limits) == window_to_limits(*WINDOW_PRESETS[preset]), preset
+    # the level/width boxes follow
+    assert docks["View"].level.value() == -600 and docks["View"].width.value() == 1500
+
+    # the slice shown holds the tumour
+    z = int(round((viewer.dims.point[0] - roi.translate[0]) / roi.scale[0]))
+    assert np.asarray(roi.data)[z].sum() > 0
+
+    shot = viewer.screenshot(canvas_only=True, flash=False)
+    assert shot.std() > 20, "screenshot looks blank"
+    n = tumour_pixels(shot, roi.colormap.map(np.array([1]))[0], roi.opacity)
+    assert n > 30, f"tumour label colour not found ({n} pixels)"
+    viewer.screenshot(str(tmp_path / "window.png"), canvas_only=False, flash=False)
+    assert (tmp_path / "window.png").stat().st_size > 10_000
+
+
+def test_orientation_letters_and_planes(demo_window, qtbot):
+    viewer, docks = demo_window
+    letters = {edge: lab.text() for edge, lab in docks["View"]._edges.labels.items()}
+    assert letters == {"top": "A", "bottom": "P", "left": "R", "right": "L"}
+    docks["View"].plane_buttons["coronal"].click()
+    letters = {edge: lab.text() for edge, lab in docks["View"]._edges.labels.items()}
+    assert letters == {"top": "S", "bottom": "I", "left": "R", "right": "L"}
+    docks["View"].plane_buttons["sagittal"].click()
+    letters = {edge: lab.text() for edge, lab in docks["View"]._edges.labels.items()}
+    assert letters == {"top": "S", "bottom": "I", "left": "A", "right": "P"}
+
+
+def test_status_bar_shows_hu_and_mm(demo_window, qtbot):
+    viewer, docks = demo_window
+    image = viewer.layers["demo lung CT"]
+    vol = image.metadata["volume"]
+    idx = np.array([20, 200, 250])
+    viewer.cursor.position = tuple(vol.index_to_physical(idx))
+    text = docks["View"].status_label.text()
+    assert f"{vol.array[tuple(idx)]:.0f} HU" in text
+    x, y, z = vol.index_to_physical(idx)[::-1]
+    assert f"x {x:.1f}  y {y:.1f}  z {z:.1f} mm (LPS)" in text
+
+
+def test_bad_file_in_the_gui_is_a_notification_not_a_crash(demo_window, tmp_path):
+    viewer, docks = demo_window
+    bad = tmp_path / "broken.nrrd"
+    bad.write_bytes(b"garbage")
+    n_layers = len(viewer.layers)
+    assert docks["View"].open(bad) == []
+    assert len(viewer.layers) == n_layers  # nothing lost
