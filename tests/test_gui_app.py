@@ -95,3 +95,17 @@ def test_bad_file_in_the_gui_is_a_notification_not_a_crash(demo_window, tmp_path
     n_layers = len(viewer.layers)
     assert docks["View"].open(bad) == []
     assert len(viewer.layers) == n_layers  # nothing lost
+
+
+def test_drag_and_drop_reader_gives_physical_geometry(make_napari_viewer):
+    from radgui.cli.demo import demo_paths
+    from radgui.gui.reader import get_reader
+
+    image_path, _ = demo_paths()
+    assert get_reader(str(image_path)) is not None
+    assert get_reader("notes.txt") is None
+    viewer = make_napari_viewer()
+    layers = viewer.open(str(image_path), plugin="radgui")
+    vol = layers[0].metadata["volume"]
+    assert np.allclose(layers[0].scale, vol.spacing)
+    assert np.allclose(layers[0].translate, vol.origin)
