@@ -50,3 +50,59 @@ class EmptyMaskError(RadguiError, ValueError):
 
 class CancelledError(RadguiError):
     """Long work was cancelled by the user; nothing was written."""
+
+
+class StatsInputError(RadguiError, ValueError):
+    """Data given to a statistic cannot give a meaningful answer (one class only, NaN, mismatched lengths, ...)."""
+
+
+class ConfigError(RadguiError, ValueError):
+    """A training configuration (YAML) has a missing, unknown or invalid key."""
+
+
+class BundleError(RadguiError, ValueError):
+    """A model bundle is malformed, of an unsupported schema version, or unsafe (pickle inside)."""
+
+
+class ClinicalValueError(RadguiError, ValueError):
+    """A clinical value a model needs is missing, of the wrong type, or out of its allowed range."""
+
+
+class FeatureValueError(RadguiError, ValueError):
+    """A radiomics feature a model needs is missing from the extracted features or is not a finite number."""
+
+
+class DicomError(RadguiError, ValueError):
+    """A DICOM file or series radgui refuses (missing geometry, truncated pixels, no decoder, ...)."""
+
+
+class SeriesChoiceError(DicomError):
+    """A DICOM folder holds several series and none was chosen; ``.series`` lists them."""
+
+    def __init__(self, message, path=None, series=None):
+        super().__init__(message, path)
+        self.series = list(series or [])
+
+
+class SliceSpacingError(DicomError):
+    """Missing slices or uneven slice spacing; loading again with ``resample_spacing=True`` resamples."""
+
+
+class MemoryBudgetError(DicomError, MemoryError):
+    """A volume whose header implies more memory than the configured budget."""
+
+
+class SuvError(RadguiError, ValueError):
+    """PET SUV cannot be computed; ``.missing`` lists the DICOM tags (or values) that are needed."""
+
+    def __init__(self, message, path=None, missing=None):
+        super().__init__(message, path)
+        self.missing = list(missing or [])
+
+
+class PresetError(RadguiError, ValueError):
+    """A feature preset is unknown or not a valid PyRadiomics parameter file."""
+
+
+class FeatureExtractionError(RadguiError, ValueError):
+    """Features cannot be extracted for a region of interest or a case (the message names it)."""
