@@ -1,0 +1,366 @@
+"""Cohort extraction from a manifest: processes on one machine or a Dask cluster.
+
+A manifest is a CSV file with one row per (image, mask) pair:
+
+=============  =========  ===================================================
+column         required   meaning
+=============  =========  ===================================================
+patient_id     yes        patient (or case) identifier
+image          yes        image file or DICOM folder (relative to the CSV)
+mask           yes        label map on the image's grid (relative to the CSV)
+label          no         label value in the mask (default: the preset's, 1)
+roi            no         ROI name (default ``tumour``); several rows of one
+                          image with different ROIs share one filtering pass
+timepoint      no         e.g. ``baseline`` / ``followup`` (delta radiomics)
+reader         no         who segmented it (inter-reader ICC)
+center         no         acquiring centre (multi-centre studies)
+modality       no         CT / MR / PT / OT (default: guessed)
+=============  =========  ===================================================
+
+The output CSV has the key columns (``patient_id, roi, timepoint, reader,
+center, label``) then one column per feature. It is written case by case, so
+an interrupted run loses at most the cases in flight, and a second run skips
+every row already in the output (resumable). A failing case is logged with its
+reason (``<output stem>.failures.csv``) and never stops the others.
+
+Parallelism: ``workers`` processes with :class:`concurrent.futures.ProcessPoolExecutor`,
+or a Dask distributed cluster given by ``scheduler`` (an address such as
+``tcp://10.0.0.5:8786``, or a ``distributed.Client``); no home-made scheduler.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import time
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from radgui.errors import FeatureExtractionError, InputFileError, RadguiError
+from radgui.progress import Step, run
+
+#: Columns identifying one output row.
+KEY_COLUMNS = ("patient_id", "roi", "timepoint", "reader", "center", "label")
+#: Columns that must be present in a manifest.
+REQUIRED_COLUMNS = ("patient_id", "image", "mask")
+#: Optional manifest columns.
+OPTIONAL_COLUMNS = ("label", "roi", "timepoint", "reader", "center", "modality")
+
+
+def read_manifest(path: str | Path) -> pd.DataFrame:
+    """Read and check a cohort manifest; relative paths are resolved against its folder.
+
+    Raises
+    ------
+    InputFileError
+        Missing file, missing required columns, empty manifest, duplicate rows
+        (same patient, ROI, time point and reader twice).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError("manifest not found", path)
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise InputFileError(f"cannot read the manifest as CSV ({' '.join(str(exc).split())[:160]})", path) from None
+    df.columns = [c.strip().lower() for c in df.columns]
+    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
+    if missing:
+        raise InputFileError(f"manifest lacks column(s) {', '.join(missing)}; needs "
+                             f"{', '.join(REQUIRED_COLUMNS)} (optional: {', '.join(OPTIONAL_COLUMNS)})", path)
+    if df.empty:
+        raise InputFileError("manifest has no row", path)
+    for col in OPTIONAL_COLUMNS:
+        if col not in df.columns:
+            df[col] = ""
+    df["roi"] = df["roi"].where(df["roi"].str.strip() != "", "tumour")
+    base = path.resolve().parent
+    for col in ("image", "mask"):
+        df[col] = [str((base / p).resolve()) if p and not Path(p).is_absolute() else p for p in df[col]]
+    dup = df.duplicated(subset=["patient_id", "roi", "timepoint", "reader"], keep=False)
+    if dup.any():
+        rows = ", ".join(str(i + 2) for i in np.flatnonzero(dup)[:5])
+        raise InputFileError(f"manifest lines {rows} repeat the same patient_id/roi/timepoint/reader", path)
+    return df
+
+
+def _key(row: dict | pd.Series) -> tuple[str, ...]:
+    return tuple(str(row.get(c, "") if row.get(c, "") == row.get(c, "") else "") for c in
+                 ("patient_id", "roi", "timepoint", "reader"))
+
+
+def _tasks(manifest: pd.DataFrame, done: set[tuple[str, ...]]) -> list[list[dict]]:
+    """Group the rows still to do by image (one filtering pass per image)."""
+    groups: dict[tuple, list[dict]] = {}
+    for row in manifest.to_dict("records"):
+        if _key(row) in done:
+            continue
+        gkey = (row["image"], row["patient_id"], row["timepoint"], row["reader"], row["label"], row["modality"])
+        groups.setdefault(gkey, []).append(row)
+    return list(groups.values())
+
+
+def extract_case(rows: list[dict], preset: Any) -> dict[str, Any]:
+    """Extract one image's ROIs (a task of :func:`iter_extract_cohort`); never raises.
+
+    Returns ``{"rows": [...], "failures": [...]}``: one dict of key columns and
+    features per successful ROI, and ``{key columns, "image", "reason"}`` per
+    failure. Runs in worker processes and on Dask workers.
+    """
+    from radgui.features.extract import extract
+    from radgui.io.volume import load_mask, load_volume
+
+    out: dict[str, Any] = {"rows": [], "failures": []}
+    first = rows[0]
+
+    def keys(row):
+        return {c: row.get(c, "") for c in KEY_COLUMNS}
+
+    def fail(row, reason):
+        out["failures"].append({**keys(row), "image": row["image"], "mask": row["mask"], "reason": reason})
+
+    try:
+        volume = load_volume(first["image"], modality=first.get("modality") or None)
+        label = int(first["label"]) if str(first.get("label", "")).strip() else None
+        masks = {}
+        for row in rows:
+            try:
+                masks[row["roi"]] = load_mask(row["mask"], volume)
+            except (RadguiError, OSError) as exc:
+                fail(row, str(exc))
+        if masks:
+            df = extract(volume, masks, preset, label=label, on_error="skip")
+            for row in rows:
+                if row["roi"] in df.index:
+                    feats = df.loc[row["roi"]].to_dict()
+                    out["rows"].append({**keys(row), **feats})
+                elif row["roi"] in df.attrs.get("errors", {}):
+                    fail(row, df.attrs["errors"][row["roi"]])
+    except (RadguiError, OSError, ValueError, RuntimeError, MemoryError) as exc:
+        for row in rows:
+            if not any(f["roi"] == row["roi"] for f in out["failures"]):
+                fail(row, f"{type(exc).__name__}: {exc}" if not isinstance(exc, RadguiError) else str(exc))
+    return out
+
+
+def _done_keys(output: Path) -> tuple[set[tuple[str, ...]], list[str] | None]:
+    if not output.is_file() or output.stat().st_size == 0:
+        return set(), None
+    try:
+        prev = pd.read_csv(output, dtype=str, keep_default_na=False, usecols=lambda c: c in KEY_COLUMNS)
+        with output.open(newline="") as fh:
+            header = next(csv.reader(fh))
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, StopIteration, ValueError) as exc:
+        raise InputFileError(f"cannot resume: the existing output is not a radgui features CSV ({exc})",
+                             output) from None
+    if "patient_id" not in prev.columns:
+        raise InputFileError("cannot resume: the existing output has no patient_id column", output)
+    return {_key(r) for r in prev.to_dict("records")}, header
+
+
+def _append(output: Path, rows: list[dict], header: list[str] | None) -> list[str]:
+    if not rows:
+        return header or []
+    frame = pd.DataFrame(rows)
+    if header is None:
+        header = list(frame.columns)
+        frame.to_csv(output, index=False, mode="w")
+    else:
+        extra = [c for c in frame.columns if c not in header]
+        if extra:
+            raise FeatureExtractionError(
+                f"{output}: new rows have {len(extra)} feature(s) the existing output lacks (e.g. {extra[0]}); "
+                "was it written with another preset? Write to a new file")
+        frame.reindex(columns=header).to_csv(output, index=False, mode="a", header=False)
+    return header
+
+
+def _fmt_eta(seconds: float) -> str:
+    seconds = int(round(max(seconds, 0)))
+    return f"{seconds // 3600:d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def iter_extract_cohort(manifest: str | Path | pd.DataFrame, output: str | Path, preset: Any = "ct-original",
+                        *, workers: int = 1, scheduler: Any = None) -> Generator[Step, None, dict]:
+    """Extract features for every row of a manifest into a CSV, yielding progress with an ETA.
+
+    Parameters
+    ----------
+    manifest : str, Path or DataFrame
+        The manifest CSV (see module docstring) or an already read one
+        (:func:`read_manifest`).
+    output : str or Path
+        Features CSV; appended to case by case, rows already in it are skipped.
+    preset : str, Path, Preset or dict
+        Feature preset (validated before any case starts).
+    workers : int
+        Worker processes on this machine (1: in this process).
+    scheduler : str or distributed.Client, optional
+        Run the cases on a Dask distributed cluster instead.
+
+    Returns
+    -------
+    dict
+        ``{"done": n rows written, "skipped": n already present, "failed": n,
+        "failures": [...], "output": path, "failures_file": path or None,
+        "seconds": wall time}``.
+    """
+    from radgui.features.presets import load_preset
+
+    preset = load_preset(preset)
+    df = manifest if isinstance(manifest, pd.DataFrame) else read_manifest(manifest)
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    done_keys, header = _done_keys(output)
+    tasks = _tasks(df, done_keys)
+    skipped = len(df) - sum(len(t) for t in tasks)
+    total = len(tasks)
+    failures: list[dict] = []
+    written = 0
+    t0 = time.monotonic()
+    yield Step(0, total, f"{total} case(s) to extract, {skipped} row(s) already done")
+
+    def progress(i):
+        elapsed = time.monotonic() - t0
+        eta = elapsed / i * (total - i) if i else 0.0
+        return Step(i, total, f"{i}/{total} cases, {len(failures)} failed, ETA {_fmt_eta(eta)}")
+
+    results = _run_tasks(tasks, preset, workers, scheduler)
+    for i, result in enumerate(results, start=1):
+        header = _append(output, result["rows"], header)
+        written += len(result["rows"])
+        failures.extend(result["failures"])
+        yield progress(i)
+
+    failures_file = output.with_name(output.stem + ".failures.csv")
+    if failures:
+        pd.DataFrame(failures).to_csv(failures_file, index=False)
+    elif failures_file.exists():
+        failures_file.unlink()
+    return {"done": written, "skipped": skipped, "failed": len(failures), "failures": failures,
+            "output": str(output), "failures_file": str(failures_file) if failures else None,
+            "seconds": time.monotonic() - t0}
+
+
+def _run_tasks(tasks, preset, workers, scheduler):
+    """Yield each task's result as it completes, in this process, processes or Dask."""
+    if not tasks:
+        return
+    if scheduler is not None:
+        yield from _run_dask(tasks, preset, scheduler)
+        return
+    workers = max(1, int(workers))
+    if workers == 1 or len(tasks) == 1:
+        for t in tasks:
+            yield extract_case(t, preset)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    # "spawn" keeps worker processes free of the parent's threads (Qt, Dask).
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(workers, len(tasks), os.cpu_count() or workers),
+                             mp_context=ctx) as pool:
+        futures = {pool.submit(extract_case, t, preset): t for t in tasks}
+        try:
+            for fut in as_completed(futures):
+                try:
+                    yield fut.result()
+                except Exception as exc:  # a worker died (out of memory, killed)
+                    t = futures[fut]
+                    yield {"rows": [], "failures": [
+                        {**{c: r.get(c, "") for c in KEY_COLUMNS}, "image": r["image"], "mask": r["mask"],
+                         "reason": f"worker failed: {type(exc).__name__}: {exc}"} for r in t]}
+        finally:
+            for fut in futures:
+                fut.cancel()
+
+
+def _run_dask(tasks, preset, scheduler):
+    try:
+        from distributed import Client, as_completed
+    except ImportError:  # pragma: no cover - optional dependency
+        raise FeatureExtractionError("--scheduler needs Dask: pip install 'radgui[cluster]'") from None
+    own = not isinstance(scheduler, Client)
+    try:
+        client = Client(scheduler) if own else scheduler
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise FeatureExtractionError(f"cannot connect to the Dask scheduler {scheduler!r}: {exc}") from None
+    try:
+        futures = [client.submit(extract_case, t, preset, pure=False) for t in tasks]
+        by_future = dict(zip(futures, tasks))
+        for fut in as_completed(futures):
+            try:
+                yield fut.result()
+            except Exception as exc:
+                t = by_future[fut]
+                yield {"rows": [], "failures": [
+                    {**{c: r.get(c, "") for c in KEY_COLUMNS}, "image": r["image"], "mask": r["mask"],
+                     "reason": f"Dask task failed: {type(exc).__name__}: {exc}"} for r in t]}
+    finally:
+        if own:
+            client.close()
+
+
+def extract_cohort(manifest, output, preset="ct-original", *, workers: int = 1, scheduler=None,
+                   callback=None) -> dict:
+    """Blocking twin of :func:`iter_extract_cohort`; ``callback`` receives each :class:`Step`."""
+    return run(iter_extract_cohort(manifest, output, preset, workers=workers, scheduler=scheduler), callback)
+
+
+def aggregate_lesions(features: pd.DataFrame, how: str = "mean",
+                      by: tuple[str, ...] = ("patient_id", "timepoint", "reader"),
+                      size_column: str | None = None) -> pd.DataFrame:
+    """One row per patient from several lesions: the mean of each feature, or the largest lesion.
+
+    Parameters
+    ----------
+    features : DataFrame
+        Rows as written by :func:`extract_cohort` (key columns + features).
+    how : {"mean", "largest"}
+        ``mean`` averages every numeric feature over the patient's lesions;
+        ``largest`` keeps the row of the lesion with the largest volume.
+    by : tuple of str
+        Columns identifying one patient row (those absent are ignored).
+    size_column : str, optional
+        Column giving lesion size for ``largest``; default the first present of
+        ``original_shape_MeshVolume``, ``original_shape_VoxelVolume``.
+
+    Returns
+    -------
+    DataFrame
+        One row per group, with ``n_lesions`` and ``aggregation`` columns;
+        ``roi`` lists the lesions joined by ``+`` (mean) or names the kept one.
+    """
+    if how not in ("mean", "largest"):
+        raise FeatureExtractionError(f"unknown lesion aggregation {how!r}; use 'mean' or 'largest'")
+    keys = [c for c in by if c in features.columns]
+    if not keys:
+        raise FeatureExtractionError(f"cannot aggregate lesions: none of the columns {', '.join(by)} is present")
+    meta = [c for c in features.columns if c in KEY_COLUMNS or c in ("image", "mask")]
+    numeric = [c for c in features.columns if c not in meta and pd.api.types.is_numeric_dtype(features[c])]
+    frame = features.copy()
+    for k in keys:
+        frame[k] = frame[k].fillna("")
+    grouped = frame.groupby(keys, sort=False, dropna=False)
+    if how == "mean":
+        out = grouped[numeric].mean()
+        if "roi" in frame.columns:
+            out.insert(0, "roi", grouped["roi"].agg(lambda s: "+".join(map(str, s))))
+    else:
+        if size_column is None:
+            size_column = next((c for c in ("original_shape_MeshVolume", "original_shape_VoxelVolume")
+                                if c in frame.columns), None)
+        if size_column is None or size_column not in frame.columns:
+            raise FeatureExtractionError("largest-lesion aggregation needs a shape volume column "
+                                         "(original_shape_MeshVolume); enable the shape class")
+        idx = grouped[size_column].idxmax()
+        out = frame.loc[idx.values].set_index(keys)
+        out = out[[c for c in ["roi", *numeric] if c in out.columns]]
+    out.insert(0, "n_lesions", grouped.size())
+    out.insert(1, "aggregation", how)
+    return out.reset_index()
