@@ -1,0 +1,34 @@
+"""Model training, validation, the model bundle and prediction.
+
+Public entry points (imported lazily so ``import radgui.model`` stays light):
+
+* :class:`ModelBundle` (``load``/``save``/``from_formula``) - the ``*.radgui-model`` file;
+* :func:`predict_from_features` -> :class:`Prediction` - score one patient;
+* :func:`train` / :func:`iter_train` - run a training config end to end;
+* :func:`load_config` - read and validate a training YAML.
+"""
+
+from __future__ import annotations
+
+_EXPORTS = {
+    "ModelBundle": "radgui.model.bundle",
+    "Predictor": "radgui.model.bundle",
+    "SCHEMA_VERSION": "radgui.model.bundle",
+    "predict_from_features": "radgui.model.predict",
+    "Prediction": "radgui.model.predict",
+    "train": "radgui.model.train",
+    "iter_train": "radgui.model.train",
+    "TrainResult": "radgui.model.train",
+    "load_config": "radgui.model.config",
+    "TrainConfig": "radgui.model.config",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'radgui.model' has no attribute {name!r}")

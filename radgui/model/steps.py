@@ -1,0 +1,700 @@
+"""Feature preprocessing and selection steps as scikit-learn transformers.
+
+Every step is fitted on training data only and lives inside a
+:class:`sklearn.pipeline.Pipeline`, so cross-validation refits it on each
+training fold and nothing leaks from the test fold. Steps take and return
+:class:`pandas.DataFrame` (columns = feature names), so the selected feature
+names survive to the model bundle.
+
+The center (batch) and ComBat covariates travel as *index levels* of the
+feature frame (``batch`` and ``cov:<name>``), because scikit-learn splits rows
+but passes only ``X`` and ``y`` to ``fit``/``transform``; the index is split
+with the rows and cannot leak.
+
+The fixed order (issue 7) is: ICC filter, near-zero variance, z-score, ComBat,
+correlation filter, univariate filter, mRMR, LASSO, stability selection, RFE.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
+from sklearn.utils.validation import check_is_fitted
+
+from radgui.errors import ClinicalValueError, ConfigError
+
+BATCH_LEVEL = "batch"
+COV_PREFIX = "cov:"
+
+
+def _frame(X) -> pd.DataFrame:
+    if isinstance(X, pd.DataFrame):
+        return X
+    X = np.asarray(X, dtype=float)
+    return pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
+
+
+def _binary(y) -> np.ndarray:
+    y = np.asarray(y)
+    classes = np.unique(y)
+    if len(classes) != 2:
+        raise ConfigError(f"the outcome must have exactly two classes, found {len(classes)}")
+    return (y == classes[1]).astype(int)
+
+
+class _Selector(TransformerMixin, BaseEstimator):
+    """Base: ``fit`` sets ``selected_`` (column names); ``transform`` keeps them."""
+
+    def transform(self, X):
+        check_is_fitted(self, "selected_")
+        X = _frame(X)
+        missing = [c for c in self.selected_ if c not in X.columns]
+        if missing:
+            raise ConfigError(f"feature column(s) {missing[:5]} seen in training are missing")
+        return X.loc[:, list(self.selected_)]
+
+    def get_feature_names_out(self, input_features=None):
+        check_is_fitted(self, "selected_")
+        return np.asarray(self.selected_, dtype=object)
+
+    def _keep_at_least_one(self, X, order):
+        """Never return zero columns: keep the best-ranked one instead."""
+        if not self.selected_:
+            self.selected_ = [X.columns[int(order[0])]]
+
+
+# --------------------------------------------------------------------------
+class ICCFilter(_Selector):
+    """Keep features whose inter-/intra-observer ICC is at least ``threshold``.
+
+    Parameters
+    ----------
+    icc : mapping feature -> ICC
+        From ``radgui icc`` (e.g. ICC(2,1) or ICC(3,1)). Features without an
+        ICC are dropped (their reproducibility is unknown).
+    threshold : float
+        Default 0.75 ("good" reliability, Koo & Li 2016).
+    """
+
+    def __init__(self, icc: Mapping[str, float] | None = None, threshold: float = 0.75):
+        self.icc = icc
+        self.threshold = threshold
+
+    def fit(self, X, y=None):
+        X = _frame(X)
+        icc = dict(self.icc or {})
+        self.selected_ = [c for c in X.columns if icc.get(c, -np.inf) >= self.threshold]
+        if not self.selected_:
+            raise ConfigError(f"ICC filter: no feature has ICC >= {self.threshold} "
+                              f"(the ICC table names {len(icc)} features; do its names match the feature table?)")
+        return self
+
+
+class NearZeroVariance(_Selector):
+    """Drop near-zero-variance features (caret's ``nearZeroVar`` rule).
+
+    A feature is dropped when it is constant, or when the ratio of its most to
+    second most frequent value exceeds ``freq_cut`` *and* its distinct values
+    are fewer than ``unique_cut`` percent of the samples.
+    """
+
+    def __init__(self, freq_cut: float = 95 / 5, unique_cut: float = 10.0):
+        self.freq_cut = freq_cut
+        self.unique_cut = unique_cut
+
+    def fit(self, X, y=None):
+        X = _frame(X)
+        keep = []
+        n = len(X)
+        for c in X.columns:
+            counts = X[c].value_counts(dropna=True).to_numpy()
+            if len(counts) <= 1:
+                continue
+            ratio = counts[0] / counts[1]
+            pct_unique = 100.0 * len(counts) / n
+            if ratio > self.freq_cut and pct_unique < self.unique_cut:
+                continue
+            keep.append(c)
+        if not keep:
+            raise ConfigError("near-zero-variance filter: every feature is (near) constant")
+        self.selected_ = keep
+        return self
+
+
+class ZScore(TransformerMixin, BaseEstimator):
+    """Standardise each feature with the training mean and population SD (ddof=0).
+
+    This is glmnet's ``standardize=TRUE`` convention. Constant features get
+    SD 1 (they are removed by the near-zero-variance filter anyway).
+    """
+
+    def fit(self, X, y=None):
+        X = _frame(X)
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self.mean_ = X.mean(axis=0).to_numpy(dtype=float)
+        sd = X.std(axis=0, ddof=0).to_numpy(dtype=float)
+        sd[~(sd > 0)] = 1.0
+        self.scale_ = sd
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self, "mean_")
+        X = _frame(X)[list(self.feature_names_in_)]
+        return (X - self.mean_) / self.scale_
+
+    def get_feature_names_out(self, input_features=None):
+        return self.feature_names_in_
+
+    def to_dict(self, features: Sequence[str]) -> dict:
+        idx = [list(self.feature_names_in_).index(f) for f in features]
+        return {"features": list(features), "mean": [float(self.mean_[i]) for i in idx],
+                "sd": [float(self.scale_[i]) for i in idx]}
+
+
+# --------------------------------------------------------------------------
+class ComBat(TransformerMixin, BaseEstimator):
+    """ComBat harmonisation of features across centers (batches).
+
+    The batch of each row is read from the index level ``batch`` of ``X``;
+    covariates whose effect is preserved from index levels ``cov:<name>``
+    (numeric). Estimates are stored (:meth:`to_dict`) so a new patient from a
+    known center is harmonised the same way.
+
+    Model (Johnson 2007, Fortin 2018): ``x_ij = a + C_j b + g_batch + d_batch e``.
+    Location/scale batch effects are estimated on standardised data and shrunk
+    by empirical Bayes: parametric priors (normal for ``g``, inverse gamma for
+    ``d``) or non-parametric (``parametric=False``, a likelihood-weighted
+    average over the other features).
+
+    Parameters
+    ----------
+    parametric : bool
+    mean_only : bool
+        Adjust locations only (``d = 1``).
+    eps : float
+        Convergence threshold of the parametric iteration (neuroCombat: 1e-4).
+
+    References
+    ----------
+    Johnson WE, Li C, Rabinovic A. Adjusting batch effects in microarray
+    expression data using empirical Bayes methods. Biostatistics 2007;8:118-27.
+    Fortin JP et al. Harmonization of cortical thickness measurements across
+    scanners and sites. NeuroImage 2018;167:104-20 (neuroCombat).
+    """
+
+    def __init__(self, parametric: bool = True, mean_only: bool = False, eps: float = 1e-4):
+        self.parametric = parametric
+        self.mean_only = mean_only
+        self.eps = eps
+
+    @staticmethod
+    def _batches_covs(X: pd.DataFrame):
+        names = list(X.index.names)
+        if BATCH_LEVEL not in names:
+            raise ConfigError("ComBat needs the center of every patient (set 'center:' in the config)")
+        batch = np.asarray(X.index.get_level_values(BATCH_LEVEL)).astype(str)
+        cov_names = [n for n in names if isinstance(n, str) and n.startswith(COV_PREFIX)]
+        covs = np.column_stack([np.asarray(X.index.get_level_values(n), dtype=float) for n in cov_names]) \
+            if cov_names else np.zeros((len(X), 0))
+        return batch, [n[len(COV_PREFIX):] for n in cov_names], covs
+
+    def fit(self, X, y=None):
+        X = _frame(X)
+        batch, cov_names, covs = self._batches_covs(X)
+        data = X.to_numpy(dtype=float)
+        levels = sorted(set(batch))
+        if len(levels) < 2:
+            raise ConfigError(f"ComBat needs at least two centers, found {levels}")
+        onehot = np.column_stack([(batch == b).astype(float) for b in levels])
+        n_k = onehot.sum(axis=0)
+        if np.any(n_k < 2):
+            small = [b for b, k in zip(levels, n_k) if k < 2]
+            raise ConfigError(f"ComBat: center(s) {small} have fewer than 2 patients in a training set")
+        design = np.column_stack([onehot, covs])
+        b_hat = np.linalg.lstsq(design, data, rcond=None)[0]
+        grand_mean = (n_k / n_k.sum()) @ b_hat[: len(levels)]
+        resid = data - design @ b_hat
+        var_pooled = np.mean(resid**2, axis=0)
+        var_pooled[~(var_pooled > 0)] = 1e-12
+        beta = b_hat[len(levels):]
+        stand_mean = grand_mean + covs @ beta
+        s = (data - stand_mean) / np.sqrt(var_pooled)
+        gamma_hat = np.vstack([s[batch == b].mean(axis=0) for b in levels])
+        delta_hat = np.vstack([s[batch == b].var(axis=0, ddof=1) for b in levels])
+        if self.mean_only:
+            delta_hat[:] = 1.0
+        gamma_star = np.empty_like(gamma_hat)
+        delta_star = np.empty_like(delta_hat)
+        for i, b in enumerate(levels):
+            sb = s[batch == b]
+            if self.parametric:
+                gamma_star[i], delta_star[i] = _combat_parametric(sb, gamma_hat[i], delta_hat[i],
+                                                                  self.mean_only, self.eps)
+            else:
+                gamma_star[i], delta_star[i] = _combat_nonparametric(sb, gamma_hat[i], delta_hat[i],
+                                                                     self.mean_only)
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self.levels_ = levels
+        self.covariates_ = cov_names
+        self.grand_mean_, self.var_pooled_, self.beta_ = grand_mean, var_pooled, beta
+        self.gamma_hat_, self.delta_hat_ = gamma_hat, delta_hat
+        self.gamma_star_, self.delta_star_ = gamma_star, delta_star
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self, "gamma_star_")
+        X = _frame(X)[list(self.feature_names_in_)]
+        batch, cov_names, covs = self._batches_covs(X)
+        if cov_names != self.covariates_:
+            raise ConfigError(f"ComBat was fitted with covariates {self.covariates_}, got {cov_names}")
+        unknown = sorted(set(batch) - set(self.levels_))
+        if unknown:
+            raise ClinicalValueError(f"center(s) {unknown} were not in the training data; ComBat cannot "
+                                     f"harmonise them (known centers: {self.levels_})")
+        data = X.to_numpy(dtype=float)
+        stand_mean = self.grand_mean_ + covs @ self.beta_
+        sd = np.sqrt(self.var_pooled_)
+        s = (data - stand_mean) / sd
+        idx = np.array([self.levels_.index(b) for b in batch])
+        adj = (s - self.gamma_star_[idx]) / np.sqrt(self.delta_star_[idx])
+        return pd.DataFrame(adj * sd + stand_mean, index=X.index, columns=X.columns)
+
+    def get_feature_names_out(self, input_features=None):
+        return self.feature_names_in_
+
+    def to_dict(self, features: Sequence[str], batch_name: str) -> dict:
+        """Estimates for ``features`` in the bundle's ``preprocessing.combat`` form."""
+        idx = [list(self.feature_names_in_).index(f) for f in features]
+        return {
+            "batch": batch_name, "features": list(features), "parametric": bool(self.parametric),
+            "covariates": list(self.covariates_),
+            "grand_mean": [float(self.grand_mean_[i]) for i in idx],
+            "var_pooled": [float(self.var_pooled_[i]) for i in idx],
+            "covariate_beta": [[float(row[i]) for i in idx] for row in self.beta_],
+            "batches": {b: {"gamma": [float(self.gamma_star_[k, i]) for i in idx],
+                            "delta": [float(self.delta_star_[k, i]) for i in idx]}
+                        for k, b in enumerate(self.levels_)},
+        }
+
+
+def _combat_parametric(s, g_hat, d_hat, mean_only, eps, max_iter=1000):
+    n = s.shape[0]
+    g_bar = g_hat.mean()
+    t2 = g_hat.var(ddof=1)
+    if mean_only:
+        d_star = np.ones_like(d_hat)
+        g_star = (t2 * n * g_hat + d_star * g_bar) / (t2 * n + d_star)
+        return g_star, d_star
+    m, v = d_hat.mean(), d_hat.var(ddof=1)
+    a = (2 * v + m**2) / v
+    b = (m * v + m**3) / v
+    g_old, d_old = g_hat.copy(), d_hat.copy()
+    for _ in range(max_iter):
+        g_new = (t2 * n * g_hat + d_old * g_bar) / (t2 * n + d_old)
+        sum2 = ((s - g_new) ** 2).sum(axis=0)
+        d_new = (0.5 * sum2 + b) / (n / 2.0 + a - 1.0)
+        change = max(np.max(np.abs(g_new - g_old) / np.abs(g_old).clip(1e-12)),
+                     np.max(np.abs(d_new - d_old) / np.abs(d_old).clip(1e-12)))
+        g_old, d_old = g_new, d_new
+        if change < eps:
+            break
+    return g_old, d_old
+
+
+def _combat_nonparametric(s, g_hat, d_hat, mean_only):
+    n, p = s.shape
+    g_star, d_star = np.empty(p), np.empty(p)
+    for j in range(p):
+        others = np.arange(p) != j
+        g, d = g_hat[others], d_hat[others]
+        # log-likelihood of feature j's data under each other feature's (g, d)
+        resid2 = ((s[:, [j]] - g[None, :]) ** 2).sum(axis=0)
+        loglh = -0.5 * n * np.log(2 * np.pi * d) - resid2 / (2 * d)
+        w = np.exp(loglh - loglh.max())
+        g_star[j] = np.sum(g * w) / np.sum(w)
+        d_star[j] = 1.0 if mean_only else np.sum(d * w) / np.sum(w)
+    return g_star, d_star
+
+
+def combat_apply_one(combat: Mapping, values: Mapping[str, float],
+                     clinical: Mapping[str, object]) -> dict[str, float]:
+    """Harmonise one patient's features with stored ComBat estimates.
+
+    ``clinical`` must hold the center (``combat["batch"]``) and numeric
+    covariates. Raises :class:`ClinicalValueError` for an unknown center.
+    """
+    center = clinical.get(combat["batch"])
+    key = None if center is None else str(center)
+    if key not in combat["batches"]:
+        raise ClinicalValueError(f"center '{combat['batch']}' = {center!r} is not one of the training centers "
+                                 f"{sorted(combat['batches'])}; ComBat cannot harmonise it")
+    est = combat["batches"][key]
+    covs = np.array([float(clinical[c]) for c in combat["covariates"]])
+    beta = np.asarray(combat["covariate_beta"], dtype=float).reshape(len(covs), -1)
+    out = {}
+    for i, f in enumerate(combat["features"]):
+        stand = combat["grand_mean"][i] + (covs @ beta[:, i] if len(covs) else 0.0)
+        sd = math.sqrt(combat["var_pooled"][i])
+        z = (values[f] - stand) / sd
+        out[f] = (z - est["gamma"][i]) / math.sqrt(est["delta"][i]) * sd + stand
+    return out
+
+
+# --------------------------------------------------------------------------
+def _association(X: pd.DataFrame, y: np.ndarray) -> np.ndarray:
+    """|AUC - 0.5| of each feature (Mann-Whitney effect size), rank-based."""
+    ranks = X.rank(axis=0).to_numpy()
+    n1 = y.sum()
+    n0 = len(y) - n1
+    u = ranks[y == 1].sum(axis=0) - n1 * (n1 + 1) / 2
+    return np.abs(u / (n0 * n1) - 0.5)
+
+
+class CorrelationFilter(_Selector):
+    """Drop one of every pair of features with ``|r| > threshold``.
+
+    Of a correlated pair the feature more associated with the outcome
+    (larger ``|AUC - 0.5|``) is kept: features are visited from most to least
+    associated and kept when not too correlated with any kept one.
+
+    Parameters
+    ----------
+    threshold : float
+    method : {"pearson", "spearman"}
+    """
+
+    def __init__(self, threshold: float = 0.9, method: str = "pearson"):
+        self.threshold = threshold
+        self.method = method
+
+    def fit(self, X, y):
+        X = _frame(X)
+        y = _binary(y)
+        data = X.rank(axis=0).to_numpy() if self.method == "spearman" else X.to_numpy(dtype=float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = np.abs(np.corrcoef(data, rowvar=False))
+        r = np.nan_to_num(np.atleast_2d(r))
+        order = np.argsort(-_association(X, y), kind="stable")
+        kept: list[int] = []
+        for j in order:
+            if all(r[j, k] <= self.threshold for k in kept):
+                kept.append(int(j))
+        self.selected_ = [X.columns[j] for j in sorted(kept)]
+        return self
+
+
+class UnivariateFilter(_Selector):
+    """Keep features associated with the outcome in a univariate test.
+
+    Parameters
+    ----------
+    test : {"ttest", "mannwhitney", "anova", "kruskal"}
+        Welch t-test, Mann-Whitney U, one-way ANOVA or Kruskal-Wallis
+        (the last two also handle more than two classes).
+    alpha : float
+        Keep features with ``p < alpha``.
+    min_features : int
+        If fewer pass, keep this many with the smallest p.
+    """
+
+    def __init__(self, test: str = "mannwhitney", alpha: float = 0.05, min_features: int = 1):
+        self.test = test
+        self.alpha = alpha
+        self.min_features = min_features
+
+    def fit(self, X, y):
+        X = _frame(X)
+        y = np.asarray(y)
+        groups = [X.to_numpy(dtype=float)[y == c] for c in np.unique(y)]
+        if self.test == "ttest":
+            p = stats.ttest_ind(groups[0], groups[1], axis=0, equal_var=False).pvalue
+        elif self.test == "mannwhitney":
+            p = stats.mannwhitneyu(groups[0], groups[1], axis=0).pvalue
+        elif self.test == "anova":
+            p = stats.f_oneway(*groups, axis=0).pvalue
+        elif self.test == "kruskal":
+            p = np.array([stats.kruskal(*[g[:, j] for g in groups]).pvalue
+                          if np.ptp(X.iloc[:, j].to_numpy()) > 0 else 1.0 for j in range(X.shape[1])])
+        else:
+            raise ConfigError(f"univariate filter: unknown test {self.test!r} "
+                              "(use ttest, mannwhitney, anova or kruskal)")
+        p = np.nan_to_num(np.asarray(p, dtype=float), nan=1.0)
+        self.pvalues_ = p
+        keep = np.flatnonzero(p < self.alpha)
+        if len(keep) < self.min_features:
+            keep = np.argsort(p, kind="stable")[: self.min_features]
+        self.selected_ = [X.columns[j] for j in sorted(keep)]
+        return self
+
+
+class MRMR(_Selector):
+    """Minimum-redundancy maximum-relevance selection (Peng 2005, MID scheme).
+
+    Features are discretised into ``bins`` equal-frequency bins; relevance is
+    the mutual information with the outcome and redundancy the mean mutual
+    information with the features already selected; at each step the feature
+    maximising ``relevance - redundancy`` (MID) or ``relevance / redundancy``
+    (MIQ) is added.
+
+    References
+    ----------
+    Peng H, Long F, Ding C. Feature selection based on mutual information:
+    criteria of max-dependency, max-relevance, and min-redundancy. IEEE TPAMI
+    2005;27:1226-38.
+    """
+
+    def __init__(self, k: int = 20, scheme: str = "MID", bins: int = 5):
+        self.k = k
+        self.scheme = scheme
+        self.bins = bins
+
+    def fit(self, X, y):
+        X = _frame(X)
+        y = np.asarray(y)
+        codes = _discretise(X.to_numpy(dtype=float), self.bins)       # n x p
+        y_codes = np.unique(y, return_inverse=True)[1]
+        relevance = _mutual_info(y_codes, codes)
+        k = min(self.k, X.shape[1])
+        selected = [int(np.argmax(relevance))]
+        redundancy = np.zeros(X.shape[1])
+        while len(selected) < k:
+            redundancy += _mutual_info(codes[:, selected[-1]], codes)
+            mean_red = redundancy / len(selected)
+            score = relevance / np.maximum(mean_red, 1e-12) if self.scheme == "MIQ" else relevance - mean_red
+            score[selected] = -np.inf
+            selected.append(int(np.argmax(score)))
+        self.relevance_ = relevance
+        self.order_ = [X.columns[j] for j in selected]
+        self.selected_ = [X.columns[j] for j in sorted(selected)]
+        return self
+
+
+def _discretise(data: np.ndarray, bins: int) -> np.ndarray:
+    ranks = stats.rankdata(data, axis=0, method="average")
+    return np.minimum((ranks - 1) * bins // data.shape[0], bins - 1).astype(int)
+
+
+def _mutual_info(a: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """Mutual information (nats) of discrete vector ``a`` with each column of ``B``."""
+    n = len(a)
+    ka, kb = a.max() + 1, B.max() + 1
+    A1 = np.eye(ka)[a]                                # n x ka
+    B1 = np.eye(kb)[B]                                # n x p x kb
+    joint = np.einsum("na,npb->pab", A1, B1) / n      # p x ka x kb
+    pa = joint.sum(axis=2, keepdims=True)
+    pb = joint.sum(axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = joint * np.log(joint / (pa * pb))
+    return np.nansum(terms, axis=(1, 2))
+
+
+# --------------------------------------------------------------------------
+def lasso_logistic(X: np.ndarray, y: np.ndarray, lam: float, *, tol: float = 1e-6,
+                   warm: LogisticRegression | None = None) -> LogisticRegression:
+    """L1 logistic regression at a fixed glmnet ``lambda``.
+
+    glmnet (``family="binomial"``, ``alpha=1``) minimises
+    ``-loglik/n + lambda * ||b||_1`` with an unpenalised intercept;
+    scikit-learn's ``saga`` minimises ``||b||_1 + C * sum(logloss)`` with an
+    unpenalised intercept, so ``C = 1 / (n * lambda)`` gives the same
+    solution. ``X`` must already be standardised (population SD, as
+    glmnet's ``standardize=TRUE``).
+    """
+    n = X.shape[0]
+    model = warm if warm is not None else LogisticRegression(
+        l1_ratio=1.0, solver="saga", tol=tol, max_iter=5000, warm_start=True)
+    model.set_params(C=1.0 / (n * lam))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        model.fit(X, y)
+    return model
+
+
+def lambda_path(X: np.ndarray, y: np.ndarray, n_lambdas: int = 100, min_ratio: float | None = None) -> np.ndarray:
+    """glmnet's default lambda sequence for L1 logistic on standardised ``X``.
+
+    ``lambda_max = max_j |x_j' (y - mean(y))| / n`` (the smallest lambda with
+    all coefficients zero); the path is log-spaced down to
+    ``min_ratio * lambda_max`` (0.01 when n < p, else 1e-4).
+    """
+    n, p = X.shape
+    lam_max = np.max(np.abs(X.T @ (y - y.mean()))) / n
+    if min_ratio is None:
+        min_ratio = 0.01 if n < p else 1e-4
+    return np.exp(np.linspace(np.log(lam_max), np.log(lam_max * min_ratio), n_lambdas))
+
+
+class LassoLogisticCV(_Selector, ClassifierMixin):
+    """LASSO logistic regression with k-fold CV over glmnet's lambda path.
+
+    Works both as a selection step (``transform`` keeps features with a
+    non-zero coefficient) and as the final classifier (its decision function
+    is the Radscore: ``intercept_ + X @ coef_``).
+
+    Lambda is chosen by mean binomial deviance over stratified folds:
+    ``lambda.min`` minimises it, ``lambda.1se`` is the largest lambda whose
+    deviance lies within one standard error of the minimum (glmnet's
+    ``cv.glmnet`` rules).
+
+    Parameters
+    ----------
+    folds : int
+    rule : {"1se", "min"}
+    n_lambdas : int
+    min_ratio : float, optional
+    random_state : int, optional
+    """
+
+    def __init__(self, folds: int = 10, rule: str = "1se", n_lambdas: int = 50,
+                 min_ratio: float | None = None, random_state: int | None = None):
+        self.folds = folds
+        self.rule = rule
+        self.n_lambdas = n_lambdas
+        self.min_ratio = min_ratio
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        X = _frame(X)
+        if self.rule not in ("1se", "min"):
+            raise ConfigError(f"LASSO: rule must be '1se' or 'min', got {self.rule!r}")
+        self.classes_ = np.unique(np.asarray(y))
+        yb = _binary(y)
+        data = X.to_numpy(dtype=float)
+        lams = lambda_path(data, yb, self.n_lambdas, self.min_ratio)
+        folds = min(self.folds, int(np.bincount(yb).min()))
+        if folds < 2:
+            raise ConfigError("LASSO: each class needs at least 2 patients for cross-validation")
+        cv = StratifiedKFold(folds, shuffle=True, random_state=self.random_state)
+        dev = np.zeros((folds, len(lams)))
+        for f, (tr, te) in enumerate(cv.split(data, yb)):
+            model = None
+            for j, lam in enumerate(lams):
+                model = lasso_logistic(data[tr], yb[tr], lam, warm=model)
+                p = np.clip(model.predict_proba(data[te])[:, 1], 1e-12, 1 - 1e-12)
+                dev[f, j] = -2 * np.mean(yb[te] * np.log(p) + (1 - yb[te]) * np.log(1 - p))
+        cvm = dev.mean(axis=0)
+        cvsd = dev.std(axis=0, ddof=1) / np.sqrt(folds)
+        i_min = int(np.argmin(cvm))
+        i_1se = int(np.flatnonzero(cvm <= cvm[i_min] + cvsd[i_min])[0])
+        self.lambdas_, self.cv_mean_, self.cv_se_ = lams, cvm, cvsd
+        self.lambda_min_, self.lambda_1se_ = float(lams[i_min]), float(lams[i_1se])
+        self.lambda_ = self.lambda_1se_ if self.rule == "1se" else self.lambda_min_
+        # coefficient path on all training data (for the report) and the final fit
+        path, model = [], None
+        for lam in lams:
+            model = lasso_logistic(data, yb, lam, warm=model)
+            path.append(model.coef_[0].copy())
+        self.coef_path_ = np.array(path)
+        final = lasso_logistic(data, yb, self.lambda_)
+        self.coef_ = final.coef_[0].copy()
+        self.intercept_ = float(final.intercept_[0])
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        nz = np.flatnonzero(self.coef_ != 0)
+        self.selected_ = [X.columns[j] for j in nz]
+        if not self.selected_:
+            # glmnet would give an intercept-only model; keep the strongest feature
+            self.selected_ = [X.columns[int(np.argmax(np.abs(self.coef_path_[-1])))]]
+        return self
+
+    def decision_function(self, X):
+        check_is_fitted(self, "coef_")
+        X = _frame(X)[list(self.feature_names_in_)]
+        return self.intercept_ + X.to_numpy(dtype=float) @ self.coef_
+
+    def predict_proba(self, X):
+        p = 1.0 / (1.0 + np.exp(-self.decision_function(X)))
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X):
+        return self.classes_[(self.decision_function(X) > 0).astype(int)]
+
+    def radscore_formula(self) -> dict:
+        """``{"intercept": a, "coefficients": {feature: b}}`` over non-zero coefficients."""
+        return {"intercept": self.intercept_,
+                "coefficients": {str(f): float(c) for f, c in zip(self.feature_names_in_, self.coef_) if c != 0}}
+
+
+class StabilitySelection(_Selector):
+    """Bootstrap LASSO stability selection: keep the ``top_k`` most often selected.
+
+    Lambda is chosen once by :class:`LassoLogisticCV` on the training data;
+    the LASSO is then refitted on ``n_bootstrap`` subsamples of half the
+    patients (Meinshausen & Buhlmann) and each feature's selection frequency
+    recorded. Features with frequency >= ``threshold`` are kept, at most
+    ``top_k`` of them, and at least one.
+
+    References
+    ----------
+    Meinshausen N, Buhlmann P. Stability selection. J R Stat Soc B
+    2010;72:417-73.
+    """
+
+    def __init__(self, n_bootstrap: int = 50, top_k: int = 10, threshold: float = 0.0,
+                 sample_fraction: float = 0.5, folds: int = 5, random_state: int | None = None):
+        self.n_bootstrap = n_bootstrap
+        self.top_k = top_k
+        self.threshold = threshold
+        self.sample_fraction = sample_fraction
+        self.folds = folds
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        X = _frame(X)
+        yb = _binary(y)
+        cv = LassoLogisticCV(folds=self.folds, rule="min", n_lambdas=30,
+                             random_state=self.random_state).fit(X, yb)
+        data = X.to_numpy(dtype=float)
+        rng = np.random.default_rng(self.random_state)
+        counts = np.zeros(X.shape[1])
+        m = max(4, int(round(self.sample_fraction * len(yb))))
+        done = 0
+        while done < self.n_bootstrap:
+            idx = rng.choice(len(yb), m, replace=False)
+            if yb[idx].min() == yb[idx].max():
+                continue
+            coef = lasso_logistic(data[idx], yb[idx], cv.lambda_).coef_[0]
+            counts += coef != 0
+            done += 1
+        freq = counts / self.n_bootstrap
+        self.frequency_ = pd.Series(freq, index=X.columns)
+        order = np.argsort(-freq, kind="stable")
+        keep = [j for j in order[: self.top_k] if freq[j] >= self.threshold and freq[j] > 0]
+        self.selected_ = [X.columns[j] for j in sorted(keep)]
+        self._keep_at_least_one(X, order)
+        return self
+
+
+class RFESelector(_Selector):
+    """Recursive feature elimination with a logistic regression (scikit-learn RFE)."""
+
+    def __init__(self, n_features: int = 5, step: int | float = 1):
+        self.n_features = n_features
+        self.step = step
+
+    def fit(self, X, y):
+        from sklearn.feature_selection import RFE
+
+        X = _frame(X)
+        if X.shape[1] <= self.n_features:
+            self.selected_ = list(X.columns)
+            return self
+        est = LogisticRegression(C=1.0, max_iter=1000)
+        rfe = RFE(est, n_features_to_select=self.n_features, step=self.step).fit(X.to_numpy(dtype=float), y)
+        self.ranking_ = pd.Series(rfe.ranking_, index=X.columns)
+        self.selected_ = [c for c, s in zip(X.columns, rfe.support_) if s]
+        return self
+
+
+def clone_step(step):
+    """Unfitted copy of a step (scikit-learn ``clone``)."""
+    return clone(step)
