@@ -80,7 +80,8 @@ class Calibration:
         ``ci_low, ci_high`` (Wilson 95% interval of the event rate).
     smooth : DataFrame
         ``predicted, observed``: LOWESS of y on prob (statsmodels, frac 2/3,
-        no robustness iterations, as ``rms::val.prob``), sorted by prob.
+        no robustness iterations, delta 1% of the range: R ``lowess``
+        defaults as used by ``rms::val.prob``), sorted by prob.
     slope_ci, intercept_ci : tuple
         Wald 95% intervals.
     """
@@ -269,6 +270,7 @@ def calibration(y, prob, bins: int = 10) -> Calibration:
     c["ci_low"], c["ci_high"] = lo, hi
     c["bin"] = c["bin"] + 1
     curve = c[["bin", "n", "predicted", "observed", "ci_low", "ci_high"]]
-    sm_xy = lowess(yb.astype(float), p, frac=2 / 3, it=0, return_sorted=True)
+    # R lowess defaults used by rms::val.prob: f = 2/3, iter = 0, delta = 1% of the range
+    sm_xy = lowess(yb.astype(float), p, frac=2 / 3, it=0, delta=0.01 * float(np.ptp(p)), return_sorted=True)
     smooth = pd.DataFrame({"predicted": sm_xy[:, 0], "observed": np.clip(sm_xy[:, 1], 0, 1)})
     return Calibration(slope, intercept, brier, curve, smooth, a_joint, slope_ci, intercept_ci)
