@@ -30,7 +30,10 @@ def create_viewer(show: bool = True):
     import napari
 
     viewer = napari.Viewer(title=TITLE, show=show)
-    viewer.scale_bar.visible = True  # in mm: image layers carry units="mm"
+    # Scale bar in mm (image layers carry units="mm"); napari >= 0.9 keeps it in canvas overlays.
+    canvas = getattr(viewer, "canvas", None)
+    scale_bar = canvas.overlays["scale_bar"] if canvas is not None else viewer.scale_bar
+    scale_bar.visible = True
     docks = {}
     for module, cls_name, title, area in DOCKS:
         cls = getattr(importlib.import_module(f"radgui.gui.{module}"), cls_name)
