@@ -1,0 +1,212 @@
+"""``radgui roi grow|rings|measure``: the ROI tools over files, for scripting.
+
+Examples
+--------
+::
+
+    radgui roi grow ct.nrrd --seed 33,359,218 --preset solid --opening-mm 1.5 -o tumour.nrrd
+    radgui roi rings ct.nrrd tumour.nrrd --distances 3,6,9 --clip body --core 2 --unions -o voi/
+    radgui roi measure ct.nrrd tumour.nrrd ring3mm.nrrd --csv measures.csv --json measures.json
+
+Seeds are (z, y, x) voxel indices of the image as radgui shows it (canonical
+LPS orientation), or physical LPS positions in mm given in (z, y, x) order
+with ``--seed-mm``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+NAME = "roi"
+HELP = "ROI tools over files: grow a region from a seed, peritumoral rings/core, measurements."
+
+
+def _triple(text: str) -> tuple[float, float, float]:
+    try:
+        vals = tuple(float(v) for v in text.replace(" ", "").split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected three numbers z,y,x, got {text!r}") from None
+    if len(vals) != 3:
+        raise argparse.ArgumentTypeError(f"expected three numbers z,y,x, got {text!r}")
+    return vals
+
+
+def _floats(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.replace(" ", "").split(",") if v]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="roi_command", metavar="TOOL", required=True,
+                                parser_class=type(parser))
+
+    g = sub.add_parser("grow", help="Grow a 3D region from seed points and write the mask.")
+    g.add_argument("image", help="image file (NRRD/NIfTI/MHA) or DICOM folder")
+    g.add_argument("--seed", type=_triple, action="append", default=[],
+                   help="seed voxel index z,y,x (repeatable)")
+    g.add_argument("--seed-mm", type=_triple, action="append", default=[],
+                   help="seed physical LPS position in mm, given as z,y,x (repeatable)")
+    g.add_argument("--mode", default="interval",
+                   choices=["interval", "adaptive", "pet_fraction", "pet_fixed"])
+    g.add_argument("--preset", default="solid", help="CT preset: solid, part-solid, ground-glass, soft-tissue")
+    g.add_argument("--lower", type=float, help="lower value (HU) of the interval")
+    g.add_argument("--upper", type=float, help="upper value (HU) of the interval")
+    g.add_argument("--max-radius-mm", type=float, default=30.0, help="nothing farther from a seed (default 30)")
+    g.add_argument("--opening-mm", type=float, default=1.5,
+                   help="opening radius in mm that cuts thin bridges, 0 to skip (default 1.5)")
+    g.add_argument("--no-fill-holes", action="store_true", help="keep cavities")
+    g.add_argument("--fraction", type=float, default=0.41, help="PET: fraction of SUVmax (default 0.41)")
+    g.add_argument("--suv", type=float, default=2.5, help="PET: fixed SUV threshold (default 2.5)")
+    g.add_argument("--modality", help="CT, MR, PT or OT (default: from the file)")
+    g.add_argument("-o", "--output", required=True, help="mask file to write (.nrrd, .nii.gz, .mha)")
+    g.add_argument("--json", help="also write the parameters and measurements as JSON")
+
+    r = sub.add_parser("rings", help="Peritumoral rings, core and unions in mm around a tumour mask.")
+    r.add_argument("image", help="image file or DICOM folder")
+    r.add_argument("mask", help="tumour mask on the image grid")
+    r.add_argument("--label", type=int, help="use only this label of the mask")
+    r.add_argument("--distances", type=_floats, default=[3.0, 6.0, 9.0], help="ring distances in mm (3,6,9)")
+    r.add_argument("--mode", choices=["annular", "cumulative"], default="annular")
+    r.add_argument("--core", type=float, help="also write the core at this depth in mm")
+    r.add_argument("--unions", action="store_true", help="also write tumour+ring<d>mm")
+    r.add_argument("--clip", choices=["none", "body"], default="none",
+                   help="body: keep rings inside the body (HU > -500, CT only)")
+    r.add_argument("--hu-range", type=_floats, help="keep ring voxels within low,high (e.g. -1000,-300)")
+    r.add_argument("-o", "--output-dir", required=True, help="folder for <name>.nrrd files and rings.json")
+    r.add_argument("--suffix", default=".nrrd", help="mask file suffix (default .nrrd)")
+
+    m = sub.add_parser("measure", help="Measure ROIs: volume, RECIST and 3D diameters, intensity, SUV.")
+    m.add_argument("image", help="image file or DICOM folder")
+    m.add_argument("masks", nargs="+", help="one or more masks on the image grid")
+    m.add_argument("--label", type=int, help="use only this label of each mask")
+    m.add_argument("--modality", help="CT, MR, PT or OT (PT adds SUV measures)")
+    m.add_argument("--csv", help="write a CSV table (one row per mask)")
+    m.add_argument("--json", help="write JSON")
+
+
+def _load(args, with_mask: bool = False):
+    from radgui.io import load_mask, load_volume, mask_to_array
+
+    volume = load_volume(args.image, modality=getattr(args, "modality", None))
+    if not with_mask:
+        return volume, None
+    mask = mask_to_array(load_mask(args.mask, volume, label=args.label)) > 0
+    return volume, mask
+
+
+def _clean(d: dict) -> dict:
+    import numpy as np
+
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, (np.floating, np.integer)):
+            v = v.item()
+        elif isinstance(v, tuple):
+            v = [x.item() if hasattr(x, "item") else x for x in v]
+        out[k] = v
+    return out
+
+
+def _grow(args) -> int:
+    import numpy as np
+
+    from radgui.errors import RadguiError
+    from radgui.io import save_mask
+    from radgui.roi import grow_region, measure
+
+    volume, _ = _load(args)
+    seeds = [np.asarray(s) for s in args.seed]
+    seeds += [np.round(volume.physical_to_index(p)) for p in args.seed_mm]
+    if not seeds:
+        raise RadguiError("give at least one --seed z,y,x or --seed-mm z,y,x")
+    res = grow_region(volume.array, volume.spacing, np.array(seeds), mode=args.mode, preset=args.preset,
+                      lower=args.lower, upper=args.upper, max_radius_mm=args.max_radius_mm,
+                      opening_mm=args.opening_mm, fill_holes=not args.no_fill_holes,
+                      fraction=args.fraction, suv_threshold=args.suv)
+    full = res.full()
+    if not full.any():
+        from radgui.errors import EmptyMaskError
+
+        raise EmptyMaskError(
+            f"nothing grew: the seed value is outside the interval {res.interval[0]:g}..{res.interval[1]:g}")
+    save_mask(full.astype(np.uint8), args.output, like=volume)
+    summary = {"image": str(args.image), "mask": str(args.output), "params": _clean(res.params),
+               "measures": _clean(measure(full, volume))}
+    if args.json:
+        Path(args.json).write_text(json.dumps(summary, indent=2, default=str))
+    print(f"wrote {args.output}: {res.voxel_count} voxels, {summary['measures']['volume_ml']:.2f} mL")
+    return 0
+
+
+def _rings(args) -> int:
+    import numpy as np
+
+    from radgui.io import save_mask
+    from radgui.roi import axis_thickness_mm, derived_vois
+
+    volume, mask = _load(args, with_mask=True)
+    if args.clip == "body" and volume.modality != "CT":
+        from radgui.roi import RoiParameterError
+
+        raise RoiParameterError(f"--clip body needs a CT in HU; this image is {volume.modality}")
+    hu = tuple(args.hu_range) if args.hu_range else None
+    if hu is not None and len(hu) != 2:
+        from radgui.roi import RoiParameterError
+
+        raise RoiParameterError(f"--hu-range takes low,high, got {args.hu_range}")
+    vois = derived_vois(mask, volume.spacing, args.distances, mode=args.mode, core_depth_mm=args.core,
+                        unions=args.unions, clip=None if args.clip == "none" else args.clip,
+                        image=volume.array, hu_range=hu)
+    out_dir = Path(args.output_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report = {"image": str(args.image), "tumour": str(args.mask), "mode": args.mode,
+              "distances_mm": list(args.distances), "clip": args.clip, "hu_range": hu,
+              "spacing_zyx_mm": list(volume.spacing), "vois": {}}
+    for name, arr in vois.items():
+        path = save_mask(arr.astype(np.uint8), out_dir / f"{name}{args.suffix}", like=volume)
+        entry = {"file": path.name, "voxel_count": int(arr.sum()),
+                 "volume_ml": float(arr.sum() * np.prod(volume.spacing) / 1000)}
+        if name.startswith("ring"):
+            entry["thickness_through_centroid"] = {
+                k: {"mm": v[0], "voxels": v[1]} for k, v in axis_thickness_mm(arr, mask, volume.spacing).items()}
+        report["vois"][name] = entry
+        print(f"{name}: {entry['voxel_count']} voxels, {entry['volume_ml']:.2f} mL -> {path}")
+    (out_dir / "rings.json").write_text(json.dumps(report, indent=2))
+    return 0
+
+
+def _measure(args) -> int:
+    import pandas as pd
+
+    from radgui.io import load_mask, mask_to_array
+    from radgui.roi import measure
+
+    volume, _ = _load(args)
+    rows = []
+    for path in args.masks:
+        mask = mask_to_array(load_mask(path, volume, label=args.label)) > 0
+        from radgui.errors import EmptyMaskError
+
+        if not mask.any():
+            raise EmptyMaskError("the mask is empty" + (f" for label {args.label}" if args.label else ""), path)
+        row = {"mask": str(path), **_clean(measure(mask, volume))}
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    if args.csv:
+        table.to_csv(args.csv, index=False)
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2))
+    if not args.csv and not args.json:
+        table.to_csv(sys.stdout, index=False)
+    else:
+        print(table.to_string(index=False))
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    return {"grow": _grow, "rings": _rings, "measure": _measure}[args.roi_command](args)
