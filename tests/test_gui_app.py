@@ -109,3 +109,28 @@ def test_drag_and_drop_reader_gives_physical_geometry(make_napari_viewer):
     vol = layers[0].metadata["volume"]
     assert np.allclose(layers[0].scale, vol.spacing)
     assert np.allclose(layers[0].translate, vol.origin)
+
+
+@pytest.mark.parametrize("command", ["view", "demo"])
+def test_screenshot_from_the_command_line(tmp_path, command):
+    import subprocess
+    import sys
+
+    import SimpleITK as sitk
+    from PIL import Image
+
+    args = [sys.executable, "-m", "radgui", command]
+    if command == "view":
+        arr = np.full((6, 40, 50), -1000, np.int16)
+        arr[2:4, 10:30, 15:35] = 40
+        img = sitk.GetImageFromArray(arr)
+        img.SetSpacing((0.8, 0.8, 3.0))
+        sitk.WriteImage(img, str(tmp_path / "ct.nii.gz"))
+        sitk.WriteImage(sitk.Cast(img > 0, sitk.sitkUInt8), str(tmp_path / "roi.nii.gz"))
+        args += [str(tmp_path / "ct.nii.gz"), "--label", str(tmp_path / "roi.nii.gz")]
+    out = tmp_path / "shot.png"
+    proc = subprocess.run(args + ["--screenshot", str(out)], capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    shot = np.asarray(Image.open(out))
+    assert shot.shape[0] >= 600 and shot.shape[1] >= 900  # the whole window, docks included
+    assert shot[..., :3].std() > 20
