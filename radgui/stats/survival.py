@@ -218,6 +218,8 @@ def kaplan_meier(time, event, ci: str = "log-log", level: float = 0.95) -> Kapla
             hi = np.exp(-np.exp(inner + z * se / ls))
             lo = np.where(surv >= 1, 1.0, np.where(surv > 0, lo, np.nan))
             hi = np.where(surv >= 1, 1.0, np.where(surv > 0, hi, np.nan))
+    with np.errstate(invalid="ignore"):
+        se_surv = surv * se  # NaN where S = 0 (0 * inf), as R prints
     table = pd.DataFrame(
         {
             "time": uniq,
@@ -225,7 +227,7 @@ def kaplan_meier(time, event, ci: str = "log-log", level: float = 0.95) -> Kapla
             "n_event": n_event,
             "n_censor": n_censor,
             "survival": surv,
-            "std_err": surv * se,
+            "std_err": se_surv,
             "se_cumhaz": se,
             "ci_low": lo,
             "ci_high": hi,
