@@ -30,6 +30,11 @@ def create_viewer(show: bool = True):
     import napari
 
     viewer = napari.Viewer(title=TITLE, show=show)
+    from qtpy.QtGui import QIcon
+
+    from radgui import RESOURCES
+
+    viewer.window._qt_window.setWindowIcon(QIcon(str(RESOURCES / "icons" / "radgui.svg")))
     # Scale bar in mm (image layers carry units="mm"); napari >= 0.9 keeps it in canvas overlays.
     canvas = getattr(viewer, "canvas", None)
     scale_bar = canvas.overlays["scale_bar"] if canvas is not None else viewer.scale_bar
