@@ -257,19 +257,23 @@ def _datetime(ds, date_kw, time_kw, dt_kw=None) -> str:
 
 def _read_header(path: Path):
     """pydicom header without pixels, or None for a non-DICOM file."""
+    import warnings
+
     import pydicom
     from pydicom.errors import InvalidDicomError
 
-    try:
-        return pydicom.dcmread(path, stop_before_pixels=True)
-    except InvalidDicomError:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         try:
-            ds = pydicom.dcmread(path, stop_before_pixels=True, force=True)
-        except Exception:  # noqa: BLE001 - any parse failure means "not DICOM"
+            return pydicom.dcmread(path, stop_before_pixels=True)
+        except InvalidDicomError:
+            try:
+                ds = pydicom.dcmread(path, stop_before_pixels=True, force=True)
+                return ds if "SOPInstanceUID" in ds and "Modality" in ds else None
+            except Exception:  # noqa: BLE001 - any parse failure means "not DICOM"
+                return None
+        except Exception:  # noqa: BLE001 - truncated headers, garbage
             return None
-        return ds if "SOPInstanceUID" in ds and "Modality" in ds else None
-    except Exception:  # noqa: BLE001 - truncated headers, garbage
-        return None
 
 
 def _frames_from_header(ds, path: Path) -> list[Frame]:
