@@ -32,3 +32,15 @@ __all__ = [
     "read_image",
     "save_mask",
 ]
+
+# DICOM series, SUV and segmentation objects (see radgui.io.dicom, radgui.io.suv, radgui.io.seg).
+from radgui.io.dicom import (  # noqa: E402
+    DicomScan,
+    SeriesInfo,
+    list_series,
+    load_dicom_volume,
+    load_series,
+    scan_dicom,
+)
+
+__all__ += ["DicomScan", "SeriesInfo", "list_series", "load_dicom_volume", "load_series", "scan_dicom"]
