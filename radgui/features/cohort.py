@@ -185,7 +185,8 @@ def _fmt_eta(seconds: float) -> str:
 
 
 def iter_extract_cohort(manifest: str | Path | pd.DataFrame, output: str | Path, preset: Any = "ct-original",
-                        *, workers: int = 1, scheduler: Any = None) -> Generator[Step, None, dict]:
+                        *, workers: int = 1, scheduler: Any = None,
+                        connect_timeout_s: float = 10.0) -> Generator[Step, None, dict]:
     """Extract features for every row of a manifest into a CSV, yielding progress with an ETA.
 
     Parameters
@@ -201,6 +202,8 @@ def iter_extract_cohort(manifest: str | Path | pd.DataFrame, output: str | Path,
         Worker processes on this machine (1: in this process).
     scheduler : str or distributed.Client, optional
         Run the cases on a Dask distributed cluster instead.
+    connect_timeout_s : float
+        How long to try reaching ``scheduler`` before giving up.
 
     Returns
     -------
@@ -229,7 +232,7 @@ def iter_extract_cohort(manifest: str | Path | pd.DataFrame, output: str | Path,
         eta = elapsed / i * (total - i) if i else 0.0
         return Step(i, total, f"{i}/{total} cases, {len(failures)} failed, ETA {_fmt_eta(eta)}")
 
-    results = _run_tasks(tasks, preset, workers, scheduler)
+    results = _run_tasks(tasks, preset, workers, scheduler, connect_timeout_s)
     for i, result in enumerate(results, start=1):
         header = _append(output, result["rows"], header)
         written += len(result["rows"])
@@ -246,12 +249,12 @@ def iter_extract_cohort(manifest: str | Path | pd.DataFrame, output: str | Path,
             "seconds": time.monotonic() - t0}
 
 
-def _run_tasks(tasks, preset, workers, scheduler):
+def _run_tasks(tasks, preset, workers, scheduler, connect_timeout_s=10.0):
     """Yield each task's result as it completes, in this process, processes or Dask."""
     if not tasks:
         return
     if scheduler is not None:
-        yield from _run_dask(tasks, preset, scheduler)
+        yield from _run_dask(tasks, preset, scheduler, connect_timeout_s)
         return
     workers = max(1, int(workers))
     if workers == 1 or len(tasks) == 1:
@@ -280,14 +283,14 @@ def _run_tasks(tasks, preset, workers, scheduler):
                 fut.cancel()
 
 
-def _run_dask(tasks, preset, scheduler):
+def _run_dask(tasks, preset, scheduler, connect_timeout_s=10.0):
     try:
         from distributed import Client, as_completed
     except ImportError:  # pragma: no cover - optional dependency
         raise FeatureExtractionError("--scheduler needs Dask: pip install 'radgui[cluster]'") from None
     own = not isinstance(scheduler, Client)
     try:
-        client = Client(scheduler) if own else scheduler
+        client = Client(scheduler, timeout=connect_timeout_s) if own else scheduler
     except (OSError, TimeoutError, ValueError) as exc:
         raise FeatureExtractionError(f"cannot connect to the Dask scheduler {scheduler!r}: {exc}") from None
     try:
@@ -307,9 +310,10 @@ def _run_dask(tasks, preset, scheduler):
 
 
 def extract_cohort(manifest, output, preset="ct-original", *, workers: int = 1, scheduler=None,
-                   callback=None) -> dict:
+                   callback=None, connect_timeout_s: float = 10.0) -> dict:
     """Blocking twin of :func:`iter_extract_cohort`; ``callback`` receives each :class:`Step`."""
-    return run(iter_extract_cohort(manifest, output, preset, workers=workers, scheduler=scheduler), callback)
+    return run(iter_extract_cohort(manifest, output, preset, workers=workers, scheduler=scheduler,
+                               connect_timeout_s=connect_timeout_s), callback)
 
 
 def aggregate_lesions(features: pd.DataFrame, how: str = "mean",
