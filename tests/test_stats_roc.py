@@ -198,3 +198,25 @@ def test_bad_inputs_name_the_problem(y, s, match):
 def test_bad_ci_method():
     with pytest.raises(StatsInputError, match="delong"):
         roc_auc([0, 1, 0, 1], [0.1, 0.2, 0.3, 0.4], ci="wald")
+
+
+def test_low_birth_weight_classification_matches_stata():
+    """Stata Base Reference Manual, logistic postestimation, after
+    ``logistic low age lwt i.race smoke ptl ht ui`` (Hosmer & Lemeshow data):
+    ``estat classification`` (positive when Pr(D) >= .5): sensitivity 35.59%,
+    specificity 90.77%, PPV 63.64%, NPV 75.64%, correctly classified 73.54%;
+    ``lroc``: area under ROC curve 0.746."""
+    from pathlib import Path
+
+    import pandas as pd
+    import statsmodels.api as sm
+
+    d = pd.read_csv(Path(__file__).parent / "data" / "stats" / "lowbwt.csv", comment="#")
+    X = pd.get_dummies(d[["age", "lwt", "race", "smoke", "ptl", "ht", "ui"]], columns=["race"],
+                       drop_first=True).astype(float)
+    p = sm.Logit(d.low, sm.add_constant(X)).fit(disp=0).predict()
+    m = binary_metrics(d.low, p, 0.5)
+    assert (m.tp, m.fp, m.tn, m.fn) == (21, 12, 118, 38)
+    assert [round(100 * v, 2) for v in (m.sensitivity, m.specificity, m.ppv, m.npv, m.accuracy)] == [
+        35.59, 90.77, 63.64, 75.64, 73.54]
+    assert round(roc_auc(d.low, p).auc, 3) == 0.746
