@@ -300,3 +300,64 @@ def write_junk(folder) -> list[Path]:
 def read(path) -> Dataset:
     """Read a file back (full dataset)."""
     return pydicom.dcmread(path)
+
+
+def write_rtstruct(path, series: dict, rois: dict, for_uid: str | None = None) -> Path:
+    """Write an RTSTRUCT with closed planar contours.
+
+    ``rois`` maps a ROI name to a list of (N, 3) arrays of physical LPS points
+    (mm), one per contour; ``series`` is what :func:`write_ct_series` returned.
+    """
+    from pydicom.uid import RTStructureSetStorage
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ds = _base("RTSTRUCT", RTStructureSetStorage, series["study_uid"], generate_uid(),
+               for_uid or series["for_uid"], "contours", 50)
+    for kw in ("SamplesPerPixel", "PhotometricInterpretation", "BitsAllocated", "BitsStored", "HighBit",
+               "PixelRepresentation", "ImageType", "FrameOfReferenceUID"):
+        delattr(ds, kw)
+    ds.SOPInstanceUID = generate_uid()
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.StructureSetLabel = "test"
+    ref_for = Dataset()
+    ref_for.FrameOfReferenceUID = for_uid or series["for_uid"]
+    study = Dataset()
+    study.ReferencedSOPClassUID = "1.2.840.10008.3.1.2.3.1"
+    study.ReferencedSOPInstanceUID = series["study_uid"]
+    ser = Dataset()
+    ser.SeriesInstanceUID = series["series_uid"]
+    study.RTReferencedSeriesSequence = Sequence([ser])
+    ref_for.RTReferencedStudySequence = Sequence([study])
+    ds.ReferencedFrameOfReferenceSequence = Sequence([ref_for])
+    ss_rois, contours_seq, observations = [], [], []
+    for number, (name, polys) in enumerate(rois.items(), start=1):
+        r = Dataset()
+        r.ROINumber = number
+        r.ReferencedFrameOfReferenceUID = for_uid or series["for_uid"]
+        r.ROIName = name
+        r.ROIGenerationAlgorithm = "MANUAL"
+        ss_rois.append(r)
+        rc = Dataset()
+        rc.ReferencedROINumber = number
+        rc.ROIDisplayColor = [255, 0, 0]
+        items = []
+        for poly in polys:
+            c = Dataset()
+            c.ContourGeometricType = "CLOSED_PLANAR"
+            c.NumberOfContourPoints = len(poly)
+            c.ContourData = [f"{v:.4f}" for v in np.asarray(poly, float).ravel()]
+            items.append(c)
+        rc.ContourSequence = Sequence(items)
+        contours_seq.append(rc)
+        o = Dataset()
+        o.ObservationNumber = number
+        o.ReferencedROINumber = number
+        o.RTROIInterpretedType = "GTV"
+        o.ROIInterpreter = ""
+        observations.append(o)
+    ds.StructureSetROISequence = Sequence(ss_rois)
+    ds.ROIContourSequence = Sequence(contours_seq)
+    ds.RTROIObservationsSequence = Sequence(observations)
+    ds.save_as(path, enforce_file_format=True)
+    return path
