@@ -106,3 +106,7 @@ class PresetError(RadguiError, ValueError):
 
 class FeatureExtractionError(RadguiError, ValueError):
     """Features cannot be extracted for a region of interest or a case (the message names it)."""
+
+
+class FrameOfReferenceError(GeometryMismatchError):
+    """Two DICOM series do not share a FrameOfReferenceUID; fusing them needs the user's explicit consent."""
