@@ -17,6 +17,8 @@ from radgui import RESEARCH_NOTICE, __version__
 #: (module under radgui.gui, class name, dock title, dock area)
 DOCKS: list[tuple[str, str, str, str]] = [
     ("view_dock", "ViewDock", "View", "right"),
+    ("roi_dock", "RoiDock", "ROI", "right"),
+    ("features_dock", "FeaturesDock", "Features", "right"),
 ]
 
 TITLE = f"radgui {__version__} \N{EM DASH} {RESEARCH_NOTICE}"

@@ -1,0 +1,151 @@
+"""The ROI dock in a real napari viewer on lung1: grow from a Ctrl+click, rings, one-step undo."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+pytest.importorskip("napari")
+
+pytestmark = [pytest.mark.gui]
+
+
+def dice(a, b):
+    return 2.0 * (a & b).sum() / (a.sum() + b.sum())
+
+
+@pytest.fixture
+def setup(make_napari_viewer, qtbot, lung1):
+    from radgui.gui.app import open_paths
+    from radgui.gui.roi_dock import RoiDock
+    from radgui.io import load_mask, mask_to_array
+
+    viewer = make_napari_viewer()
+    dock = RoiDock(viewer)
+    viewer.window.add_dock_widget(dock, name="ROI", area="right")
+    image_layer, _ = open_paths(viewer, lung1[0])
+    volume = image_layer.metadata["volume"]
+    truth = mask_to_array(load_mask(lung1[1], volume)) > 0
+    return viewer, dock, image_layer, volume, truth
+
+
+def ctrl_click(viewer, world, shift=False):
+    """Send a mouse press with Ctrl held through the viewer's callbacks, as the canvas does."""
+    from radgui.gui.roi_dock import RoiDock
+
+    mods = ("Control", "Shift") if shift else ("Control",)
+    event = SimpleNamespace(type="mouse_press", button=1, modifiers=mods, position=tuple(world),
+                            handled=False)
+    for cb in list(viewer.mouse_drag_callbacks):
+        if getattr(cb, "__self__", None).__class__ is RoiDock:
+            cb(viewer, event)
+
+
+def test_ctrl_click_grows_applies_and_undoes(setup, qtbot):
+    from qtpy.QtCore import Qt
+
+    viewer, dock, image_layer, volume, truth = setup
+    centre = np.round(np.argwhere(truth).mean(0)).astype(int)
+    world = image_layer.data_to_world(centre)
+    ctrl_click(viewer, world)
+    preview = dock._preview_layer()
+    assert preview is not None and not preview.metadata.get("roi")
+    assert dock._grow_result.voxel_count > 0
+    assert dice(dock._grow_result.full(), truth) >= 0.8
+    # live preview: a smaller radius shrinks the preview
+    n_before = dock._grow_result.voxel_count
+    dock.radius.setValue(4)
+    qtbot.waitUntil(lambda: dock._grow_result.voxel_count < n_before, timeout=2000)
+    dock.radius.setValue(30)
+    qtbot.waitUntil(lambda: dock._grow_result.voxel_count == n_before, timeout=2000)
+
+    qtbot.mouseClick(dock.apply_btn, Qt.LeftButton)
+    assert dock._preview_layer() is None
+    tumour = viewer.layers["tumour"]
+    assert tumour.metadata["roi"] and tumour.metadata["volume"] is volume
+    grown = np.asarray(tumour.data) > 0
+    assert dice(grown, truth) >= 0.8
+    assert len(tumour._undo_history) == 1
+    # one undo step, storing only the changed voxels
+    atom = tumour._undo_history[-1][0]
+    assert atom[0][0].size == grown.sum()
+    tumour.undo()
+    assert not np.asarray(tumour.data).any()
+
+
+@pytest.mark.slow
+def test_rings_named_layers_and_ctrl_z_undoes_the_set(setup, qtbot):
+    from qtpy.QtCore import Qt
+
+    from radgui.gui.layers import add_roi
+
+    viewer, dock, image_layer, volume, truth = setup
+    tumour = add_roi(viewer, truth, volume, name="tumour")
+    dock._select_target(tumour)
+    dock.core_depth.setValue(2)
+    assert dock.rings_btn.text() == "Rings 3/6/9 mm"
+    qtbot.mouseClick(dock.rings_btn, Qt.LeftButton)
+    names = ["core2mm", "ring3mm", "ring6mm", "ring9mm", "tumour+ring3mm", "tumour+ring6mm", "tumour+ring9mm"]
+    qtbot.waitUntil(lambda: all(n in viewer.layers for n in names), timeout=20000)
+    for n in names:
+        ly = viewer.layers[n]
+        assert ly.metadata["roi"] and ly.metadata["parent"] == "tumour"
+        assert (np.asarray(ly.data) > 0).any(), n
+    assert not (np.asarray(viewer.layers["ring3mm"].data) & truth).any()
+    assert "mm" in dock.thickness.text() and "vox" in dock.thickness.text()
+
+    # Ctrl+Z with a ring layer active removes the whole set in one step
+    viewer.layers.selection.active = viewer.layers["ring6mm"]
+    handler = viewer.window._qt_viewer._key_map_handler
+    handler.press_key("Control-Z")
+    for n in names:
+        assert not np.asarray(viewer.layers[n].data).any(), n
+    assert np.array_equal(np.asarray(tumour.data) > 0, truth)
+    handler.press_key("Control-Shift-Z")
+    for n in names:
+        assert np.asarray(viewer.layers[n].data).any(), n
+    # the same through a real key event on the canvas
+    canvas = viewer.window._qt_viewer.canvas.native
+    canvas.setFocus()
+    qtbot.keyClick(canvas, Qt.Key_Z, Qt.ControlModifier)
+    qtbot.waitUntil(lambda: not np.asarray(viewer.layers["ring9mm"].data).any(), timeout=2000)
+    assert not np.asarray(viewer.layers["core2mm"].data).any()
+    handler.press_key("Control-Shift-Z")
+
+    # an edit is one undo step on its layer
+    dock._select_target(tumour)
+    dock.margin_mm.setValue(2.0)
+    qtbot.mouseClick(dock.edit_buttons["margin"], Qt.LeftButton)
+    assert (np.asarray(tumour.data) > 0).sum() > truth.sum()
+    tumour.undo()
+    assert np.array_equal(np.asarray(tumour.data) > 0, truth)
+
+    # the measurement table follows
+    dock.refresh_measurements()
+    assert dock.measurements["tumour"]["voxel_count"] == truth.sum()
+    assert dock.table.rowCount() == len(names) + 1
+    dock.grab().save("/tmp/roi_dock.png")
+    viewer.screenshot("/tmp/roi_viewer.png", canvas_only=False)
+
+
+def test_errors_become_notifications(make_napari_viewer, qtbot, monkeypatch):
+    """Bad input gives a notification naming the problem; nothing is lost or created."""
+    import napari.utils.notifications as notifications
+    from qtpy.QtCore import Qt
+
+    from radgui.gui.roi_dock import RoiDock
+
+    shown = []
+    monkeypatch.setattr(notifications, "show_error", lambda msg: shown.append(msg))
+    viewer = make_napari_viewer()
+    dock = RoiDock(viewer)
+    n_layers = len(viewer.layers)
+    qtbot.mouseClick(dock.rings_btn, Qt.LeftButton)
+    assert shown and "select a tumour" in shown[-1]
+    qtbot.mouseClick(dock.edit_buttons["largest"], Qt.LeftButton)
+    assert "select a ROI" in shown[-1]
+    dock.distances.setText("3, six")
+    assert "check" in dock.rings_btn.text()
+    assert len(viewer.layers) == n_layers
