@@ -189,3 +189,26 @@ def test_concordance_perfect_and_reversed():
 def test_bad_survival_inputs(call, match):
     with pytest.raises(StatsInputError, match=match):
         call()
+
+
+def test_cross_check_with_statsmodels(lung):
+    """statsmodels is an implementation independent of lifelines."""
+    from statsmodels.duration.hazard_regression import PHReg
+    from statsmodels.duration.survfunc import SurvfuncRight, survdiff
+
+    km = kaplan_meier(lung.time, lung.status)
+    sf = SurvfuncRight(lung.time, lung.status)
+    np.testing.assert_allclose(km.table.survival[km.table.n_event > 0], sf.surv_prob, rtol=1e-12)
+    np.testing.assert_allclose(km.table.std_err[km.table.n_event > 0], sf.surv_prob_se, rtol=1e-10)
+
+    d = lung.dropna(subset=["ph.ecog"])
+    stat, p = survdiff(d.time, d.status, d["ph.ecog"])
+    r = logrank(d.time, d.status, d["ph.ecog"])
+    assert r.statistic == pytest.approx(stat, rel=1e-8) and r.p_value == pytest.approx(p, rel=1e-6)
+
+    rossi = load_rossi()
+    cov = [c for c in rossi.columns if c not in ("week", "arrest")]
+    ph = PHReg(rossi.week, rossi[cov], status=rossi.arrest, ties="efron").fit()
+    res = cox(rossi, "week", "arrest", cov)
+    np.testing.assert_allclose(res.summary.coef.loc[cov], ph.params, rtol=1e-5)
+    np.testing.assert_allclose(res.summary.se.loc[cov], ph.bse, rtol=1e-4)
