@@ -181,28 +181,21 @@ def icc(ratings, form: str = "ICC(2,1)", level: float = 0.95, nan_policy: str = 
         one_way = canon.startswith("ICC(1")
         return ICC(nan, nan, nan, nan, nan, df_r, df_w if one_way else df_e, canon, n, k, level)
 
+    single = canon.endswith(",1)")
     with np.errstate(divide="ignore", invalid="ignore"):
-        if canon.startswith("ICC(1"):
-            f = msr / msw
-            d1, d2 = df_r, df_w
+        if not canon.startswith("ICC(2"):
+            # one-way (error = within-target MS) or two-way consistency (error = residual MS):
+            # the same formulas and exact F intervals with a different error term
+            ms_err, d2 = (msw, df_w) if canon.startswith("ICC(1") else (mse, df_e)
+            d1 = df_r
+            f = msr / ms_err
             fl = f / _st.f.ppf(1 - alpha / 2, d1, d2)
             fu = f * _st.f.ppf(1 - alpha / 2, d2, d1)
-            if canon == "ICC(1,1)":
-                val = (msr - msw) / (msr + (k - 1) * msw)
+            if single:
+                val = (msr - ms_err) / (msr + (k - 1) * ms_err)
                 lo, hi = (fl - 1) / (fl + k - 1), (fu - 1) / (fu + k - 1)
             else:
-                val = (msr - msw) / msr
-                lo, hi = 1 - 1 / fl, 1 - 1 / fu
-        elif canon.startswith("ICC(3"):
-            f = msr / mse
-            d1, d2 = df_r, df_e
-            fl = f / _st.f.ppf(1 - alpha / 2, d1, d2)
-            fu = f * _st.f.ppf(1 - alpha / 2, d2, d1)
-            if canon == "ICC(3,1)":
-                val = (msr - mse) / (msr + (k - 1) * mse)
-                lo, hi = (fl - 1) / (fl + k - 1), (fu - 1) / (fu + k - 1)
-            else:
-                val = (msr - mse) / msr
+                val = (msr - ms_err) / msr
                 lo, hi = 1 - 1 / fl, 1 - 1 / fu
         else:  # two-way random, absolute agreement
             f = msr / mse
@@ -216,7 +209,7 @@ def icc(ratings, form: str = "ICC(2,1)", level: float = 0.95, nan_policy: str = 
             f_l = _st.f.ppf(1 - alpha / 2, v, n - 1)
             lo = n * (msr - f_u * mse) / (f_u * (k * msc + (k * n - k - n) * mse) + n * msr)
             hi = n * (f_l * msr - mse) / (k * msc + (k * n - k - n) * mse + n * f_l * msr)
-            if canon == "ICC(2,1)":
+            if single:
                 val = icc21
             else:
                 val = (msr - mse) / (msr + (msc - mse) / n)
