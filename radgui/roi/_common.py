@@ -42,9 +42,15 @@ def same_shape(a: np.ndarray, b: np.ndarray, what_a: str, what_b: str) -> None:
 
 def bbox(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Inclusive-exclusive bounding box ``(lo, hi)`` of the True voxels, (z, y, x)."""
-    nz = [np.flatnonzero(mask.any(axis=tuple(j for j in range(3) if j != i))) for i in range(3)]
-    lo = np.array([a[0] for a in nz])
-    hi = np.array([a[-1] + 1 for a in nz])
+    m = np.asarray(mask)
+    zs = np.flatnonzero(m.reshape(m.shape[0], -1).any(axis=1))
+    if zs.size == 0:
+        raise EmptyMaskError("the ROI is empty (no voxel > 0)")
+    slab = m[zs[0]:zs[-1] + 1]  # y and x ranges from the occupied slices only
+    ys = np.flatnonzero(slab.any(axis=(0, 2)))
+    xs = np.flatnonzero(slab.any(axis=(0, 1)))
+    lo = np.array([zs[0], ys[0], xs[0]])
+    hi = np.array([zs[-1] + 1, ys[-1] + 1, xs[-1] + 1])
     return lo, hi
 
 
