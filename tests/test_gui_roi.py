@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
 
@@ -22,7 +20,7 @@ def setup(make_napari_viewer, qtbot, lung1):
     from radgui.gui.roi_dock import RoiDock
     from radgui.io import load_mask, mask_to_array
 
-    viewer = make_napari_viewer()
+    viewer = make_napari_viewer(show=True)
     dock = RoiDock(viewer)
     viewer.window.add_dock_widget(dock, name="ROI", area="right")
     image_layer, _ = open_paths(viewer, lung1[0])
@@ -31,16 +29,17 @@ def setup(make_napari_viewer, qtbot, lung1):
     return viewer, dock, image_layer, volume, truth
 
 
-def ctrl_click(viewer, world, shift=False):
-    """Send a mouse press with Ctrl held through the viewer's callbacks, as the canvas does."""
-    from radgui.gui.roi_dock import RoiDock
+def ctrl_click(viewer, qtbot, world):
+    """A real Ctrl+left click on the canvas at a world point (centred by moving the camera there)."""
+    from qtpy.QtCore import QPoint, Qt
 
-    mods = ("Control", "Shift") if shift else ("Control",)
-    event = SimpleNamespace(type="mouse_press", button=1, modifiers=mods, position=tuple(world),
-                            handled=False)
-    for cb in list(viewer.mouse_drag_callbacks):
-        if getattr(cb, "__self__", None).__class__ is RoiDock:
-            cb(viewer, event)
+    point = list(viewer.dims.point)
+    point[0] = world[0]
+    viewer.dims.point = point
+    viewer.scene.camera.center = tuple(world[1:])
+    canvas = viewer.window._qt_viewer.canvas.native
+    qtbot.wait(50)
+    qtbot.mouseClick(canvas, Qt.LeftButton, Qt.ControlModifier, QPoint(canvas.width() // 2, canvas.height() // 2))
 
 
 def test_ctrl_click_grows_applies_and_undoes(setup, qtbot):
@@ -49,7 +48,16 @@ def test_ctrl_click_grows_applies_and_undoes(setup, qtbot):
     viewer, dock, image_layer, volume, truth = setup
     centre = np.round(np.argwhere(truth).mean(0)).astype(int)
     world = image_layer.data_to_world(centre)
-    ctrl_click(viewer, world)
+    # a ROI layer in paint mode is active: the Ctrl+click must grow, not paint
+    blank = dock.new_roi()
+    blank.mode = "paint"
+    ctrl_click(viewer, qtbot, world)
+    qtbot.waitUntil(lambda: dock._grow_result is not None, timeout=3000)
+    assert len(dock._seeds) == 1
+    assert np.all(np.abs(np.subtract(dock._seeds[0], centre)) <= [0, 1, 1])  # the canvas centre, +-1 pixel
+    assert not np.asarray(blank.data).any()
+    qtbot.waitUntil(lambda: viewer.layers.selection.active is blank, timeout=2000)
+    viewer.layers.remove(blank)
     preview = dock._preview_layer()
     assert preview is not None and not preview.metadata.get("roi")
     assert dock._grow_result.voxel_count > 0
