@@ -94,14 +94,14 @@ def check_image(image: sitk.Image, name: str = "image") -> None:
 
 
 def _as_mask(mask: Any, image: sitk.Image, roi: str, label: int) -> sitk.Image:
-    """A UInt32 0/1 mask on ``image``'s grid for one ROI (label ``label`` of a label map)."""
+    """A UInt8 0/1 mask on ``image``'s grid for one ROI (label ``label`` of a label map)."""
     if isinstance(mask, np.ndarray):
         shape = tuple(reversed(image.GetSize()))
         if mask.shape != shape:
             raise GeometryMismatchError(
                 f"ROI {roi!r}: mask array shape {mask.shape} (z,y,x) does not match the image {shape}")
         arr = mask if mask.dtype == bool else (mask == label)
-        out = sitk.GetImageFromArray(arr.astype(np.uint32))
+        out = sitk.GetImageFromArray(arr.astype(np.uint8))
         out.CopyInformation(image)
         return out
     if not isinstance(mask, sitk.Image):
@@ -117,7 +117,7 @@ def _as_mask(mask: Any, image: sitk.Image, roi: str, label: int) -> sitk.Image:
     if not sel.any() and arr.any():
         present = ", ".join(str(int(v)) for v in np.unique(arr[arr != 0])[:10])
         raise FeatureExtractionError(f"ROI {roi!r}: label {label} is absent from the mask (labels present: {present})")
-    out = sitk.GetImageFromArray(sel.astype(np.uint32))
+    out = sitk.GetImageFromArray(sel.astype(np.uint8))
     out.CopyInformation(image)
     return out
 
@@ -273,11 +273,11 @@ def iter_extract(volume: Volume | sitk.Image, rois: Mapping[str, Any] | Any,
             errors[name] = str(exc)
 
     resampling = settings.get("interpolator") is not None and settings.get("resampledPixelSpacing") is not None
-    shared = (fast and not resampling and not settings.get("preCrop", False)
-              and all(t in _crop.FAST_IMAGE_TYPES for t in image_types))
-    total = 1 + (n_images if shared else 0) + len(masks) * (n_images if shared else 1)
-    done = 0
-    yield Step(done, total, f"preparing {len(masks)} ROI(s) with preset {preset.name}")
+    pre_crop = bool(settings.get("preCrop", False)) and not resampling
+    fast = fast and all(t in _crop.FAST_IMAGE_TYPES for t in image_types)
+    shared = fast and not resampling and not pre_crop
+    progress = _Progress(1 + len(masks) * n_images + (n_images if shared else len(masks) * n_images))
+    yield progress.step(0, f"preparing {len(masks)} ROI(s) with preset {preset.name}")
 
     work_image = image
     if settings.get("normalize", False):
@@ -288,10 +288,18 @@ def iter_extract(volume: Volume | sitk.Image, rois: Mapping[str, Any] | Any,
 
     features: dict[str, dict[str, float]] = {}
     diagnostics: dict[str, dict[str, Any]] = {}
-    path_used = "stock"
     crop_info: dict[str, Any] = {}
 
-    if shared and masks:
+    def keep(results, extra=None):
+        for name, vector in results.items():
+            features[name], diagnostics[name] = _split(vector)
+            if extra:
+                diagnostics[name].update({f"diagnostics_radgui_{k}": str(v) for k, v in extra.items()})
+
+    if not masks:
+        path_used = "none"
+    elif shared:
+        # One box around every ROI plus the filters' reach; filtered once for all ROIs.
         path_used = "crop-first, shared filtering"
         margin, wraps = _crop.filter_margin(image_types, settings, image.GetSpacing())
         lower = np.min([b[0] for b in boxes.values()], axis=0)
@@ -299,62 +307,49 @@ def iter_extract(volume: Volume | sitk.Image, rois: Mapping[str, Any] | Any,
         lo, hi = _crop.crop_box(lower, upper, image.GetSize(), margin, wraps)
         crop_info = {"crop_lower_index_xyz": lo.tolist(), "crop_upper_index_xyz": (hi - 1).tolist(),
                      "margin_voxels_xyz": margin.tolist()}
-        image_c = _crop.crop(work_image, lo, hi)
-        masks_c = {n: _crop.crop(m, lo, hi) for n, m in masks.items()}
-        union = None
-        for m in masks_c.values():
-            union = m if union is None else sitk.Or(union, m)
-        filtered = []
-        for itype, custom in image_types.items():
-            args = settings.copy()
-            args.update(custom)
-            whole = itype in _crop.GLOBAL_IMAGE_TYPES
-            source = work_image if whole else image_c
-            source_mask = None if whole else union
-            for fimg, fname, fkw in getattr(imageoperations, f"get{itype}Image")(source, source_mask, **args):
-                if whole:
-                    fimg = _crop.crop(fimg, lo, hi)
-                filtered.append((fimg, fname, fkw))
-                done += 1
-                yield Step(min(done, total), total, f"filtered {fname}")
-        for name, mask in masks_c.items():
-            try:
-                vector = yield from _features_on_filtered(extractor, settings, image_c, mask, filtered,
-                                                          name, done, total)
-            except RadguiError as exc:
-                if on_error == "raise":
-                    raise
-                errors[name] = str(exc)
-                vector = None
-            done += n_images
-            if vector is not None:
-                features[name], diagnostics[name] = _split(vector)
-                diagnostics[name].update({f"diagnostics_radgui_{k}": str(v) for k, v in crop_info.items()})
-    else:
+        results = yield from _extract_rois(
+            extractor, settings, image_types, _crop.crop(work_image, lo, hi),
+            {n: _crop.crop(m, lo, hi) for n, m in masks.items()}, errors, on_error, progress,
+            whole=(work_image, lo, hi))
+        keep(results, crop_info)
+    elif fast and resampling:
+        # PyRadiomics' own resampling grid (anchored on the full mask), from an image cropped to
+        # what the interpolator reads; then its filters on the resampled box, as stock does.
+        path_used = "image cropped before PyRadiomics' own resampling"
         for name, mask in masks.items():
-            image_in, mask_in = work_image, mask
-            if fast and resampling:
-                path_used = "image cropped before PyRadiomics' own resampling"
-                box = _crop.resampling_box(*boxes[name], image, settings)
-                if box is not None:
-                    image_in = _crop.crop(work_image, *box)
-            elif fast and settings.get("preCrop", False):
-                path_used = "cropped before PyRadiomics' own preCrop"
-                pad = int(settings.get("padDistance", 5)) + 1
-                lo, hi = _crop.crop_box(*boxes[name], image.GetSize(), [pad] * 3, False, 1)
-                image_in, mask_in = _crop.crop(work_image, lo, hi), _crop.crop(mask, lo, hi)
-            yield Step(min(done, total), total, f"extracting {name}")
+            box = _crop.resampling_box(*boxes[name], image, settings)
+            image_in = _crop.crop(work_image, *box) if box is not None else work_image
             try:
-                vector = extractor.execute(image_in, mask_in, label=1)
+                image_r, mask_r = imageoperations.resampleImage(image_in, mask, **settings)
+            except (ValueError, RuntimeError) as exc:
+                err = _wrap_value_error(name, exc)
+                if on_error == "raise":
+                    raise err from None
+                errors[name] = str(err)
+                continue
+            results = yield from _extract_rois(extractor, settings, image_types, image_r, {name: mask_r},
+                                               errors, on_error, progress)
+            keep(results, {"resampled_size_xyz": list(image_r.GetSize())})
+    elif fast and pre_crop:
+        # PyRadiomics' preCrop box (bounding box + padDistance), filtered as stock does.
+        path_used = "PyRadiomics preCrop box"
+        pad = int(settings.get("padDistance", 5))
+        for name, mask in masks.items():
+            lo, hi = _crop.crop_box(*boxes[name], image.GetSize(), [pad] * 3, False, 1)
+            results = yield from _extract_rois(extractor, settings, image_types, _crop.crop(work_image, lo, hi),
+                                               {name: _crop.crop(mask, lo, hi)}, errors, on_error, progress)
+            keep(results)
+    else:
+        path_used = "stock"
+        for name, mask in masks.items():
+            yield progress.step(0, f"extracting {name}")
+            try:
+                keep({name: extractor.execute(work_image, mask, label=1)})
             except (ValueError, RuntimeError, AssertionError) as exc:
                 if on_error == "raise":
                     raise _wrap_value_error(name, exc) from None
                 errors[name] = str(_wrap_value_error(name, exc))
-                vector = None
-            done += 1
-            if vector is not None:
-                features[name], diagnostics[name] = _split(vector)
-        yield Step(min(done, total), total, "features extracted")
+            yield progress.step(2 * n_images, f"{name} done")
 
     columns: list[str] = []
     for vec in features.values():
@@ -370,7 +365,7 @@ def iter_extract(volume: Volume | sitk.Image, rois: Mapping[str, Any] | Any,
         "preset_path": str(preset.path) if preset.path else None,
         **versions(),
         "image_sha256": image_hash(image),
-        "mask_sha256": {n: image_hash(sitk.Cast(m, sitk.sitkUInt8)) for n, m in masks.items()},
+        "mask_sha256": {n: image_hash(m) for n, m in masks.items()},
         "label": label,
         "modality": vol.modality if vol is not None else None,
         "source": vol.meta.get("source") if vol is not None else None,
@@ -381,22 +376,83 @@ def iter_extract(volume: Volume | sitk.Image, rois: Mapping[str, Any] | Any,
     df.attrs["provenance"] = provenance
     df.attrs["diagnostics"] = diagnostics
     df.attrs["errors"] = errors
-    yield Step(total, total, f"{len(df)} ROI(s), {df.shape[1]} features")
+    yield Step(progress.total, progress.total, f"{len(df)} ROI(s), {df.shape[1]} features")
     return df
 
 
-def _features_on_filtered(extractor, settings, image, mask, filtered, roi, done, total):
-    """PyRadiomics' ``execute`` steps 2-6 for one ROI on already-filtered images.
+class _Progress:
+    """Counts work units and makes :class:`Step` objects (never past the total)."""
+
+    def __init__(self, total: int):
+        self.total = max(int(total), 1)
+        self.done = 0
+
+    def step(self, units: int, message: str) -> Step:
+        self.done = min(self.done + units, self.total)
+        return Step(self.done, self.total, message)
+
+
+def _extract_rois(extractor, settings, image_types, image, masks, errors, on_error, progress, whole=None):
+    """Features of several ROIs on one (cropped or resampled) image, each filter run once.
+
+    Per-ROI checks, re-segmentation and shape come first; then every filtered
+    image is made once, used by every ROI, and dropped, so one filtered image
+    is in memory at a time. ``whole = (full image, lo, hi)`` makes the
+    globally rescaled filters (Square, ...) run on the full image and be
+    cropped to ``[lo, hi)`` afterwards. Yields Steps; returns ROI -> vector.
+    """
+    from radiomics import imageoperations
+
+    states: dict[str, tuple] = {}
+    for name, mask in masks.items():
+        try:
+            states[name] = _prepare_roi(extractor, settings, image, mask, name)
+        except RadguiError as exc:
+            if on_error == "raise":
+                raise
+            errors[name] = str(exc)
+    union = None
+    for m in masks.values():
+        union = m if union is None else sitk.Or(union, m)
+    for itype, custom in image_types.items():
+        args = settings.copy()
+        args.update(custom)
+        global_filter = whole is not None and itype in _crop.GLOBAL_IMAGE_TYPES
+        source = whole[0] if global_filter else image
+        for fimg, fname, fkw in getattr(imageoperations, f"get{itype}Image")(
+                source, None if global_filter else union, **args):
+            if global_filter:
+                fimg = _crop.crop(fimg, whole[1], whole[2])
+            yield progress.step(1, f"filtered {fname}")
+            for name in list(states):
+                vector, bb, mask = states[name]
+                try:
+                    ic, mc = imageoperations.cropToTumorMask(fimg, mask, bb, padDistance=0)
+                    vector.update(extractor.computeFeatures(ic, mc, fname, **fkw))
+                except (ValueError, RuntimeError) as exc:
+                    err = _wrap_value_error(name, exc)
+                    if on_error == "raise":
+                        raise err from None
+                    errors[name] = str(err)
+                    del states[name]
+                yield progress.step(1, f"{name}: {fname}")
+            del fimg
+    return {name: state[0] for name, state in states.items()}
+
+
+def _prepare_roi(extractor, settings, image, mask, roi):
+    """PyRadiomics' ``execute`` steps 2-5 for one ROI: checks, re-segmentation, diagnostics, shape.
 
     The order and the quirks of ``RadiomicsFeatureExtractor.execute`` are kept:
     the mask is checked, optionally re-segmented on the unfiltered image (its
-    bounding box then used for shape too), shape comes from the drawn mask
-    unless ``resegmentShape``, and each filtered image is cropped to the
-    bounding box before the feature classes run.
+    bounding box then used for shape too), and shape comes from the drawn
+    mask unless ``resegmentShape``. Returns ``(vector, bounding box, mask for
+    the other classes)``; each filtered image is then cropped to that box.
     """
     from radiomics import generalinfo, imageoperations
 
     s = settings.copy()
+    mask = sitk.Cast(mask, sitk.sitkUInt32)  # PyRadiomics' getMask does the same
     try:
         bb, corrected = imageoperations.checkMask(image, mask, **s)
     except ValueError as exc:
@@ -426,11 +482,7 @@ def _features_on_filtered(extractor, settings, image, mask, filtered, roi, done,
     vector.update(extractor.computeShape(image, shape_mask, bb, **s))
     if resegmented is not None and not s.get("resegmentShape", False):
         mask = resegmented
-    for k, (fimg, fname, fkw) in enumerate(filtered, start=1):
-        ic, mc = imageoperations.cropToTumorMask(fimg, mask, bb, padDistance=0)
-        vector.update(extractor.computeFeatures(ic, mc, fname, **fkw))
-        yield Step(min(done + k, total), total, f"{roi}: {fname}")
-    return vector
+    return vector, bb, mask
 
 
 def extract(volume: Volume | sitk.Image, rois: Mapping[str, Any] | Any,
