@@ -343,3 +343,18 @@ def test_empty_folder_and_only_junk(tmp_path):
 def test_errors_are_radgui_errors(tmp_path):
     with pytest.raises(RadguiError):
         load_volume(tmp_path / "nope")
+
+
+def test_raw_dataset_without_preamble_is_read(tmp_path):
+    from pydicom.filebase import DicomFileLike
+    from pydicom.filewriter import write_dataset
+
+    truth = write_ct_series(tmp_path)
+    for p in truth["paths"]:  # old-style files: no preamble, no file meta, implicit VR
+        ds = pydicom.dcmread(p)
+        del ds.file_meta
+        with open(p, "wb") as fh:
+            out = DicomFileLike(fh)
+            out.is_little_endian, out.is_implicit_VR = True, True
+            write_dataset(out, ds)
+    _assert_phantom(load_volume(tmp_path))

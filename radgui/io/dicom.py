@@ -267,6 +267,15 @@ def _read_header(path: Path):
         try:
             return pydicom.dcmread(path, stop_before_pixels=True)
         except InvalidDicomError:
+            # no preamble: accept only files that start like a raw DICOM data set (group 0002 or 0008),
+            # so large non-DICOM files are never parsed as garbage elements
+            try:
+                with open(path, "rb") as fh:
+                    head = fh.read(4)
+            except OSError:
+                return None
+            if head[:2] not in (b"\x02\x00", b"\x08\x00"):
+                return None
             try:
                 ds = pydicom.dcmread(path, stop_before_pixels=True, force=True)
                 return ds if "SOPInstanceUID" in ds and "Modality" in ds else None
