@@ -130,10 +130,18 @@ def test_rings_named_layers_and_ctrl_z_undoes_the_set(setup, qtbot):
     tumour.undo()
     assert np.array_equal(np.asarray(tumour.data) > 0, truth)
 
-    # the measurement table follows
-    dock.refresh_measurements()
-    assert dock.measurements["tumour"]["voxel_count"] == truth.sum()
-    assert dock.table.rowCount() == len(names) + 1
+    # the measurement table follows (measured in a worker thread), also after Ctrl+Z
+    qtbot.waitUntil(lambda: dock.measurements.get("tumour", {}).get("voxel_count") == truth.sum(),
+                    timeout=10000)
+    qtbot.waitUntil(lambda: dock.table.rowCount() == len(names) + 1, timeout=10000)
+    viewer.layers.selection.active = viewer.layers["ring3mm"]
+    handler.press_key("Control-Z")
+    qtbot.waitUntil(lambda: dock.measurements.get("ring3mm", {}).get("voxel_count") == 0, timeout=10000)
+    handler.press_key("Control-Shift-Z")
+    qtbot.waitUntil(lambda: dock.measurements.get("ring3mm", {}).get("voxel_count", 0) > 0, timeout=10000)
+    ring3 = np.asarray(viewer.layers["ring3mm"].data) > 0
+    dock.refresh_measurements(sync=True)
+    assert dock.measurements["ring3mm"]["volume_ml"] == pytest.approx(ring3.sum() * np.prod(volume.spacing) / 1000)
     dock.grab().save("/tmp/roi_dock.png")
     viewer.screenshot("/tmp/roi_viewer.png", canvas_only=False)
 

@@ -179,6 +179,8 @@ class RoiDock(QWidget):
         self._body_cache: dict[int, np.ndarray] = {}
         self._measure_cache: dict[int, dict] = {}
         self._dirty: set[int] = set()
+        self._measure_worker = None
+        self.measurements: dict[str, dict] = {}
         self._worker = None
         self._target_name: str | None = None
         self.last_preview_ms: float | None = None
@@ -460,6 +462,7 @@ class RoiDock(QWidget):
                 ly.events.paint.connect(lambda e, ly=ly: self._mark_dirty(ly))
                 ly.events.data.connect(lambda e, ly=ly: self._mark_dirty(ly))
                 ly.events.name.connect(self._on_layers_changed)
+                self._bind_group_keys(ly)
             self._mark_dirty(ly)
         if self._preview_layer() is None and self._grow_result is not None and event is not None:
             self._grow_result = None  # the user deleted the preview layer
@@ -772,6 +775,10 @@ class RoiDock(QWidget):
         layer = layer or self.viewer.layers.selection.active
         if layer is None:
             return
+        for g in self._groups:
+            for ly in g.layers:
+                self._dirty.add(id(ly))
+        self._mark_dirty(layer)
         for g in reversed(self._groups):
             if (not g.undone and any(ly is layer for ly in g.layers)
                     and all(_history_depth(ly) == g.depths[id(ly)] for ly in g.layers)):
@@ -788,6 +795,10 @@ class RoiDock(QWidget):
         layer = layer or self.viewer.layers.selection.active
         if layer is None:
             return
+        for g in self._groups:
+            for ly in g.layers:
+                self._dirty.add(id(ly))
+        self._mark_dirty(layer)
         for g in reversed(self._groups):
             if (g.undone and any(ly is layer for ly in g.layers)
                     and all(_history_depth(ly, "_redo_history") == g.depths[id(ly)] for ly in g.layers)):
@@ -885,21 +896,51 @@ class RoiDock(QWidget):
         self._dirty.add(id(layer))
         self._measure_timer.start()
 
-    def refresh_measurements(self) -> None:
-        """Re-measure changed ROIs and redraw the table."""
+    def refresh_measurements(self, sync: bool = False) -> None:
+        """Re-measure the ROIs that changed (in a worker thread unless ``sync``) and redraw the table."""
         rois = roi_layers(self.viewer)
-        rows = []
-        for name, ly in rois.items():
-            key = id(ly)
-            if key in self._dirty or key not in self._measure_cache:
-                mask = np.asarray(ly.data) > 0
+        todo = {id(ly): (ly.data, ly.metadata["volume"]) for ly in rois.values()
+                if id(ly) in self._dirty or id(ly) not in self._measure_cache}
+        if not todo:
+            self._fill_table()
+            return
+        if self._measure_worker is not None and not sync:
+            self._measure_timer.start()  # try again when the running one is done
+            return
+        self._dirty.difference_update(todo)
+
+        def compute():
+            out = {}
+            for key, (data, volume) in todo.items():
+                mask = np.asarray(data) > 0
                 try:
-                    self._measure_cache[key] = engine.measure(mask, ly.metadata["volume"]) if mask.any() else {
-                        "volume_ml": 0.0, "voxel_count": 0}
+                    out[key] = engine.measure(mask, volume) if mask.any() else {"volume_ml": 0.0,
+                                                                               "voxel_count": 0}
                 except RadguiError as exc:
-                    self._measure_cache[key] = {"error": str(exc)}
-            rows.append((name, self._measure_cache[key]))
-        self._dirty.clear()
+                    out[key] = {"error": str(exc)}
+            return out
+
+        def done(result):
+            self._measure_cache.update(result)
+            self._fill_table()
+
+        if sync:
+            done(compute())
+            return
+        from napari.qt.threading import create_worker
+
+        worker = create_worker(compute)
+        self._measure_worker = worker
+
+        def finished():
+            self._measure_worker = None
+
+        worker.returned.connect(done)
+        worker.finished.connect(finished)
+        worker.start()
+
+    def _fill_table(self) -> None:
+        rows = [(name, self._measure_cache.get(id(ly), {})) for name, ly in roi_layers(self.viewer).items()]
         self.table.setRowCount(len(rows))
         self.table.setVerticalHeaderLabels([n for n, _ in rows])
         for r, (_, m) in enumerate(rows):
