@@ -199,3 +199,45 @@ def test_petct_in_real_viewer_screenshot(make_napari_viewer, qtbot, study, tmp_p
     assert hot.sum() > 50, "the hot PET sphere is not visible"
     assert grey.sum() > 50, "the grey CT is not visible"
     dock.grab().save(str(tmp_path / "petct_dock.png"))
+
+
+def test_open_folder_adds_the_rtstruct_that_references_the_series(viewer, tmp_path):
+    from dicom_factory import write_rtstruct
+
+    truth = write_ct_series(tmp_path / "CT")
+    z = truth["positions"][4][2]
+    square = np.array([[-15.0, -25.0, z], [-5.0, -25.0, z], [-5.0, -15.0, z], [-15.0, -15.0, z]])
+    write_rtstruct(tmp_path / "RS" / "rs.dcm", truth, {"GTV": [square]})
+    layers = opening.open_path(viewer, tmp_path)
+    assert [ly.name for ly in layers][1:] == ["GTV"]
+    roi = layers[1]
+    assert roi.metadata["roi"] and roi.data[4].sum() > 100 and roi.data.sum() == roi.data[4].sum()
+
+
+def test_open_dro_folder_with_its_rtstruct(viewer, pet_dro_dir):
+    layers = opening.open_path(viewer, pet_dro_dir / "DRO_3_4")
+    pet, roi = layers[0].metadata["volume"], layers[1]
+    values = np.asarray(pet.array)[roi.data > 0]
+    assert pet.meta["units"] == "SUV" and round(float(values.max()), 2) == 4.0
+
+
+def test_save_dicom_seg_from_the_dock(qtbot, viewer, study, tmp_path, monkeypatch):
+    import pydicom
+
+    from radgui.gui import petct_dock
+    from radgui.io.seg import read_seg
+
+    dock = petct_dock.PetCtDock(viewer)
+    qtbot.addWidget(dock)
+    dock.load_folder(study, blocking=True)
+    ct_vol = dock.ct_layer.metadata["volume"]
+    mask = np.zeros(ct_vol.shape, np.uint8)
+    mask[2:5, 5:20, 30:60] = 1
+    add_roi(viewer, mask, ct_vol, name="tumour")
+    dock.roi_combo.setCurrentText("tumour")
+    out = tmp_path / "out.dcm"
+    monkeypatch.setattr(petct_dock.QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), ""))
+    qtbot.mouseClick(dock.save_seg_button, Qt.LeftButton)
+    assert out.exists() and str(pydicom.dcmread(out).PatientName) == ""
+    back = read_seg(out, ct_vol)
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(back["tumour"]), mask)

@@ -262,6 +262,8 @@ def load_dicom_interactive(path: str | Path, parent_widget=None, **load_kwargs):
             volume = run_with_progress(iter_load_series(chosen, **kwargs), parent_widget,
                                        f"Loading {chosen.description or chosen.modality}")
             volume.meta["scan_skipped"] = dict(scan.skipped)
+            volume.meta["mask_objects"] = [str(m.path) for m in scan.masks
+                                           if m.referenced_series_uid == chosen.series_uid]
             return volume
         except SliceSpacingError as exc:
             if kwargs.get("resample_spacing") or not ask_resample(exc.reason, parent_widget):
@@ -312,5 +314,24 @@ def open_path(viewer, path: str | Path, parent_widget=None, label: str | Path | 
     layers = [add_volume(viewer, volume)]
     if label is not None:
         layers.append(add_roi(viewer, load_mask(label, volume), volume))
+    layers.extend(add_dicom_masks(viewer, volume))
     show_warnings(volume)
+    return layers
+
+
+def add_dicom_masks(viewer, volume) -> list:
+    """Add the SEG/RTSTRUCT objects found next to the series (and referencing it) as ROI layers."""
+    from radgui.errors import RadguiError
+    from radgui.gui.layers import add_roi
+    from radgui.io.seg import read_dicom_masks
+
+    layers = []
+    for path in volume.meta.get("mask_objects", []):
+        try:
+            masks = read_dicom_masks(path, volume)
+        except RadguiError as exc:
+            volume.warnings.append(f"segmentation {Path(path).name} not loaded: {exc.reason}")
+            continue
+        for name, mask in masks.items():
+            layers.append(add_roi(viewer, mask, volume, name=name))
     return layers

@@ -130,6 +130,17 @@ class PetCtDock(QWidget):
         mrow.addWidget(self.to_pet_button)
         mrow.addWidget(self.to_ct_button)
         mform.addRow(mrow)
+        srow = QHBoxLayout()
+        self.save_seg_button = QPushButton("Save DICOM-SEG…")
+        self.save_seg_button.setToolTip("Write every ROI drawn on the chosen ROI's image as one DICOM-SEG\n"
+                                        "(one named segment per ROI), for other DICOM tools")
+        self.save_seg_button.clicked.connect(self._choose_seg_path)
+        self.keep_identity = QCheckBox("keep patient identity")
+        self.keep_identity.setToolTip("Off (default): the SEG is de-identified (DICOM PS3.15 basic profile).\n"
+                                      "On: patient and study identification are kept.")
+        srow.addWidget(self.save_seg_button)
+        srow.addWidget(self.keep_identity)
+        mform.addRow(srow)
         layout.addWidget(masks)
         self.status = QLabel("")
         self.status.setWordWrap(True)
@@ -341,3 +352,27 @@ class PetCtDock(QWidget):
                         parent=roi.name, visible=to == "ct" or self.pet_alone.isChecked())
         self.status.setText(f"{roi.name} copied onto the {suffix} grid ({int(np.count_nonzero(layer.data))} voxels)")
         return layer
+
+    def _choose_seg_path(self):
+        path, _ = QFileDialog.getSaveFileName(self, "Save DICOM-SEG", "segmentation.dcm", "DICOM (*.dcm)")
+        if path:
+            self.save_seg(path)
+
+    def save_seg(self, path):
+        """Write the ROIs of the chosen ROI's image as one DICOM-SEG; return the path or None."""
+        from radgui.io.seg import write_seg
+
+        rois = roi_layers(self.viewer)
+        roi = rois.get(self.roi_combo.currentText())
+        if roi is None:
+            self._error(RadguiError("choose a ROI drawn on a DICOM image first"))
+            return None
+        volume = roi.metadata["volume"]
+        masks = {name: ly.data for name, ly in roi_layers(self.viewer, volume).items()}
+        try:
+            out = write_seg(masks, volume, path, identifying=self.keep_identity.isChecked())
+        except RadguiError as exc:
+            self._error(exc)
+            return None
+        self.status.setText(f"wrote {len(masks)} segment(s) to {out}")
+        return out
