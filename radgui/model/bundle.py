@@ -6,7 +6,8 @@ A bundle is a zip archive holding
     Everything needed to score a patient, as plain JSON: schema version, model
     kind, outcome, predictors (name, source ``clinical``/``radiomics``, unit,
     allowed ``min``/``max`` or ``categories``, training 1st-99th percentiles),
-    preprocessing (ComBat estimates per center, z-score means and SDs),
+    preprocessing (z-score means and SDs, then ComBat estimates per center,
+    applied in that order as in the training pipeline),
     the Radscore formula, the final linear model (coefficients, covariance
     matrix for delta-method intervals, optional bootstrap coefficient draws),
     the risk cutoff, nomogram scales, intended use and provenance.
@@ -40,7 +41,9 @@ Schema versions and migration rules
 Linear models
 -------------
 Radscore (as the papers publish it) is ``a + sum_i b_i * z_i`` where ``z_i``
-is feature *i* after ComBat (if any) and z-scoring. The final model's linear
+is feature *i* after z-scoring and ComBat (if any). When the radiomics model
+is a tree or kernel model (``estimator.skops``), the Radscore is the logit of
+its predicted probability. The final model's linear
 predictor is ``b0 + sum_j c_j * v_j`` over its terms ``v_j`` (the Radscore and
 clinical variables; categorical variables as treatment-coded dummies against a
 reference level). For ``logistic`` models the probability is
@@ -633,10 +636,10 @@ def _parse(doc: Any, path, check_files: bool = True) -> ModelBundle:
         _known(ck, list(coefs), radiomics, "radscore.coefficients")
 
     lm = None
+    estimator = ck.get(doc, "estimator", "", dict, optional=True)
     raw_lm = ck.get(doc, "linear_model", "", dict, optional=True)
     if raw_lm is not None:
-        lm = _parse_linear_model(ck, raw_lm, preds, radscore)
-    estimator = ck.get(doc, "estimator", "", dict, optional=True)
+        lm = _parse_linear_model(ck, raw_lm, preds, radscore if radscore is not None else estimator)
     est_features = None
     if estimator is not None:
         if ck.get(estimator, "file", "estimator", str) != ESTIMATOR_FILE:
@@ -743,7 +746,8 @@ def _parse_linear_model(ck, raw, preds, radscore) -> LinearModel:
         ttype = ck.get(t, "type", tw, str)
         if name == "radscore":
             if radscore is None:
-                ck.fail(f"{tw}.name", "is 'radscore' but the bundle has no 'radscore' formula")
+                ck.fail(f"{tw}.name", "is 'radscore' but the bundle has neither a 'radscore' formula "
+                        "nor an estimator")
         elif name not in clinical:
             ck.fail(f"{tw}.name", f"names {name!r}, which is not a clinical predictor")
         if ttype == "categorical":

@@ -172,14 +172,15 @@ def harmonised_features(bundle: ModelBundle, features: Mapping[str, float],
         raw[p.name] = x
         warnings += _percentile_warning(p, x)
     out = dict(raw)
-    if bundle.combat is not None:
-        from radgui.model.steps import combat_apply_one
-
-        out.update(combat_apply_one(bundle.combat, raw, clinical_values))
+    # the training pipeline's fixed order: z-score, then ComBat (on z-scores)
     if bundle.zscore is not None:
         z = bundle.zscore
         for f, m, s in zip(z["features"], z["mean"], z["sd"]):
             out[f] = (out[f] - m) / s
+    if bundle.combat is not None:
+        from radgui.model.steps import combat_apply_one
+
+        out.update(combat_apply_one(bundle.combat, out, clinical_values))
     return out, warnings
 
 
@@ -224,24 +225,24 @@ def predict_from_features(bundle: ModelBundle, features: Mapping[str, float],
     warnings += w
 
     radscore = None
+    est_prob = None
     if bundle.radscore is not None:
         rs = bundle.radscore
         radscore = float(rs["intercept"] + sum(c * feats[f] for f, c in rs["coefficients"].items()))
-
-    if bundle.model_kind == "skops":
-        row = np.array([[feats[f] if f in feats else float(values[f]) for f in bundle.estimator_features]])
+    elif bundle.estimator is not None:
         import pandas as pd
 
-        prob = float(bundle.estimator.predict_proba(pd.DataFrame(row, columns=bundle.estimator_features))[0, 1])
-        prob_c = min(max(prob, 1e-12), 1 - 1e-12)
-        lp = float(logit(prob_c))
+        row = [[feats[f] if f in feats else float(values[f]) for f in bundle.estimator_features]]
+        est_prob = float(bundle.estimator.predict_proba(pd.DataFrame(row, columns=bundle.estimator_features))[0, 1])
+        radscore = float(logit(min(max(est_prob, 1e-6), 1 - 1e-6)))
+
+    term_values = {}
+    if bundle.linear_model is None:  # a tree/kernel model alone
         warnings.append("no confidence interval: the model is not a linear model")
-        pred = Prediction(probability=prob, ci_low=math.nan, ci_high=math.nan, linear_predictor=lp,
-                          radscore=radscore if radscore is not None else lp, level=level)
-        term_values = {}
+        pred = Prediction(probability=est_prob, ci_low=math.nan, ci_high=math.nan, linear_predictor=radscore,
+                          radscore=radscore, level=level)
     else:
         lm = bundle.linear_model
-        term_values = {}
         x = [1.0] if lm.link == "logit" else []
         lp = lm.intercept
         for t in lm.terms:
@@ -262,8 +263,7 @@ def predict_from_features(bundle: ModelBundle, features: Mapping[str, float],
         x = np.asarray(x)
         zq = norm.ppf(0.5 + level / 2)
         if lm.bootstrap is not None:
-            lps = lm.bootstrap @ x + (0.0 if lm.link == "logit" else 0.0)
-            lo_lp, hi_lp = np.quantile(lps, [0.5 - level / 2, 0.5 + level / 2])
+            lo_lp, hi_lp = np.quantile(lm.bootstrap @ x, [0.5 - level / 2, 0.5 + level / 2])
         elif lm.covariance is not None:
             se = math.sqrt(max(float(x @ lm.covariance @ x), 0.0))
             lo_lp, hi_lp = lp - zq * se, lp + zq * se

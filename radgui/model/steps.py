@@ -290,10 +290,8 @@ def _combat_parametric(s, g_hat, d_hat, mean_only, eps, max_iter=1000):
     n = s.shape[0]
     g_bar = g_hat.mean()
     t2 = g_hat.var(ddof=1)
-    if mean_only:
-        d_star = np.ones_like(d_hat)
-        g_star = (t2 * n * g_hat + d_star * g_bar) / (t2 * n + d_star)
-        return g_star, d_star
+    if mean_only:  # sva/neuroCombat: postmean(g_hat, g_bar, n=1, d=1, t2)
+        return (t2 * g_hat + g_bar) / (t2 + 1.0), np.ones_like(d_hat)
     m, v = d_hat.mean(), d_hat.var(ddof=1)
     a = (2 * v + m**2) / v
     b = (m * v + m**3) / v
@@ -498,26 +496,41 @@ def _mutual_info(a: np.ndarray, B: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------
-def lasso_logistic(X: np.ndarray, y: np.ndarray, lam: float, *, tol: float = 1e-6,
-                   warm: LogisticRegression | None = None) -> LogisticRegression:
+def lasso_logistic(X: np.ndarray, y: np.ndarray, lam: float, *, exact: bool = False,
+                   tol: float = 1e-6) -> LogisticRegression:
     """L1 logistic regression at a fixed glmnet ``lambda``.
 
     glmnet (``family="binomial"``, ``alpha=1``) minimises
     ``-loglik/n + lambda * ||b||_1`` with an unpenalised intercept;
-    scikit-learn's ``saga`` minimises ``||b||_1 + C * sum(logloss)`` with an
-    unpenalised intercept, so ``C = 1 / (n * lambda)`` gives the same
-    solution. ``X`` must already be standardised (population SD, as
-    glmnet's ``standardize=TRUE``).
+    scikit-learn minimises ``||b||_1 + C * sum(logloss)``, so
+    ``C = 1 / (n * lambda)`` gives the same solution. ``X`` must already be
+    standardised (population SD, as glmnet's ``standardize=TRUE``).
+
+    The fit uses liblinear's newGLMNET coordinate descent (fast); liblinear
+    penalises the intercept, so its column is scaled by 1000 (penalty on the
+    intercept ``lambda * |b0| / 1000``, negligible). With ``exact=True`` the
+    solution is then polished by ``saga``, whose intercept is unpenalised,
+    which reproduces glmnet's objective to solver tolerance.
     """
     n = X.shape[0]
-    model = warm if warm is not None else LogisticRegression(
-        l1_ratio=1.0, solver="saga", tol=tol, max_iter=5000, warm_start=True)
-    model.set_params(C=1.0 / (n * lam))
+    C = 1.0 / (n * lam)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("ignore", FutureWarning)
-        model.fit(X, y)
+        warnings.simplefilter("ignore", UserWarning)
+        model = LogisticRegression(l1_ratio=1.0, solver="liblinear", C=C, intercept_scaling=1000.0,
+                                   tol=tol, max_iter=1000).fit(X, y)
+        if exact:
+            polished = LogisticRegression(l1_ratio=1.0, solver="saga", C=C, tol=tol * 0.01,
+                                          max_iter=20000, warm_start=True)
+            polished.coef_, polished.intercept_ = model.coef_.copy(), model.intercept_.copy()
+            model = polished.fit(X, y)
     return model
+
+
+def _deviance(y, p):
+    p = np.clip(p, 1e-12, 1 - 1e-12)
+    return -2 * np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
 
 
 def lambda_path(X: np.ndarray, y: np.ndarray, n_lambdas: int = 100, min_ratio: float | None = None) -> np.ndarray:
@@ -556,12 +569,25 @@ class LassoLogisticCV(_Selector, ClassifierMixin):
     """
 
     def __init__(self, folds: int = 10, rule: str = "1se", n_lambdas: int = 50,
-                 min_ratio: float | None = None, random_state: int | None = None):
+                 min_ratio: float | None = None, exact: bool = False, random_state: int | None = None):
         self.folds = folds
         self.rule = rule
         self.n_lambdas = n_lambdas
         self.min_ratio = min_ratio
+        self.exact = exact
         self.random_state = random_state
+
+    @staticmethod
+    def _path(data, yb, lams, stop_ratio=0.99):
+        """Fits along the path; stops (as glmnet) once 99 % of the null deviance is explained."""
+        null = _deviance(yb, np.full(len(yb), yb.mean()))
+        fits = []
+        for lam in lams:
+            m = lasso_logistic(data, yb, lam)
+            fits.append(m)
+            if 1 - _deviance(yb, m.predict_proba(data)[:, 1]) / null > stop_ratio:
+                break
+        return fits
 
     def fit(self, X, y):
         X = _frame(X)
@@ -570,18 +596,21 @@ class LassoLogisticCV(_Selector, ClassifierMixin):
         self.classes_ = np.unique(np.asarray(y))
         yb = _binary(y)
         data = X.to_numpy(dtype=float)
-        lams = lambda_path(data, yb, self.n_lambdas, self.min_ratio)
         folds = min(self.folds, int(np.bincount(yb).min()))
         if folds < 2:
             raise ConfigError("LASSO: each class needs at least 2 patients for cross-validation")
+        lams = lambda_path(data, yb, self.n_lambdas, self.min_ratio)
+        # coefficient path on all training data (for the report); its length truncates the sequence
+        full = self._path(data, yb, lams)
+        lams = lams[: len(full)]
+        self.coef_path_ = np.array([m.coef_[0] for m in full])
         cv = StratifiedKFold(folds, shuffle=True, random_state=self.random_state)
         dev = np.zeros((folds, len(lams)))
         for f, (tr, te) in enumerate(cv.split(data, yb)):
-            model = None
-            for j, lam in enumerate(lams):
-                model = lasso_logistic(data[tr], yb[tr], lam, warm=model)
-                p = np.clip(model.predict_proba(data[te])[:, 1], 1e-12, 1 - 1e-12)
-                dev[f, j] = -2 * np.mean(yb[te] * np.log(p) + (1 - yb[te]) * np.log(1 - p))
+            fits = self._path(data[tr], yb[tr], lams)
+            for j in range(len(lams)):
+                m = fits[min(j, len(fits) - 1)]  # a saturated fold keeps its last fit
+                dev[f, j] = _deviance(yb[te], m.predict_proba(data[te])[:, 1])
         cvm = dev.mean(axis=0)
         cvsd = dev.std(axis=0, ddof=1) / np.sqrt(folds)
         i_min = int(np.argmin(cvm))
@@ -589,13 +618,8 @@ class LassoLogisticCV(_Selector, ClassifierMixin):
         self.lambdas_, self.cv_mean_, self.cv_se_ = lams, cvm, cvsd
         self.lambda_min_, self.lambda_1se_ = float(lams[i_min]), float(lams[i_1se])
         self.lambda_ = self.lambda_1se_ if self.rule == "1se" else self.lambda_min_
-        # coefficient path on all training data (for the report) and the final fit
-        path, model = [], None
-        for lam in lams:
-            model = lasso_logistic(data, yb, lam, warm=model)
-            path.append(model.coef_[0].copy())
-        self.coef_path_ = np.array(path)
-        final = lasso_logistic(data, yb, self.lambda_)
+        i = i_1se if self.rule == "1se" else i_min
+        final = lasso_logistic(data, yb, self.lambda_, exact=True) if self.exact else full[i]
         self.coef_ = final.coef_[0].copy()
         self.intercept_ = float(final.intercept_[0])
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)

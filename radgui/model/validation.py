@@ -1,0 +1,215 @@
+"""Validation schemes: holdout, k-fold, repeated nested CV, bootstrap optimism, external.
+
+Every scheme refits the *whole* pipeline (every selection and tuning step)
+on each training set, so estimates are not inflated by feature selection on
+the test patients (Ambroise & McLachlan 2002). Tuning and lambda choice run
+inside the pipeline's own inner cross-validation: the outer loop here plus
+that inner loop make the CV nested.
+
+Work is spread over ``n_jobs`` processes with joblib. Each task gets its own
+seed derived from the master seed (``numpy.random.SeedSequence``), so results
+do not depend on ``n_jobs`` or on scheduling order.
+
+References
+----------
+Harrell FE, Lee KL, Mark DB. Multivariable prognostic models: issues in
+developing models, evaluating assumptions and adequacy, and measuring and
+reducing errors. Stat Med 1996;15:361-87 (bootstrap optimism correction).
+Varma S, Simon R. Bias in error estimation when using cross-validation for
+model selection. BMC Bioinformatics 2006;7:91 (nested CV).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+from sklearn.base import clone
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedKFold, train_test_split
+
+from radgui.model.learners import set_seed
+from radgui.progress import Step, run
+
+
+def score(estimator, X) -> np.ndarray:
+    """Predicted probability of the positive class."""
+    return np.asarray(estimator.predict_proba(X)[:, 1], dtype=float)
+
+
+def _seeds(seed, n) -> list[int]:
+    return [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(n)]
+
+
+def _rows(X, idx):
+    return X.iloc[idx] if hasattr(X, "iloc") else X[idx]
+
+
+def _fit_predict(estimator, X, y, train, test, seed):
+    est = set_seed(clone(estimator), seed)
+    est.fit(_rows(X, train), y[train])
+    return test, score(est, _rows(X, test))
+
+
+@dataclass
+class CVResult:
+    """Result of (repeated) cross-validation.
+
+    Attributes
+    ----------
+    prediction : ndarray
+        Per patient, the mean of its out-of-fold predictions over repeats.
+    predictions : ndarray (repeats x n)
+        Every repeat's out-of-fold predictions.
+    auc : float
+        AUC of ``prediction``.
+    repeat_auc : ndarray
+        AUC of each repeat.
+    repeats, folds : int
+    """
+
+    prediction: np.ndarray
+    predictions: np.ndarray
+    auc: float
+    repeat_auc: np.ndarray
+    repeats: int
+    folds: int
+
+    def summary(self) -> dict:
+        return {"auc_of_mean_prediction": float(self.auc), "auc_mean": float(np.mean(self.repeat_auc)),
+                "auc_sd": float(np.std(self.repeat_auc, ddof=1)) if self.repeats > 1 else 0.0,
+                "auc_2.5%": float(np.quantile(self.repeat_auc, 0.025)),
+                "auc_97.5%": float(np.quantile(self.repeat_auc, 0.975)),
+                "repeats": self.repeats, "folds": self.folds}
+
+
+def iter_repeated_cv(estimator, X, y, *, repeats: int = 100, folds: int = 5, seed: int = 0,
+                     n_jobs: int = 1) -> Generator[Step, None, CVResult]:
+    """Repeated stratified k-fold CV of a whole pipeline (nested when it tunes inside).
+
+    Each patient gets the mean of its out-of-fold predictions over repeats.
+    Yields a :class:`Step` per finished fold; returns a :class:`CVResult`.
+    ``repeats=1`` is plain k-fold CV.
+    """
+    y = np.asarray(y)
+    n = len(y)
+    split_seeds = _seeds(seed, repeats)
+    fit_seeds = _seeds(seed + 1 if seed is not None else None, repeats * folds)
+    tasks = []
+    for r in range(repeats):
+        cv = StratifiedKFold(folds, shuffle=True, random_state=split_seeds[r])
+        for k, (tr, te) in enumerate(cv.split(np.zeros(n), y)):
+            tasks.append((r, tr, te, fit_seeds[r * folds + k]))
+    preds = np.full((repeats, n), np.nan)
+    total = len(tasks)
+    yield Step(0, total, f"cross-validation: {repeats} x {folds}-fold")
+    if n_jobs == 1:
+        results = (( r, *_fit_predict(estimator, X, y, tr, te, s)) for r, tr, te, s in tasks)
+    else:
+        par = Parallel(n_jobs=n_jobs, return_as="generator")
+        results = ((t[0], *res) for t, res in zip(
+            tasks, par(delayed(_fit_predict)(estimator, X, y, tr, te, s) for _, tr, te, s in tasks)))
+    for done, (r, te, p) in enumerate(results, 1):
+        preds[r, te] = p
+        yield Step(done, total, f"cross-validation: fold {done} of {total}")
+    repeat_auc = np.array([roc_auc_score(y, preds[r]) for r in range(repeats)])
+    mean = preds.mean(axis=0)
+    return CVResult(mean, preds, float(roc_auc_score(y, mean)), repeat_auc, repeats, folds)
+
+
+def repeated_cv(estimator, X, y, **kwargs) -> CVResult:
+    """Blocking twin of :func:`iter_repeated_cv`."""
+    return run(iter_repeated_cv(estimator, X, y, **kwargs))
+
+
+def holdout_split(y, test_fraction: float = 0.3, seed: int | None = 0, stratify=None):
+    """Stratified train/test indices (stratified on ``y`` unless ``stratify`` is given)."""
+    y = np.asarray(y)
+    idx = np.arange(len(y))
+    return train_test_split(idx, test_size=test_fraction, random_state=seed,
+                            stratify=y if stratify is None else stratify)
+
+
+@dataclass
+class OptimismResult:
+    """Harrell's bootstrap optimism correction of the AUC.
+
+    ``corrected = apparent - mean(auc_boot_on_boot - auc_boot_on_original)``.
+    """
+
+    apparent: float
+    optimism: float
+    corrected: float
+    n_boot: int
+    boot_auc: np.ndarray = field(repr=False)
+    test_auc: np.ndarray = field(repr=False)
+
+    def summary(self) -> dict:
+        return {"apparent_auc": self.apparent, "optimism": self.optimism,
+                "optimism_corrected_auc": self.corrected, "n_boot": self.n_boot}
+
+
+def _boot_one(estimator, X, y, seed):
+    rng = np.random.default_rng(seed)
+    n = len(y)
+    for _ in range(100):
+        idx = rng.integers(0, n, n)
+        if 0 < y[idx].sum() < n:
+            break
+    est = set_seed(clone(estimator), seed)
+    est.fit(_rows(X, idx), y[idx])
+    return roc_auc_score(y[idx], score(est, _rows(X, idx))), roc_auc_score(y, score(est, X))
+
+
+def iter_bootstrap_optimism(estimator, X, y, *, n_boot: int = 500, seed: int = 0,
+                            n_jobs: int = 1, fitted=None) -> Generator[Step, None, OptimismResult]:
+    """Bootstrap optimism-corrected AUC (Harrell 1996; Steyerberg 2019, ch. 17).
+
+    The full pipeline is refitted on each bootstrap sample; optimism is the
+    mean difference between its AUC on the bootstrap sample and on the
+    original data; the corrected AUC is the apparent AUC minus optimism.
+    ``fitted`` may give the model already fitted on all of ``X`` (apparent AUC).
+    """
+    y = np.asarray(y)
+    total = n_boot + 1
+    yield Step(0, total, f"bootstrap optimism: {n_boot} resamples")
+    if fitted is None:
+        fitted = set_seed(clone(estimator), seed).fit(X, y)
+    apparent = float(roc_auc_score(y, score(fitted, X)))
+    seeds = _seeds(seed, n_boot)
+    if n_jobs == 1:
+        results = (_boot_one(estimator, X, y, s) for s in seeds)
+    else:
+        results = Parallel(n_jobs=n_jobs, return_as="generator")(
+            delayed(_boot_one)(estimator, X, y, s) for s in seeds)
+    boot, test = [], []
+    for done, (b, t) in enumerate(results, 1):
+        boot.append(b)
+        test.append(t)
+        yield Step(done, total, f"bootstrap optimism: resample {done} of {n_boot}")
+    boot, test = np.array(boot), np.array(test)
+    optimism = float(np.mean(boot - test))
+    return OptimismResult(apparent, optimism, apparent - optimism, n_boot, boot, test)
+
+
+def bootstrap_optimism(estimator, X, y, **kwargs) -> OptimismResult:
+    """Blocking twin of :func:`iter_bootstrap_optimism`."""
+    return run(iter_bootstrap_optimism(estimator, X, y, **kwargs))
+
+
+def evaluate(fitted, X, y) -> dict:
+    """AUC (with DeLong CI when :mod:`radgui.stats` is present) of a fitted model on a cohort."""
+    from radgui.stats import roc_auc
+
+    y = np.asarray(y)
+    p = score(fitted, X)
+    r = roc_auc(y, p)
+    return {"n": int(len(y)), "events": int(np.sum(y)), "auc": r.auc, "auc_ci_low": r.ci_low,
+            "auc_ci_high": r.ci_high, "prediction": p}
+
+
+def as_series(values, index) -> pd.Series:
+    return pd.Series(np.asarray(values, dtype=float), index=index)
