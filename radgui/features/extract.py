@@ -239,7 +239,7 @@ def iter_extract(volume: Volume | sitk.Image, rois: Mapping[str, Any] | Any,
     if on_error not in ("raise", "skip"):
         raise ValueError("on_error must be 'raise' or 'skip'")
     radiomics = _radiomics()
-    from radiomics import featureextractor, imageoperations
+    from radiomics import imageoperations
 
     preset = load_preset(preset)
     image, vol = _as_image(volume)
@@ -249,7 +249,7 @@ def iter_extract(volume: Volume | sitk.Image, rois: Mapping[str, Any] | Any,
         raise FeatureExtractionError("no ROI given")
     check_image(image, vol.name if vol is not None else "image")
 
-    extractor = featureextractor.RadiomicsFeatureExtractor(preset.extractor_params())
+    extractor = build_extractor(preset)
     settings = dict(extractor.settings)
     label = int(settings.get("label", 1) if label is None else label)
     settings["label"] = 1
@@ -500,6 +500,30 @@ def flatten(df: pd.DataFrame) -> pd.Series:
     """
     data = {f"{roi}{ROI_SEP}{col}": df.at[roi, col] for roi in df.index for col in df.columns}
     return pd.Series(data, dtype=float)
+
+
+def build_extractor(preset: str | Preset | dict):
+    """A ``RadiomicsFeatureExtractor`` set up from an already validated preset.
+
+    Equivalent to ``RadiomicsFeatureExtractor(params)`` (same defaults and
+    precedence as its ``_applyParams``) without validating the parameters a
+    second time.
+    """
+    _radiomics()
+    from radiomics import featureextractor
+
+    preset = load_preset(preset)
+    params = preset.extractor_params()
+    extractor = featureextractor.RadiomicsFeatureExtractor()
+    types = params.get("imageType") or {}
+    extractor.enabledImagetypes = {k: dict(v or {}) for k, v in types.items()} or {"Original": {}}
+    classes = params.get("featureClass") or {}
+    extractor.enabledFeatures = dict(classes) or {c: [] for c in extractor.featureClassNames}
+    extractor.settings = extractor._getDefaultSettings()
+    extractor.settings.update(params.get("setting") or {})
+    extractor.settings.update(params.get("voxelSetting") or {})
+    extractor._setTolerance()
+    return extractor
 
 
 def stock_extract(image: sitk.Image, mask: sitk.Image, preset: str | Preset | dict = "ct-original",

@@ -163,6 +163,10 @@ def validate_params(params: Any, source: str = "preset") -> dict[str, Any]:
     if not isinstance(params, dict):
         raise PresetError(f"{source}: a preset must be a YAML mapping with imageType/featureClass/setting, "
                           f"got {type(params).__name__}")
+    key = yaml.safe_dump(params, sort_keys=True)
+    cached = _VALID.get(key)
+    if cached is not None:
+        return copy.deepcopy(cached)
     import pykwalify.core
     from pykwalify.errors import PyKwalifyException
     from radiomics import getParameterValidationFiles
@@ -183,7 +187,14 @@ def validate_params(params: Any, source: str = "preset") -> dict[str, Any]:
         raise PresetError(f"{source}: not a valid PyRadiomics parameter file: {exc}") from None
     finally:
         log.setLevel(old)
-    return {k: v for k, v in params.items() if v is not None}
+    valid = {k: v for k, v in params.items() if v is not None}
+    if len(_VALID) < 256:
+        _VALID[key] = copy.deepcopy(valid)
+    return valid
+
+
+#: Validated parameter sets, by their canonical YAML (validation loads the schema: ~80 ms).
+_VALID: dict[str, dict] = {}
 
 
 def preset_from_text(text: str, name: str = "custom", path: Path | None = None) -> Preset:
