@@ -241,3 +241,28 @@ def test_save_dicom_seg_from_the_dock(qtbot, viewer, study, tmp_path, monkeypatc
     assert out.exists() and str(pydicom.dcmread(out).PatientName) == ""
     back = read_seg(out, ct_vol)
     np.testing.assert_array_equal(sitk.GetArrayFromImage(back["tumour"]), mask)
+
+
+def test_picker_greys_out_refused_series_but_offers_resampling(qtbot, viewer, tmp_path, monkeypatch):
+    write_ct_series(tmp_path / "ok", description="good", name="ok")
+    write_ct_series(tmp_path / "gap", description="gappy", name="gap",
+                    positions=[[0.0, 0.0, 2.5 * k] for k in range(8) if k != 3])
+    write_ct_series(tmp_path / "bad", description="no spacing", name="bad",
+                    extra=lambda ds, k: delattr(ds, "PixelSpacing"))
+    from radgui.io.dicom import list_series
+
+    series = list_series(tmp_path)
+    dlg = opening.SeriesPickerDialog(series)
+    qtbot.addWidget(dlg)
+    enabled = {s.description: bool(dlg.list.item(k).flags() & Qt.ItemIsEnabled) for k, s in enumerate(series)}
+    assert enabled == {"good": True, "gappy": True, "no spacing": False}
+    assert "PixelSpacing" in dlg.list.item(
+        next(k for k, s in enumerate(series) if s.description == "no spacing")).toolTip()
+
+    def pick_gappy(series, parent=None):
+        return next(s for s in series if s.description == "gappy")
+
+    monkeypatch.setattr(opening, "choose_series_dialog", pick_gappy)
+    monkeypatch.setattr(opening, "ask_resample", lambda msg, parent=None: True)
+    vol = opening.open_path(viewer, tmp_path)[0].metadata["volume"]
+    assert vol.name == "gappy" and vol.shape[0] == 8

@@ -65,13 +65,15 @@ class SeriesPickerDialog(QDialog):
         first = None
         for k, s in enumerate(self.series):
             text = s.label()
-            if s.problem:
+            if _refused(s):
                 text += "  \N{EM DASH} refused"
+            elif s.problem:
+                text += "  \N{EM DASH} uneven slices (can be resampled)"
             item = QListWidgetItem(text)
-            tips = [f"UID {s.uid}"] + ([f"Refused: {s.problem}"] if s.problem else []) + \
+            tips = [f"UID {s.uid}"] + ([f"Problem: {s.problem}"] if s.problem else []) + \
                    [f"Warning: {w}" for w in s.warnings]
             item.setToolTip("\n".join(tips))
-            if s.problem:
+            if _refused(s):
                 item.setFlags(item.flags() & ~Qt.ItemIsEnabled)
             elif first is None:
                 first = k
@@ -89,9 +91,14 @@ class SeriesPickerDialog(QDialog):
     def selected(self):
         """The chosen :class:`~radgui.io.dicom.SeriesInfo` (None when nothing loadable is selected)."""
         row = self.list.currentRow()
-        if row < 0 or self.series[row].problem:
+        if row < 0 or _refused(self.series[row]):
             return None
         return self.series[row]
+
+
+def _refused(series) -> bool:
+    """True when a series cannot be loaded at all (uneven spacing can still be resampled)."""
+    return bool(series.problem) and "resample_spacing=True" not in series.problem
 
 
 class SuvValuesDialog(QDialog):
@@ -247,7 +254,7 @@ def load_dicom_interactive(path: str | Path, parent_widget=None, **load_kwargs):
         from radgui.io.dicom import choose_series
 
         choose_series(scan)  # raises with the count of skipped files
-    loadable = [s for s in series if s.problem is None or "resample_spacing=True" in s.problem]
+    loadable = [s for s in series if not _refused(s)]
     if len(series) == 1 and loadable:
         chosen = series[0]
     elif len(loadable) == 0 and len(series) == 1:
