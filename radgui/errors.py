@@ -108,5 +108,9 @@ class FeatureExtractionError(RadguiError, ValueError):
     """Features cannot be extracted for a region of interest or a case (the message names it)."""
 
 
+class PredictionInputError(RadguiError, ValueError):
+    """A study lacks what a model needs to score a patient (an ROI, a PET image, a feature the engine cannot make)."""
+
+
 class FrameOfReferenceError(GeometryMismatchError):
     """Two DICOM series do not share a FrameOfReferenceUID; fusing them needs the user's explicit consent."""

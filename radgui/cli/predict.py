@@ -1,0 +1,112 @@
+"""``radgui predict BUNDLE --image I --mask M [--clinical name=value ...] --json``: score one patient."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+NAME = "predict"
+HELP = "Score one patient with a model bundle (probability, CI, nomogram points, risk group)."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("bundle", metavar="BUNDLE",
+                        help="model bundle (*.radgui-model), or 'demo' for the shipped synthetic demo model")
+    parser.add_argument("--image", type=Path, required=True, metavar="I", help="image file or DICOM folder")
+    parser.add_argument("--mask", type=Path, metavar="M", help="tumour ROI label map on the image's grid")
+    parser.add_argument("--roi", action="append", default=[], metavar="NAME=MASK",
+                        help="another ROI (e.g. ring3mm=ring.nrrd); PET ROIs go on the --pet image's grid")
+    parser.add_argument("--pet", type=Path, metavar="PET", help="PET image in SUV, for models with PET ROIs")
+    parser.add_argument("--modality", choices=["CT", "MR", "PT", "OT"],
+                        help="modality of a non-DICOM image (default: guessed from values)")
+    parser.add_argument("--clinical", action="append", default=[], metavar="NAME=VALUE",
+                        help="a clinical value the model needs (repeat); see the bundle's predictors")
+    parser.add_argument("--level", type=float, default=0.95, help="confidence level of the interval (0.95)")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def _pairs(items, what):
+    from radgui.errors import RadguiError
+
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise RadguiError(f"{what} '{item}' must be NAME=VALUE")
+        k, v = item.split("=", 1)
+        if not k.strip():
+            raise RadguiError(f"{what} '{item}' has no name")
+        out[k.strip()] = v.strip()
+    return out
+
+
+def load_bundle(spec: str):
+    """A bundle by path, or the shipped demo model for ``"demo"``."""
+    from radgui.model.bundle import ModelBundle
+
+    if spec == "demo":
+        from radgui.demo import demo_model_path
+
+        return ModelBundle.load(demo_model_path())
+    return ModelBundle.load(spec)
+
+
+def result_dict(bundle, prediction) -> dict:
+    """The JSON document ``radgui predict --json`` prints."""
+    doc = prediction.to_dict()
+    doc["model"] = bundle.name
+    doc["features"] = dict(getattr(prediction, "features", {}) or {})
+    return doc
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    from radgui.errors import RadguiError
+    from radgui.io import load_mask, load_volume
+    from radgui.model.patient import _is_pet, iter_predict
+    from radgui.progress import run as run_steps
+
+    if not 0 < args.level < 1:
+        raise RadguiError(f"--level must lie between 0 and 1, got {args.level}")
+    bundle = load_bundle(args.bundle)
+    clinical = _pairs(args.clinical, "--clinical")
+    extra = _pairs(args.roi, "--roi")
+    # Check the clinical values before loading any image: bad input fails fast.
+    from radgui.model.predict import check_clinical
+
+    check_clinical(bundle, clinical)
+    volume = load_volume(args.image, modality=args.modality)
+    pet = load_volume(args.pet, modality="PT") if args.pet else None
+    rois = {}
+    if args.mask is not None:
+        rois["tumour"] = load_mask(args.mask, volume)
+    for name, path in extra.items():
+        if _is_pet(bundle, name):
+            if pet is None:
+                raise RadguiError(f"ROI '{name}' is a PET ROI; give the PET image with --pet")
+            rois[name] = (pet, load_mask(Path(path), pet))
+        else:
+            rois[name] = load_mask(Path(path), volume)
+    volumes = {"CT": volume, "PT": pet} if pet is not None else volume
+    pred = run_steps(iter_predict(bundle, volumes, rois, clinical, level=args.level))
+    doc = result_dict(bundle, pred)
+    if args.json:
+        print(json.dumps(doc, indent=2))
+        return 0
+    pct = f"{100 * args.level:g}%"
+    ci = ("" if doc["ci_low"] is None else f" ({pct} CI {doc['ci_low']:.3f}-{doc['ci_high']:.3f})")
+    print(f"model: {bundle.name}")
+    print(f"probability: {pred.probability:.3f}{ci}")
+    print(f"linear predictor: {pred.linear_predictor:.3f}")
+    if pred.radscore is not None:
+        print(f"radscore: {pred.radscore:.3f}")
+    if pred.risk_group is not None:
+        print(f"risk group: {pred.risk_group}")
+    if pred.total_points is not None:
+        pts = ", ".join(f"{k} {v:.1f}" for k, v in pred.points.items())
+        print(f"nomogram points: {pts}; total {pred.total_points:.1f}")
+    if pred.percentile is not None:
+        print(f"reference-cohort percentile: {pred.percentile:.0f}")
+    for w in pred.warnings:
+        print(f"warning: {w}")
+    return 0

@@ -1,0 +1,424 @@
+"""Score a new patient from an image, its ROIs and clinical values.
+
+:func:`predict` (and its generator twin :func:`iter_predict`) is what the
+Predict dock and ``radgui predict`` run: it checks the clinical values first
+(so a missing or out-of-range value fails in milliseconds), computes *only* the
+radiomics features the model needs, then hands them to
+:func:`radgui.model.predict.predict_from_features`, which applies the stored
+preprocessing and returns the :class:`~radgui.model.predict.Prediction`.
+
+Only the needed features
+------------------------
+A model names its radiomics predictors with PyRadiomics' feature names
+(``<imageType>_<class>_<feature>``, e.g. ``wavelet-HLL_glcm_Imc1``), prefixed
+``<roi>__`` when it was trained on several ROIs (``ring3mm__original_...``).
+The feature preset the model was trained with (``provenance.feature_preset``)
+is restricted in memory to the image types (and LoG sigmas), feature classes
+and features those names require, so a model using 6 of 1,130 wavelet/LoG
+features costs one filtering pass and 6 feature computations, not a full
+extraction. The values are those of the full extraction (same PyRadiomics
+code, same settings; ``tests/test_predict_engine.py`` checks it).
+
+Which ROI and which image
+-------------------------
+Unprefixed features come from the ROI named in ``provenance.roi``, else the
+only ROI given, else the ROI called ``tumour``. A ROI is a PET ROI when
+``provenance.rois[<roi>].modality`` says ``PT``, or when its name starts with
+``pet`` (``pet_tumour``, ``pet-core``); its features are computed on the PET
+volume (``volume={"CT": ct, "PT": pet}``) with the PET preset
+(``provenance.rois[<roi>].preset``, default ``pet-suv``).
+
+Warnings (in ``Prediction.warnings``, besides the engine's out-of-range ones)
+say when the image's voxel spacing lies outside the training cohort's
+(``provenance.spacing_mm``: ``{"min": [z, y, x], "max": [z, y, x]}``, 10 %
+tolerance) or its modality differs from ``provenance.modality``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import re
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from radgui.errors import FeatureExtractionError, PredictionInputError
+from radgui.progress import Step, run
+
+#: Separator between ROI name and feature name (same as radgui.features.ROI_SEP).
+ROI_SEP = "__"
+#: Preset used when a bundle names none (e.g. a published formula).
+DEFAULT_PRESET = "ct-original"
+DEFAULT_PET_PRESET = "pet-suv"
+#: Relative tolerance on the training spacing range before a warning.
+SPACING_TOLERANCE = 0.10
+
+_SIMPLE_TYPES = {
+    "original": "Original", "square": "Square", "squareroot": "SquareRoot", "logarithm": "Logarithm",
+    "exponential": "Exponential", "gradient": "Gradient",
+}
+_LOG_RE = re.compile(r"^log-sigma-(\d+)-(\d+)-mm-3D$")
+_WAVELET_RE = re.compile(r"^wavelet\d*-[LH]+$")
+
+
+# --------------------------------------------------------------------------
+# What the bundle needs
+# --------------------------------------------------------------------------
+@dataclass
+class RoiNeeds:
+    """Features one ROI must provide.
+
+    Attributes
+    ----------
+    roi : str
+        ROI name in the study (the key of ``rois``).
+    modality : str
+        ``"CT"`` (or the study's main modality) or ``"PT"``.
+    preset : str
+        Preset the model was trained with for this ROI.
+    features : dict
+        PyRadiomics feature name -> the bundle's predictor name.
+    """
+
+    roi: str
+    modality: str
+    preset: str
+    features: dict[str, str] = field(default_factory=dict)
+
+
+def _preset_name(value) -> str | None:
+    if isinstance(value, str) and value:
+        return value
+    if isinstance(value, Mapping):
+        return _preset_name(value.get("name"))
+    return None
+
+
+def bundle_preset(bundle) -> str | None:
+    """Name (or YAML path) of the feature preset a bundle was trained with, if it says."""
+    prov = bundle.provenance or {}
+    for key in ("feature_preset", "preset"):
+        name = _preset_name(prov.get(key))
+        if name:
+            return name
+    feats = prov.get("features")
+    if isinstance(feats, Mapping):
+        return _preset_name(feats.get("preset"))
+    return None
+
+
+def _roi_spec(bundle, roi: str) -> Mapping:
+    rois = (bundle.provenance or {}).get("rois")
+    if isinstance(rois, Mapping) and isinstance(rois.get(roi), Mapping):
+        return rois[roi]
+    return {}
+
+
+def _is_pet(bundle, roi: str) -> bool:
+    mod = str(_roi_spec(bundle, roi).get("modality", "")).upper()
+    if mod:
+        return mod in ("PT", "PET")
+    return roi.lower().startswith("pet")
+
+
+def parse_feature_name(name: str) -> tuple[str, str, str]:
+    """Split a PyRadiomics feature name into ``(image_type, class, feature)``.
+
+    Raises
+    ------
+    PredictionInputError
+        When the name is not ``<imageType>_<class>_<feature>``.
+    """
+    parts = name.split("_", 2)
+    if len(parts) != 3 or not all(parts):
+        raise PredictionInputError(f"radiomics predictor '{name}' is not a PyRadiomics feature name "
+                                   "(<imageType>_<class>_<feature>); the feature engine cannot compute it")
+    return parts[0], parts[1], parts[2]
+
+
+def _image_type(token: str, feature: str) -> tuple[str, float | None]:
+    if token in _SIMPLE_TYPES:
+        return _SIMPLE_TYPES[token], None
+    if _WAVELET_RE.match(token):
+        return "Wavelet", None
+    m = _LOG_RE.match(token)
+    if m:
+        return "LoG", float(f"{m.group(1)}.{m.group(2)}")
+    if token == "lbp-2D":
+        return "LBP2D", None
+    if token.startswith("lbp-3D"):
+        return "LBP3D", None
+    raise PredictionInputError(f"radiomics predictor '{feature}': unknown PyRadiomics image type '{token}'")
+
+
+def needed_rois(bundle, roi_names) -> list[RoiNeeds]:
+    """Which ROI must provide which features for ``bundle``.
+
+    Parameters
+    ----------
+    bundle : ModelBundle
+    roi_names : iterable of str
+        ROIs available in the study (used to resolve unprefixed features).
+
+    Raises
+    ------
+    PredictionInputError
+        An ROI the model needs is absent (the message names it and lists the
+        ROIs present).
+    """
+    roi_names = [str(r) for r in roi_names]
+    features = bundle.radiomics_features
+    prov = bundle.provenance or {}
+    main_preset = bundle_preset(bundle) or DEFAULT_PRESET
+    out: dict[str, RoiNeeds] = {}
+    present = ", ".join(roi_names) if roi_names else "none"
+    for f in features:
+        if ROI_SEP in f:
+            roi, feat = f.split(ROI_SEP, 1)
+        else:
+            feat = f
+            wanted = prov.get("roi")
+            if isinstance(wanted, str) and wanted:
+                roi = wanted
+            elif len(roi_names) == 1:
+                roi = roi_names[0]
+            elif "tumour" in roi_names:
+                roi = "tumour"
+            elif not roi_names:
+                raise PredictionInputError(
+                    f"model '{bundle.name}' needs a tumour ROI but the study has none; draw or load one first")
+            else:
+                raise PredictionInputError(
+                    f"model '{bundle.name}' needs one tumour ROI; the study has several ({present}) "
+                    "and none is called 'tumour': pick one")
+        parse_feature_name(feat)
+        if roi not in out:
+            spec = _roi_spec(bundle, roi)
+            pet = _is_pet(bundle, roi)
+            preset = _preset_name(spec.get("preset")) or (
+                _preset_name(prov.get("pet_preset")) or DEFAULT_PET_PRESET if pet else main_preset)
+            out[roi] = RoiNeeds(roi=roi, modality="PT" if pet else "CT", preset=preset)
+        out[roi].features[feat] = f
+    for need in out.values():
+        if need.roi not in roi_names:
+            kind = "PET ROI" if need.modality == "PT" else "ROI"
+            raise PredictionInputError(
+                f"model '{bundle.name}' needs the {kind} '{need.roi}' ({len(need.features)} feature(s), "
+                f"e.g. {next(iter(need.features))}) but the study has no ROI of that name "
+                f"(ROIs present: {present})")
+    return list(out.values())
+
+
+def restrict_preset(preset, features) -> dict:
+    """PyRadiomics parameters of ``preset`` restricted to ``features``.
+
+    Parameters
+    ----------
+    preset : str, Path, Preset or dict
+        The full preset (name, YAML path, :class:`~radgui.features.Preset`).
+    features : iterable of str
+        PyRadiomics feature names (no ROI prefix).
+
+    Returns
+    -------
+    dict
+        Parameters with only the image types (LoG: only the sigmas), feature
+        classes and features named; settings unchanged, so every value equals
+        the full extraction's.
+    """
+    from radgui.features.presets import load_preset
+
+    full = load_preset(preset)
+    params = copy.deepcopy(full.params)
+    base_types = full.image_types
+    types: dict[str, dict] = {}
+    sigmas: list[float] = []
+    classes: dict[str, list[str]] = {}
+    for name in features:
+        token, cls, feat = parse_feature_name(name)
+        itype, sigma = _image_type(token, name)
+        if cls == "shape" or cls == "shape2D":
+            itype = "Original" if itype == "Original" else itype
+        types.setdefault(itype, dict(base_types.get(itype, {})))
+        if sigma is not None and sigma not in sigmas:
+            sigmas.append(sigma)
+        classes.setdefault(cls, [])
+        if feat not in classes[cls]:
+            classes[cls].append(feat)
+    if "LoG" in types:
+        types["LoG"]["sigma"] = sorted(sigmas)
+    # Shape features are computed once from the mask; PyRadiomics needs an image type enabled.
+    if not types:
+        types["Original"] = {}
+    params["imageType"] = types
+    params["featureClass"] = classes
+    return params
+
+
+# --------------------------------------------------------------------------
+# Warnings about the image
+# --------------------------------------------------------------------------
+def image_warnings(bundle, volume, roi_modality: str = "CT") -> list[str]:
+    """Warnings when ``volume``'s spacing or modality are unlike the training cohort's."""
+    from radgui.io.volume import Volume
+
+    prov = bundle.provenance or {}
+    out: list[str] = []
+    if not isinstance(volume, Volume):
+        return out
+    spec = prov.get("pet") if roi_modality == "PT" and isinstance(prov.get("pet"), Mapping) else prov
+    modality = spec.get("modality")
+    if isinstance(modality, str) and modality and volume.modality not in ("OT", modality):
+        out.append(f"image modality is {volume.modality} but the model was trained on {modality} images")
+    spacing = spec.get("spacing_mm")
+    sp = volume.spacing
+    lo = hi = None
+    if isinstance(spacing, Mapping) and "min" in spacing and "max" in spacing:
+        lo, hi = list(spacing["min"]), list(spacing["max"])
+    elif isinstance(spacing, (list, tuple)) and len(spacing) == 3:
+        lo, hi = list(spacing), list(spacing)
+    if lo is not None and len(lo) == 3 and len(hi) == 3:
+        tol = SPACING_TOLERANCE if lo != hi else 0.25
+        bad = [f"{ax} {s:.3g} mm" for ax, s, a, b in zip("zyx", sp, lo, hi)
+               if s < float(a) * (1 - tol) or s > float(b) * (1 + tol)]
+        if bad:
+            rng = ", ".join(f"{ax} {float(a):.3g}-{float(b):.3g}" for ax, a, b in zip("zyx", lo, hi))
+            out.append(f"voxel spacing ({', '.join(bad)}) is unlike the training cohort's ({rng} mm); "
+                       "texture features depend on spacing, so the prediction may not transfer")
+    return out
+
+
+# --------------------------------------------------------------------------
+# Prediction
+# --------------------------------------------------------------------------
+def _volumes(volume) -> dict[str, Any]:
+    """Normalise ``volume`` into {"CT": main, "PT": pet?}."""
+    from radgui.io.volume import Volume
+
+    if isinstance(volume, Mapping):
+        vols = {str(k).upper().replace("PET", "PT"): v for k, v in volume.items() if v is not None}
+        if not vols:
+            raise PredictionInputError("no image given")
+        others = [v for k, v in vols.items() if k != "PT"]
+        out = {"PT": vols["PT"]} if "PT" in vols else {}
+        if others:
+            out["CT"] = vols.get("CT", others[0])
+        return out
+    if isinstance(volume, Volume) and volume.modality == "PT":
+        return {"PT": volume}
+    return {"CT": volume}
+
+
+def _rois_for(rois: Mapping[str, Any], roi: str, volume):
+    """Mask of ``roi``, accepting ``(volume, mask)`` pairs."""
+    mask = rois[roi]
+    if isinstance(mask, tuple) and len(mask) == 2:
+        return mask[0], mask[1]
+    return volume, mask
+
+
+def iter_predict(bundle, volume, rois: Mapping[str, Any], clinical: Mapping[str, object] | None = None, *,
+                 level: float = 0.95) -> Generator[Step, None, Any]:
+    """Score one patient from images and ROIs, yielding progress.
+
+    Parameters
+    ----------
+    bundle : ModelBundle or str or Path
+        The model (a path is loaded with :meth:`ModelBundle.load`).
+    volume : Volume, SimpleITK.Image, or dict
+        The study's image, or ``{"CT": ct_volume, "PT": pet_volume}`` when the
+        model needs PET ROIs.
+    rois : dict of str to mask
+        ROI name to mask (SimpleITK label image or boolean (z, y, x) array on
+        its image's grid). PET ROIs are on the PET grid.
+    clinical : dict of str to float or str
+        Clinical values by predictor name (see ``bundle.clinical_predictors``).
+    level : float
+        Confidence level of the probability interval.
+
+    Yields
+    ------
+    Step
+        Progress: clinical check, feature extraction, scoring.
+
+    Returns
+    -------
+    radgui.model.predict.Prediction
+        Probability with CI, linear predictor, Radscore, nomogram points and
+        total, risk group, reference percentile, warnings (image warnings
+        first). The radiomics values the model used, by predictor name, are
+        in the attribute ``prediction.features`` set here.
+
+    Raises
+    ------
+    ClinicalValueError
+        Missing, non-numeric, unknown-level or out-of-range clinical value.
+    PredictionInputError
+        An ROI the model needs is absent, or a PET ROI is needed and the
+        study has no PET image.
+    EmptyMaskError, FeatureExtractionError, GeometryMismatchError
+        From the feature engine (empty ROI, mask on another grid, ...).
+    """
+    from radgui.model.bundle import ModelBundle
+    from radgui.model.predict import check_clinical, predict_from_features
+
+    if not isinstance(bundle, ModelBundle):
+        bundle = ModelBundle.load(bundle)
+    clinical = dict(clinical or {})
+    yield Step(0, 100, "checking clinical values")
+    check_clinical(bundle, clinical)  # fail fast, before any feature work
+
+    rois = dict(rois or {})
+    needs = needed_rois(bundle, list(rois))
+    vols = _volumes(volume)
+    warnings: list[str] = []
+    for need in needs:
+        if need.modality == "PT" and "PT" not in vols:
+            have = ", ".join(sorted(getattr(v, "modality", k) for k, v in vols.items()))
+            raise PredictionInputError(
+                f"model '{bundle.name}' needs the PET ROI '{need.roi}' but the study has only {have} "
+                "images; load the PET series (in SUV) and its ROI")
+        if need.modality != "PT" and "CT" not in vols:
+            raise PredictionInputError(f"model '{bundle.name}' needs a CT image for ROI '{need.roi}', "
+                                       "but the study has only PET")
+    for mod in ("CT", "PT"):
+        if mod in vols and any(n.modality == mod for n in needs):
+            warnings += image_warnings(bundle, vols[mod], mod)
+
+    features: dict[str, float] = {}
+    n_groups = max(len(needs), 1)
+    for k, need in enumerate(needs):
+        main = vols["PT" if need.modality == "PT" else "CT"]
+        vol, mask = _rois_for(rois, need.roi, main)
+        params = restrict_preset(need.preset, list(need.features))
+        from radgui.features.extract import iter_extract
+
+        gen = iter_extract(vol, {need.roi: mask}, params)
+        base, span = 5 + 85 * k / n_groups, 85 / n_groups
+        while True:
+            try:
+                step = next(gen)
+            except StopIteration as stop:
+                df = stop.value
+                break
+            frac = step.fraction or 0.0
+            yield Step(int(base + span * frac), 100, f"{need.roi}: {step.message}")
+        row = df.loc[need.roi]
+        for feat, pred_name in need.features.items():
+            if feat not in row.index:
+                raise FeatureExtractionError(
+                    f"ROI {need.roi!r}: PyRadiomics did not return feature '{feat}' with preset {need.preset}")
+            features[pred_name] = float(row[feat])
+    yield Step(92, 100, "scoring")
+    pred = predict_from_features(bundle, features, clinical, level=level)
+    pred.warnings = warnings + list(pred.warnings)
+    pred.features = features  # the radiomics values the model used, by predictor name
+    yield Step(100, 100, f"probability {pred.probability:.3f}" if math.isfinite(pred.probability) else "done")
+    return pred
+
+
+def predict(bundle, volume, rois: Mapping[str, Any], clinical: Mapping[str, object] | None = None, *,
+            level: float = 0.95):
+    """Blocking twin of :func:`iter_predict` (same parameters and result)."""
+    return run(iter_predict(bundle, volume, rois, clinical, level=level))

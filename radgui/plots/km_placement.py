@@ -1,0 +1,233 @@
+"""Kaplan-Meier placement: where one patient falls in a model's reference cohort.
+
+Left: the reference cohort's Kaplan-Meier curves by risk group (pointwise
+log-log confidence bands, censoring marks, log-rank p and a numbers-at-risk
+table, drawn by :class:`radgui.plots.curves.KaplanMeierDisplay` from
+:func:`radgui.stats.kaplan_meier`), with the patient's group drawn bold and
+labelled; a box gives that group's median time-to-event with its 95 % CI and
+its event-free rate at a chosen time. Right: the distribution of the
+reference cohort's linear predictor by risk group, the cutoff, and this
+patient's linear predictor with its percentile.
+
+Everything is computed from ``bundle.reference_cohort`` (columns
+``linear_predictor``, ``risk_group`` and, for the curves, ``time`` and
+``event``); nothing is drawn with pyplot.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+_PATIENT = "#d62728"
+_GROUP_COLORS = {"low": "#1f77b4", "high": "#ff7f0e"}
+_TABLE_PT = 50 + 13 * 3 + 10  # room under the KM axes for the numbers-at-risk table (points)
+
+
+def group_label(group: str) -> str:
+    """Display name of a risk group (``"high"`` -> ``"High risk"``)."""
+    return f"{str(group).capitalize()} risk"
+
+
+def _fmt_time(v) -> str:
+    return "not reached" if v is None or not math.isfinite(v) else f"{v:.1f}"
+
+
+def _cutoff_lp(bundle) -> float | None:
+    c = bundle.cutoff
+    if not c:
+        return None
+    if c["scale"] == "linear_predictor":
+        return float(c["value"])
+    p = float(c["value"])
+    lm = bundle.linear_model
+    if not 0 < p < 1 or lm is None:
+        return None
+    if lm.link == "logit":
+        return math.log(p / (1 - p))
+    # cox: p = 1 - S0^exp(lp)  ->  lp = log(log(1 - p) / log(S0))
+    return math.log(math.log(1 - p) / math.log(lm.baseline_survival))
+
+
+class KMPlacementDisplay:
+    """The K-M placement panel of one patient, drawn into a given Figure.
+
+    Parameters
+    ----------
+    bundle : radgui.model.ModelBundle
+        Needs ``reference_cohort`` (with ``time`` and ``event`` for the curves).
+    prediction : radgui.model.predict.Prediction, optional
+        The patient (``risk_group``, ``linear_predictor``, ``percentile``).
+    time_point : float, optional
+        Time at which the event-free rate is reported; default
+        ``provenance.reference_cohort.landmark``, else 12 when the unit is
+        months, else the median follow-up.
+    time_unit : str, optional
+        Default from ``provenance.reference_cohort.time_unit``.
+
+    Attributes (after :meth:`plot`)
+    -------------------------------
+    figure_, ax_km_, ax_dist_ : the Figure and its two Axes (``ax_km_`` None
+        without survival times).
+    km_ : radgui.plots.curves.KaplanMeierDisplay or None
+    curves_ : dict group -> radgui.stats.KaplanMeier
+    summary_ : dict with ``group, median, median_ci_low, median_ci_high,
+        time_point, rate, rate_ci_low, rate_ci_high, percentile, n, events``.
+
+    Examples
+    --------
+    >>> from matplotlib.figure import Figure
+    >>> KMPlacementDisplay(bundle, prediction, time_point=12).plot(Figure(figsize=(9, 4)))  # doctest: +SKIP
+    """
+
+    def __init__(self, bundle, prediction=None, *, time_point: float | None = None, time_unit: str | None = None):
+        from radgui.errors import BundleError
+
+        ref = bundle.reference_cohort
+        if ref is None or not len(ref):
+            raise BundleError(f"model '{bundle.name}' has no reference cohort to place the patient in")
+        self.bundle = bundle
+        self.prediction = prediction
+        meta = (bundle.provenance or {}).get("reference_cohort") or {}
+        meta = meta if isinstance(meta, dict) else {}
+        self.time_unit = time_unit or meta.get("time_unit") or ""
+        self.endpoint = meta.get("endpoint") or "event-free survival"
+        self.has_survival = {"time", "event"} <= set(ref.columns) and ref["time"].notna().any()
+        if time_point is None and self.has_survival:
+            if meta.get("landmark") is not None:
+                time_point = float(meta["landmark"])
+            elif self.time_unit == "months" and float(ref["time"].max()) > 12:
+                time_point = 12.0
+            else:
+                time_point = float(np.median(ref["time"]))
+        self.time_point = time_point
+
+    # ------------------------------------------------------------------
+    def _groups(self):
+        ref = self.bundle.reference_cohort
+        groups = [g for g in ("low", "high") if g in set(ref["risk_group"].astype(str))]
+        groups += sorted(set(ref["risk_group"].astype(str)) - set(groups))
+        return groups
+
+    def plot(self, figure=None, *, fontsize: float = 8.0):
+        """Draw into ``figure`` (cleared first; a new one when None); returns ``self``."""
+        from matplotlib.figure import Figure
+
+        from radgui.stats import kaplan_meier, logrank
+
+        fig = figure if figure is not None else Figure(figsize=(9.0, 4.2))
+        fig.clear()
+        ref = self.bundle.reference_cohort
+        groups = self._groups()
+        pred = self.prediction
+        mine = getattr(pred, "risk_group", None)
+        w, h = fig.get_size_inches()
+        bottom = min(0.55, (_TABLE_PT / 72 + 0.1) / h)
+        self.curves_ = {}
+        self.summary_ = {"group": mine, "percentile": getattr(pred, "percentile", None),
+                         "time_point": self.time_point}
+        unit = f" ({self.time_unit})" if self.time_unit else ""
+
+        if self.has_survival:
+            top = 1.0 - 0.42 / h  # room for the two-line summary title
+            ax_km = fig.add_axes((0.13, bottom, 0.55, top - bottom))
+            ax_dist = fig.add_axes((0.78, bottom, 0.20, top - bottom))
+            t = ref["time"].to_numpy(float)
+            e = ref["event"].to_numpy(int)
+            g = ref["risk_group"].astype(str).to_numpy()
+            self.curves_ = {group_label(k): kaplan_meier(t[g == k], e[g == k]) for k in groups}
+            lr = logrank(t, e, g) if len(groups) > 1 else None
+            from radgui.plots.curves import KaplanMeierDisplay
+
+            km = KaplanMeierDisplay(self.curves_, lr, time_label=f"Time{unit}")
+            # colours by group, patient's group emphasised
+            km.plot(ax=ax_km)
+            for k in groups:
+                line = km.lines_[group_label(k)]
+                line.set_color(_GROUP_COLORS.get(k, line.get_color()))
+                if mine is not None:
+                    line.set_linewidth(2.6 if k == mine else 1.0)
+                    line.set_alpha(1.0 if k == mine else 0.55)
+                    if k == mine:
+                        line.set_label(f"{line.get_label()}  \u25c0 this patient")
+            # recolour bands and censor marks to the group colours
+            self._recolour(ax_km, km, groups)
+            ax_km.legend(loc="lower left", fontsize=fontsize)
+            ax_km.set_ylabel(f"{self.endpoint.capitalize()}", fontsize=fontsize + 0.5)
+            ax_km.tick_params(labelsize=fontsize)
+            ax_km.xaxis.label.set_fontsize(fontsize + 0.5)
+            if self.time_point is not None:
+                ax_km.axvline(self.time_point, color="0.4", lw=0.8, ls=":")
+            self.km_ = km
+            if mine is not None and group_label(mine) in self.curves_:
+                c = self.curves_[group_label(mine)]
+                rate = float(c.survival_at(self.time_point))
+                lo, hi = (float(v) for v in c.ci_at(self.time_point))
+                self.summary_.update(median=c.median, median_ci_low=c.median_ci_low,
+                                     median_ci_high=c.median_ci_high, rate=rate, rate_ci_low=lo,
+                                     rate_ci_high=hi, n=c.n, events=c.n_events)
+                txt = (f"{group_label(mine)} group (n={c.n}, {c.n_events} events): median {self.endpoint} "
+                       f"{_fmt_time(c.median)} [{_fmt_time(c.median_ci_low)}, {_fmt_time(c.median_ci_high)}]"
+                       f"{unit}\nevent-free at {self.time_point:g}{unit}: {100 * rate:.0f}% "
+                       f"[{100 * lo:.0f}, {100 * hi:.0f}]")
+                self.summary_text_ = txt
+                ax_km.set_title(txt, fontsize=fontsize, color=_PATIENT, fontweight="bold", loc="left")
+                if self.time_point is not None and math.isfinite(rate):
+                    ax_km.plot([self.time_point], [rate], "o", color=_PATIENT, ms=6, zorder=6)
+        else:
+            ax_km = None
+            self.km_ = None
+            ax_dist = fig.add_axes((0.12, 0.18, 0.83, 0.68))
+            fig.text(0.5, 0.96, "The reference cohort has no survival times: only the score distribution "
+                     "is shown", ha="center", va="top", fontsize=fontsize)
+        self._plot_distribution(ax_dist, groups, fontsize)
+        self.figure_, self.ax_km_, self.ax_dist_ = fig, ax_km, ax_dist
+        return self
+
+    def _recolour(self, ax, km, groups):
+        from matplotlib.collections import PolyCollection
+
+        colours = [_GROUP_COLORS.get(k) for k in groups]
+        polys = [c for c in ax.collections if isinstance(c, PolyCollection)]
+        for poly, col in zip(polys, colours):
+            if col:
+                poly.set_facecolor(col)
+        marks = [ln for ln in ax.lines if ln.get_marker() == "|"]
+        for ln, col in zip(marks, colours):
+            if col:
+                ln.set_color(col)
+
+    def _plot_distribution(self, ax, groups, fontsize):
+        ref = self.bundle.reference_cohort
+        lp = ref["linear_predictor"].to_numpy(float)
+        g = ref["risk_group"].astype(str).to_numpy()
+        bins = np.histogram_bin_edges(lp, bins=min(25, max(8, len(lp) // 6)))
+        data = [lp[g == k] for k in groups]
+        ax.hist(data, bins=bins, stacked=True, orientation="horizontal",
+                color=[_GROUP_COLORS.get(k, "0.6") for k in groups], alpha=0.75,
+                label=[group_label(k) for k in groups])
+        cut = _cutoff_lp(self.bundle)
+        if cut is not None:
+            ax.axhline(cut, color="0.3", lw=0.9, ls="--")
+            ax.text(ax.get_xlim()[1], cut, " cutoff", va="bottom", ha="right", fontsize=fontsize - 1, color="0.3")
+        pred = self.prediction
+        if pred is not None and math.isfinite(getattr(pred, "linear_predictor", float("nan"))):
+            y = float(pred.linear_predictor)
+            ax.axhline(y, color=_PATIENT, lw=2.0)
+            pct = pred.percentile
+            label = "this patient" + (f"\n{pct:.0f}th percentile" if pct is not None else "")
+            ax.text(0.97, y, label, transform=ax.get_yaxis_transform(), ha="right",
+                    va="bottom" if y < np.median(lp) else "top", fontsize=fontsize - 0.5, color=_PATIENT,
+                    fontweight="bold")
+            lo, hi = ax.get_ylim()
+            ax.set_ylim(min(lo, y - 0.3), max(hi, y + 0.3))
+        ax.set_xlabel("Patients", fontsize=fontsize + 0.5)
+        ax.set_ylabel("Linear predictor", fontsize=fontsize + 0.5)
+        ax.set_title("Reference cohort", fontsize=fontsize + 0.5)
+        ax.tick_params(labelsize=fontsize)
+
+
+def plot_km_placement(bundle, prediction=None, figure=None, **kwargs) -> KMPlacementDisplay:
+    """Function twin of :class:`KMPlacementDisplay`: ``KMPlacementDisplay(...).plot(figure)``."""
+    return KMPlacementDisplay(bundle, prediction, **kwargs).plot(figure)
