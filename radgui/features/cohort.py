@@ -264,8 +264,13 @@ def _run_tasks(tasks, preset, workers, scheduler, connect_timeout_s=10.0):
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    # "spawn" keeps worker processes free of the parent's threads (Qt, Dask).
-    ctx = multiprocessing.get_context("spawn")
+    # Never fork the parent (it may run Qt or Dask threads): a fork server that has
+    # imported PyRadiomics once forks cheap workers (Linux); elsewhere spawn.
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["radgui.features.extract", "radiomics.featureextractor"])
+    else:  # pragma: no cover - macOS/Windows
+        ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=min(workers, len(tasks), os.cpu_count() or workers),
                              mp_context=ctx) as pool:
         futures = {pool.submit(extract_case, t, preset): t for t in tasks}
