@@ -266,3 +266,19 @@ def test_picker_greys_out_refused_series_but_offers_resampling(qtbot, viewer, tm
     monkeypatch.setattr(opening, "ask_resample", lambda msg, parent=None: True)
     vol = opening.open_path(viewer, tmp_path)[0].metadata["volume"]
     assert vol.name == "gappy" and vol.shape[0] == 8
+
+
+def test_suv_dialog_prefills_from_the_header_and_returns_typed_values(qtbot, tmp_path):
+    from radgui.io.dicom import list_series
+
+    write_pet_series(tmp_path, drop=("RadiopharmaceuticalStartDateTime", "PatientWeight"))
+    header = list_series(tmp_path)[0].header
+    dlg = opening.SuvValuesDialog(["PatientWeight (0010,1030) [weight_kg]",
+                                   "RadiopharmaceuticalStartDateTime (0018,1078) [injection_datetime]"], header)
+    qtbot.addWidget(dlg)
+    assert dlg.injection.dateTime().toString("yyyy-MM-dd HH:mm:ss") == "2024-03-01 10:00:00"
+    assert dlg.dose.value() == pytest.approx(370.0)
+    dlg.weight.setValue(80.0)
+    values = dlg.values()
+    assert values["weight_kg"] == 80.0 and values["injection_datetime"].hour == 10
+    assert "dose_bq" not in values  # the header's dose was not missing

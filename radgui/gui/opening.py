@@ -132,7 +132,7 @@ class SuvValuesDialog(QDialog):
         self.injection = QDateTimeEdit()
         self.injection.setDisplayFormat("yyyy-MM-dd HH:mm:ss")
         self.injection.setCalendarPopup(True)
-        self.injection.setDateTime(QDateTime.currentDateTime())
+        self.injection.setDateTime(self._header_injection(h, rp) or QDateTime.currentDateTime())
         self.injection.setToolTip("Date and time of the injection")
         self.half_life = QDoubleSpinBox(minimum=0.0, maximum=1e7, decimals=1, suffix=" s")
         self.half_life.setValue(num(rp.get("RadionuclideHalfLife"), 6586.2))
@@ -154,6 +154,20 @@ class SuvValuesDialog(QDialog):
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
+
+    @staticmethod
+    def _header_injection(h, rp):
+        """The injection time the header suggests (time on the series date), as a QDateTime."""
+        from radgui.io.suv import parse_datetime
+
+        t = parse_datetime(rp.get("RadiopharmaceuticalStartDateTime")) if rp else None
+        if t is None:
+            date = str(h.get("SeriesDate", "") or h.get("StudyDate", "") or "")
+            time = str((rp.get("RadiopharmaceuticalStartTime") if rp else "") or "")
+            t = parse_datetime(date + (time or "000000")) if date else None
+        if t is None:
+            return None
+        return QDateTime(t.year, t.month, t.day, t.hour, t.minute, t.second)
 
     def values(self) -> dict:
         """``suv_user_values`` for the loader: only the fields that answer a missing tag or were set."""
