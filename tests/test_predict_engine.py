@@ -139,3 +139,12 @@ def test_spacing_and_modality_warnings(demo_case, formula_bundle):
     formula_bundle.provenance.update(modality="CT", spacing_mm={"min": [3.0, 0.5, 0.5], "max": [5.0, 0.9, 0.9]})
     pred = predict(formula_bundle, volume, {"tumour": mask}, {})
     assert not [w for w in pred.warnings if "spacing" in w or "modality" in w]
+
+
+def test_radgui_model_predict_is_the_patient_function():
+    import radgui.model
+    from radgui.model import patient
+
+    assert radgui.model.predict is patient.predict and radgui.model.iter_predict is patient.iter_predict
+    assert radgui.model.Prediction.__name__ == "Prediction"  # lazy submodule access does not rebind it
+    assert radgui.model.predict is patient.predict

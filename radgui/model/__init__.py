@@ -32,3 +32,10 @@ def __getattr__(name):
 
         return getattr(importlib.import_module(_EXPORTS[name]), name)
     raise AttributeError(f"module 'radgui.model' has no attribute {name!r}")
+
+
+# ``radgui.model.predict`` is the patient-level function (issue 8) *and* the name of the
+# submodule holding predict_from_features: load the submodule first, so that loading it
+# later cannot rebind the name to the module.
+import radgui.model.predict as _predict_module  # noqa: E402,F401
+from radgui.model.patient import iter_predict, predict  # noqa: E402,F401
