@@ -128,3 +128,39 @@ def test_unknown_units_refused(tmp_path):
     write_ct_series(tmp_path, modality="PT", extra=lambda ds, k: setattr(ds, "Units", "PROPCPS"), intercept=0)
     with pytest.raises(SuvError, match="PROPCPS"):
         load_volume(tmp_path)
+
+
+def _edit(paths, fn):
+    import pydicom
+
+    for p in paths:
+        ds = pydicom.dcmread(p)
+        fn(ds)
+        ds.save_as(p)
+
+
+def test_half_life_from_radionuclide_code_and_weight_in_grams(tmp_path):
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+
+    truth = write_pet_series(tmp_path, drop=("RadionuclideHalfLife",))
+
+    def fix(ds):
+        code = Dataset()
+        code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = "C-111A1", "SRT", "^18^Fluorine"
+        ds.RadiopharmaceuticalInformationSequence[0].RadionuclideCodeSequence = Sequence([code])
+        ds.PatientWeight = "75000"
+
+    _edit(truth["paths"], fix)
+    vol = load_volume(tmp_path)
+    np.testing.assert_allclose(vol.array, truth["suv"], rtol=2e-4, atol=2e-4)
+    warnings = " ".join(vol.meta["suv"]["warnings"])
+    assert "F-18" in warnings and "grams" in warnings
+    assert vol.meta["suv"]["weight_kg"] == 75.0
+
+
+def test_philips_counts_without_factors_refused(tmp_path):
+    truth = write_pet_series(tmp_path)
+    _edit(truth["paths"], lambda ds: setattr(ds, "Units", "CNTS"))
+    with pytest.raises(SuvError, match="7053,1000"):
+        load_volume(tmp_path)
