@@ -282,3 +282,16 @@ def test_suv_dialog_prefills_from_the_header_and_returns_typed_values(qtbot, tmp
     values = dlg.values()
     assert values["weight_kg"] == 80.0 and values["injection_datetime"].hour == 10
     assert "dose_bq" not in values  # the header's dose was not missing
+
+
+def test_petct_dock_suv_type(qtbot, viewer, study):
+    from radgui.gui.petct_dock import PetCtDock
+
+    dock = PetCtDock(viewer)
+    qtbot.addWidget(dock)
+    dock.suv_type.setCurrentIndex(dock.suv_type.findData("lbm_janma"))
+    dock.load_folder(study, blocking=True)
+    suv = dock.pet_layer.metadata["volume"].meta["suv"]
+    assert suv["suv_type"] == "lbm_janma"
+    janma = 9270 * 75 / (6680 + 216 * (75 / 1.8**2))  # the factory's 75 kg, 1.80 m male
+    assert np.nanmax(dock.pet_layer.data) == pytest.approx(4.0 * janma / 75, rel=1e-3)

@@ -72,6 +72,16 @@ class PetCtDock(QWidget):
         load_row.addWidget(self.load_button, 1)
         load_row.addWidget(self.cancel_button)
         layout.addLayout(load_row)
+        suv_row = QFormLayout()
+        self.suv_type = QComboBox()
+        for key, text in (("bw", "body weight (SUVbw)"), ("lbm_james", "lean body mass, James (SUVlbm)"),
+                          ("lbm_janma", "lean body mass, Janmahasatian (SUVlbm)"),
+                          ("bsa", "body surface area, Du Bois (SUVbsa)"), ("ibw", "ideal body weight (SUVibw)")):
+            self.suv_type.addItem(text, key)
+        self.suv_type.setToolTip("SUV normalisation used when the PET is loaded (height and sex are needed "
+                                 "for all but body weight)")
+        suv_row.addRow("SUV", self.suv_type)
+        layout.addLayout(suv_row)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setMaximumHeight(12)
@@ -186,7 +196,7 @@ class PetCtDock(QWidget):
         """Load CT + PET of the study in ``folder`` (worker thread unless ``blocking``)."""
         from radgui.io.petct import iter_load_petct
 
-        kwargs = dict(consent=consent)
+        kwargs = dict(consent=consent, suv_type=self.suv_type.currentData())
         if suv_user_values:
             kwargs["suv_user_values"] = suv_user_values
         if blocking:
