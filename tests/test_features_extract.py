@@ -183,3 +183,15 @@ def test_icc_is_reexported_from_stats():
     from radgui.stats.icc import icc
 
     assert features.icc is icc
+
+
+def test_engine_import_loads_no_qt():
+    import subprocess
+    import sys
+
+    code = ("import sys, radgui.features, radgui.features.cohort, radgui.features.reproducibility, "
+            "radgui.cli.extract, radgui.cli.icc; "
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('qtpy', 'PySide6', 'napari', 'magicgui')]; "
+            "print(bad); sys.exit(1 if bad else 0)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr

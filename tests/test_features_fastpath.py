@@ -90,6 +90,15 @@ def test_lung1_presets_match_stock(lung1, preset):
     assert worst <= RTOL, f"{preset}: {name} differs by {worst:.3g}"
 
 
+@pytest.mark.parametrize("preset", ["ct-original", "ct-wavelet", "ct-log", "ct-iso1mm"])
+def test_ct_presets_match_stock_on_breast1(cases_dir, preset):
+    vol = load_volume(cases_dir / "breast1_image.nrrd")
+    mask = load_mask(cases_dir / "breast1_label.nrrd", vol)
+    df = extract(vol, {"lesion": mask}, preset)
+    worst, name = max_rel_diff(df.loc["lesion"], stock_extract(vol.image, mask, preset))
+    assert worst <= RTOL, f"{preset}: {name} differs by {worst:.3g}"
+
+
 LOG_NATIVE = {
     "imageType": {"Original": {}, "LoG": {"sigma": [1.0, 3.0]}, "Wavelet": {}},
     "featureClass": {"firstorder": None, "glcm": None, "glszm": None, "shape": None},
