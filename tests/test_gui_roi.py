@@ -122,6 +122,20 @@ def test_rings_named_layers_and_ctrl_z_undoes_the_set(setup, qtbot):
     assert not np.asarray(viewer.layers["core2mm"].data).any()
     handler.press_key("Control-Shift-Z")
 
+    # a second run (cumulative) rewrites the layers, hidden ones too, as its own undo group
+    annular9 = np.asarray(viewer.layers["ring9mm"].data).copy()
+    viewer.layers["ring9mm"].visible = False
+    dock.ring_mode.setCurrentText("cumulative")
+    dock._select_target(tumour)
+    qtbot.mouseClick(dock.rings_btn, Qt.LeftButton)
+    qtbot.waitUntil(lambda: (np.asarray(viewer.layers["ring9mm"].data) > 0).sum() > (annular9 > 0).sum(),
+                    timeout=20000)
+    assert sum(n.startswith("ring9mm") for n in [ly.name for ly in viewer.layers]) == 1
+    viewer.layers.selection.active = viewer.layers["ring3mm"]
+    handler.press_key("Control-Z")
+    assert np.array_equal(np.asarray(viewer.layers["ring9mm"].data), annular9)
+    assert np.asarray(viewer.layers["ring3mm"].data).any()  # the first set is still there
+
     # an edit is one undo step on its layer
     dock._select_target(tumour)
     dock.margin_mm.setValue(2.0)

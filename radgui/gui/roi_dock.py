@@ -88,6 +88,11 @@ MEASURE_COLUMNS = [
 
 PREVIEW_NAME = "grow preview"
 
+#: Colours of derived VOI layers: rings by increasing distance, the core, the unions (hidden at first).
+RING_COLORS = ("#ff7f0e", "#2ca02c", "#1f77b4", "#9467bd", "#8c564b", "#17becf")
+CORE_COLOR = "#d62728"
+UNION_COLOR = "#e377c2"
+
 
 def write_mask(layer, mask: np.ndarray, label: int = 1) -> int:
     """Make ``layer``'s ROI equal to ``mask`` as ONE undo step storing only changed voxels.
@@ -114,8 +119,17 @@ def write_mask(layer, mask: np.ndarray, label: int = 1) -> int:
         return 0
     indices = tuple(np.concatenate([a, r]) + off for a, r, off in zip(add, rem, lo))
     values = np.concatenate([np.full(n_add, label), np.zeros(n_rem)]).astype(data.dtype)
-    with layer.block_history():
-        layer.data_setitem(indices, values)
+    # napari does not slice hidden layers, and data_setitem updates the current slice's view:
+    # show the layer for the write, then hide it again.
+    hidden = not layer.visible
+    if hidden:
+        layer.visible = True
+    try:
+        with layer.block_history():
+            layer.data_setitem(indices, values)
+    finally:
+        if hidden:
+            layer.visible = False
     return n_add + n_rem
 
 
@@ -130,8 +144,18 @@ class VoiGroup:
     """Layers written by one operation (a ring set): undone and redone together."""
 
     layers: list
+    parent: str = ""
     depths: dict = field(default_factory=dict)
     undone: bool = False
+
+    def matches(self, layer) -> bool:
+        """Whether Ctrl+Z/Ctrl+Shift+Z on ``layer`` concerns this group."""
+        return any(ly is layer for ly in self.layers) or (
+            bool(self.parent) and layer.metadata.get("parent") == self.parent)
+
+    def intact(self, which: str) -> bool:
+        """True when this group's items are still on top of each layer's undo (or redo) history."""
+        return all(_history_depth(ly, which) == self.depths[id(ly)] for ly in self.layers)
 
 
 def derived_name(parent: str, name: str) -> str:
@@ -175,6 +199,7 @@ class RoiDock(QWidget):
         self._seed_volume = None
         self._grow_result = None
         self._groups: list[VoiGroup] = []
+        self._redo_stack: list[VoiGroup] = []
         self._bound: set[int] = set()
         self._body_cache: dict[int, np.ndarray] = {}
         self._measure_cache: dict[int, dict] = {}
@@ -737,18 +762,25 @@ class RoiDock(QWidget):
 
     def _write_vois(self, parent, volume, vois: dict, thickness: dict) -> None:
         existing = roi_layers(self.viewer)
-        layers = []
+        ring_names = [n for n in vois if n.startswith("ring")]  # increasing distance
+        layers, changed = [], []
         active = self.viewer.layers.selection.active
         for name, arr in vois.items():
             lname = derived_name(parent.name, name)
             layer = existing.get(lname)
             if layer is None or layer.metadata.get("volume") is not volume:
+                color = (CORE_COLOR if name.startswith("core") else UNION_COLOR if name.startswith("tumour+")
+                         else RING_COLORS[ring_names.index(name) % len(RING_COLORS)])
                 layer = add_roi(self.viewer, np.zeros(volume.shape, np.uint8), volume, name=lname,
-                                parent=parent.name)
-            write_mask(layer, arr)
+                                parent=parent.name, colormap=_single_colormap(color))
+                if name.startswith("tumour+"):
+                    layer.visible = False  # unions overlap everything: shown on demand
+            if write_mask(layer, arr):
+                changed.append(layer)
             layers.append(layer)
-        group = VoiGroup(layers, {id(ly): _history_depth(ly) for ly in layers})
-        self._groups.append(group)
+        if changed:  # only the layers this run wrote form its undo group
+            self._groups.append(VoiGroup(changed, parent.name, {id(ly): _history_depth(ly) for ly in changed}))
+            self._redo_stack.clear()
         for ly in layers:
             self._bind_group_keys(ly)
         if layers:
@@ -771,44 +803,51 @@ class RoiDock(QWidget):
         layer.bind_key(KeyMod.CtrlCmd | KeyMod.Shift | KeyCode.KeyZ, lambda ly: dock.redo(ly), overwrite=True)
 
     def undo(self, layer=None) -> None:
-        """Undo on ``layer`` (default: the active one); a ring set is undone as a whole."""
+        """Undo on ``layer`` (default: the active one).
+
+        On a derived layer (ring, core, union) the latest ring set of its
+        tumour is undone as a whole, provided nothing was written on its
+        layers since; otherwise the layer's own last step is undone.
+        """
         layer = layer or self.viewer.layers.selection.active
         if layer is None:
             return
-        for g in self._groups:
+        self._mark_all_groups_dirty(layer)
+        live = [g for g in self._groups if not g.undone and g.matches(layer)]
+        if live and live[-1].intact("_undo_history"):
+            g = live[-1]
             for ly in g.layers:
-                self._dirty.add(id(ly))
-        self._mark_dirty(layer)
-        for g in reversed(self._groups):
-            if (not g.undone and any(ly is layer for ly in g.layers)
-                    and all(_history_depth(ly) == g.depths[id(ly)] for ly in g.layers)):
-                for ly in g.layers:
-                    ly.undo()
-                g.undone = True
-                g.depths = {id(ly): _history_depth(ly, "_redo_history") for ly in g.layers}
-                return
+                ly.undo()
+            g.undone = True
+            g.depths = {id(ly): _history_depth(ly, "_redo_history") for ly in g.layers}
+            self._redo_stack.append(g)
+            return
         if hasattr(layer, "undo"):
             layer.undo()
 
     def redo(self, layer=None) -> None:
-        """Redo on ``layer``; a ring set is redone as a whole."""
+        """Redo on ``layer``; the ring set undone last is redone as a whole."""
         layer = layer or self.viewer.layers.selection.active
         if layer is None:
             return
+        self._mark_all_groups_dirty(layer)
+        undone = [g for g in self._redo_stack if g.matches(layer)]
+        if undone and undone[-1].intact("_redo_history"):
+            g = undone[-1]
+            for ly in g.layers:
+                ly.redo()
+            g.undone = False
+            g.depths = {id(ly): _history_depth(ly) for ly in g.layers}
+            self._redo_stack.remove(g)
+            return
+        if hasattr(layer, "redo"):
+            layer.redo()
+
+    def _mark_all_groups_dirty(self, layer) -> None:
         for g in self._groups:
             for ly in g.layers:
                 self._dirty.add(id(ly))
         self._mark_dirty(layer)
-        for g in reversed(self._groups):
-            if (g.undone and any(ly is layer for ly in g.layers)
-                    and all(_history_depth(ly, "_redo_history") == g.depths[id(ly)] for ly in g.layers)):
-                for ly in g.layers:
-                    ly.redo()
-                g.undone = False
-                g.depths = {id(ly): _history_depth(ly) for ly in g.layers}
-                return
-        if hasattr(layer, "redo"):
-            layer.redo()
 
     # --------------------------------------------------------------- edit
     def edit(self, op: str) -> None:
@@ -863,7 +902,14 @@ class RoiDock(QWidget):
 
         def done(result):
             if self._worker is worker and not getattr(worker, "_radgui_cancelled", False):
-                on_done(result)
+                try:
+                    on_done(result)
+                except RadguiError as exc:
+                    self.notify_error(exc)
+                except Exception as exc:  # keep the GUI alive, say what failed
+                    from napari.utils.notifications import show_error
+
+                    show_error(f"{what} could not be written: {exc}")
 
         def failed(exc):
             if isinstance(exc, RadguiError):
@@ -962,7 +1008,12 @@ class RoiDock(QWidget):
         QApplication.clipboard().setText("\n".join(lines))
 
 
-def _preview_colormap():
+def _single_colormap(color: str):
+    """A Labels colormap showing label 1 (and any other label) in one colour."""
     from napari.utils.colormaps import DirectLabelColormap
 
-    return DirectLabelColormap(color_dict={None: "transparent", 0: "transparent", 1: "yellow"})
+    return DirectLabelColormap(color_dict={None: color, 0: "transparent", 1: color})
+
+
+def _preview_colormap():
+    return _single_colormap("yellow")
