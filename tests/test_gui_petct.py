@@ -295,3 +295,15 @@ def test_petct_dock_suv_type(qtbot, viewer, study):
     assert suv["suv_type"] == "lbm_janma"
     janma = 9270 * 75 / (6680 + 216 * (75 / 1.8**2))  # the factory's 75 kg, 1.80 m male
     assert np.nanmax(dock.pet_layer.data) == pytest.approx(4.0 * janma / 75, rel=1e-3)
+
+
+def test_petct_dock_cancel_adds_nothing(qtbot, viewer, study):
+    from radgui.gui.petct_dock import PetCtDock
+
+    dock = PetCtDock(viewer)
+    qtbot.addWidget(dock)
+    worker = dock.load_folder(study)
+    with qtbot.waitSignal(worker.finished, timeout=30000):
+        qtbot.mouseClick(dock.cancel_button, Qt.LeftButton)
+    assert len(viewer.layers) == 0 and dock.status.text() == "cancelled"
+    assert dock.load_button.isEnabled()

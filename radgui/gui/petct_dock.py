@@ -58,6 +58,7 @@ class PetCtDock(QWidget):
         self.pet_layer = None  # PET on its own grid
         self.fused_layer = None  # PET on the CT grid
         self._worker = None
+        self._cancelled = False
         layout = QVBoxLayout(self)
 
         load_row = QHBoxLayout()
@@ -210,9 +211,10 @@ class PetCtDock(QWidget):
         from napari.qt.threading import create_worker
 
         worker = create_worker(iter_load_petct, folder, **kwargs)
+        self._cancelled = False
         worker.yielded.connect(self._on_step)
-        worker.returned.connect(self._show)
-        worker.errored.connect(lambda exc: self._handle_error(exc, folder, kwargs))
+        worker.returned.connect(lambda pair: None if self._cancelled else self._show(pair))
+        worker.errored.connect(lambda exc: None if self._cancelled else self._handle_error(exc, folder, kwargs))
         worker.finished.connect(self._done)
         self._worker = worker
         self.load_button.setEnabled(False)
@@ -222,6 +224,8 @@ class PetCtDock(QWidget):
         return worker
 
     def _on_step(self, step):
+        if self._cancelled:
+            return
         if step.total:
             self.progress.setRange(0, int(step.total))
             self.progress.setValue(int(step.done))
@@ -237,6 +241,7 @@ class PetCtDock(QWidget):
     def cancel(self):
         """Stop a running load; nothing is added to the viewer."""
         if self._worker is not None:
+            self._cancelled = True  # a result still in flight is dropped
             self._worker.quit()
             self.status.setText("cancelled")
 
