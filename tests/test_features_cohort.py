@@ -170,3 +170,13 @@ def test_cli_icc_from_two_readers(tmp_path, capsys):
     assert res.at["good", "icc"] == pytest.approx(ref.at["ICC(A,1)", "ICC"], rel=1e-9)
     rc = main(["icc", str(tmp_path / "f.csv"), "--reader-column", "who"])
     assert rc == 2 and "no reader column" in capsys.readouterr().err
+
+
+def test_output_from_another_preset_fails_rows_not_the_batch(cohort, tmp_path):
+    out = tmp_path / "mixed.csv"
+    pd.DataFrame({"patient_id": ["X"], "roi": ["tumour"], "timepoint": [""], "reader": [""],
+                  "original_firstorder_Mean": [1.0]}).to_csv(out, index=False)
+    s = extract_cohort(cohort, out, PRESET)
+    assert s["done"] == 0 and s["failed"] == 6
+    assert any("another preset" in f["reason"] for f in s["failures"])
+    assert len(pd.read_csv(out)) == 1  # the existing output is untouched

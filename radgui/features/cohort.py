@@ -234,8 +234,12 @@ def iter_extract_cohort(manifest: str | Path | pd.DataFrame, output: str | Path,
 
     results = _run_tasks(tasks, preset, workers, scheduler, connect_timeout_s)
     for i, result in enumerate(results, start=1):
-        header = _append(output, result["rows"], header)
-        written += len(result["rows"])
+        try:
+            header = _append(output, result["rows"], header)
+            written += len(result["rows"])
+        except FeatureExtractionError as exc:  # columns differ from the output's: fail these rows only
+            failures.extend({**{c: r.get(c, "") for c in KEY_COLUMNS}, "image": "", "mask": "", "reason": str(exc)}
+                            for r in result["rows"])
         failures.extend(result["failures"])
         yield progress(i)
 
