@@ -307,3 +307,23 @@ def test_petct_dock_cancel_adds_nothing(qtbot, viewer, study):
         qtbot.mouseClick(dock.cancel_button, Qt.LeftButton)
     assert len(viewer.layers) == 0 and dock.status.text() == "cancelled"
     assert dock.load_button.isEnabled()
+
+
+def test_label_map_on_another_grid_asks_before_resampling(viewer, tmp_path, monkeypatch):
+    from radgui.io import load_volume
+
+    write_ct_series(tmp_path / "ct")
+    vol = load_volume(tmp_path / "ct")
+    mask = sitk.GetImageFromArray(np.ones((4, 10, 10), np.uint8))
+    mask.SetOrigin(vol.image.GetOrigin())
+    mask.SetSpacing((2.0, 2.0, 2.5))
+    sitk.WriteImage(mask, str(tmp_path / "roi.nrrd"))
+    questions = []
+    monkeypatch.setattr(opening, "ask_resample_mask", lambda msg, parent=None: questions.append(msg) or False)
+    layers = opening.open_path(viewer, tmp_path / "ct", label=tmp_path / "roi.nrrd")
+    assert len(layers) == 1 and "size" in questions[0]
+    monkeypatch.setattr(opening, "ask_resample_mask", lambda msg, parent=None: True)
+    layers = opening.open_path(viewer, tmp_path / "ct", label=tmp_path / "roi.nrrd")
+    roi = layers[1]
+    assert roi.name == "roi" and roi.data.shape == vol.shape and roi.data.any()
+    assert any("nearest neighbour" in w for w in layers[0].metadata["volume"].warnings)

@@ -324,7 +324,6 @@ def open_path(viewer, path: str | Path, parent_widget=None, label: str | Path | 
         layer, roi = open_paths(viewer, path, label)
         return [ly for ly in (layer, roi) if ly is not None]
     from radgui.gui.layers import add_roi, add_volume
-    from radgui.io import load_mask
 
     try:
         volume = load_dicom_interactive(path, parent_widget)
@@ -334,10 +333,40 @@ def open_path(viewer, path: str | Path, parent_widget=None, label: str | Path | 
         return []
     layers = [add_volume(viewer, volume)]
     if label is not None:
-        layers.append(add_roi(viewer, load_mask(label, volume), volume))
+        mask = load_mask_interactive(label, volume, parent_widget)
+        if mask is not None:
+            layers.append(add_roi(viewer, mask, volume, name=Path(label).name.split(".")[0]))
     layers.extend(add_dicom_masks(viewer, volume))
     show_warnings(volume)
     return layers
+
+
+def ask_resample_mask(message: str, parent=None) -> bool:
+    """Ask whether to resample a label map whose grid differs from the image (default: No)."""
+    answer = QMessageBox.question(
+        parent, "Mask geometry differs", message + "\n\nResample the mask onto the image with nearest "
+        "neighbour?", QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
+    return answer == QMessageBox.Yes
+
+
+def load_mask_interactive(path, volume, parent_widget=None):
+    """:func:`radgui.io.load_mask`; on a grid mismatch, ask before resampling (nearest neighbour).
+
+    Returns the mask, or None when the user declines. A resampled mask is
+    recorded in the volume's warnings.
+    """
+    from radgui.errors import GeometryMismatchError
+    from radgui.io import load_mask
+
+    try:
+        return load_mask(path, volume)
+    except GeometryMismatchError as exc:
+        if not ask_resample_mask(exc.reason, parent_widget):
+            return None
+        mask = load_mask(path, volume, resample=True)
+        volume.warnings.append(f"mask {Path(path).name} resampled onto the image grid (nearest neighbour): "
+                               f"{exc.reason.split(';')[0]}")
+        return mask
 
 
 def add_dicom_masks(viewer, volume) -> list:
