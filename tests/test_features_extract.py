@@ -195,3 +195,20 @@ def test_engine_import_loads_no_qt():
             "print(bad); sys.exit(1 if bad else 0)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_delta_table_pairs_time_points_per_patient():
+    from radgui.features import delta_table
+
+    table = pd.DataFrame({
+        "patient_id": ["A", "A", "B", "B", "C"],
+        "roi": ["tumour"] * 5,
+        "timepoint": ["baseline", "followup", "baseline", "followup", "baseline"],
+        "f": [10.0, 12.0, 4.0, 2.0, 7.0],
+    })
+    d = delta_table(table, interval_days={"A": 30, "B": 45})
+    assert list(d.index.get_level_values("patient_id")) == ["A", "B"]  # C has no follow-up
+    assert d["delta_f"].tolist() == [2.0, -2.0] and d["relative_f"].tolist() == [0.2, -0.5]
+    assert d["interval_days"].tolist() == [30.0, 45.0]
+    with pytest.raises(FeatureExtractionError, match="both time points"):
+        delta_table(table, followup="week6")

@@ -19,7 +19,7 @@ PyRadiomics is imported lazily, on first extraction.
 from __future__ import annotations
 
 from radgui.features.cohort import aggregate_lesions, extract_cohort, iter_extract_cohort, read_manifest
-from radgui.features.delta import delta
+from radgui.features.delta import delta, delta_table
 from radgui.features.extract import ROI_SEP, extract, flatten, iter_extract
 from radgui.features.presets import Preset, load_preset, preset_from_text, presets
 
@@ -28,6 +28,7 @@ __all__ = [
     "Preset",
     "aggregate_lesions",
     "delta",
+    "delta_table",
     "extract",
     "extract_cohort",
     "flatten",

@@ -70,3 +70,51 @@ def delta(baseline: pd.DataFrame | pd.Series, followup: pd.DataFrame | pd.Series
                                       else float(interval_days))
     out.index.name = baseline.index.name
     return out
+
+
+def delta_table(features: pd.DataFrame, baseline: str = "baseline", followup: str = "followup",
+                interval_days: float | dict | pd.Series | None = None,
+                keys: tuple[str, ...] = ("patient_id", "roi", "reader"),
+                timepoint_column: str = "timepoint") -> pd.DataFrame:
+    """Delta features for every patient of a cohort table with a time-point column.
+
+    Parameters
+    ----------
+    features : DataFrame
+        Rows as written by ``radgui extract --manifest`` (key columns,
+        ``timepoint``, features).
+    baseline, followup : str
+        Values of ``timepoint_column`` marking the two scans.
+    interval_days : float, dict or Series, optional
+        Days between the scans: one number for all, or per ``patient_id``.
+    keys : tuple of str
+        Columns identifying a row within a time point (those absent are ignored).
+
+    Returns
+    -------
+    DataFrame
+        As :func:`delta`, indexed by ``keys``, for rows present at both time points.
+    """
+    if timepoint_column not in features.columns:
+        raise FeatureExtractionError(f"no {timepoint_column!r} column in the features table")
+    keys = [k for k in keys if k in features.columns]
+    if not keys:
+        raise FeatureExtractionError("cannot pair time points: none of the key columns is present")
+    frame = features.copy()
+    for k in keys:
+        frame[k] = frame[k].fillna("").astype(str)
+    tp = frame[timepoint_column].fillna("").astype(str)
+    meta = set(keys) | {timepoint_column, "center", "label", "image", "mask"}
+    numeric = [c for c in frame.columns if c not in meta and pd.api.types.is_numeric_dtype(frame[c])]
+    base = frame[tp == baseline].set_index(keys)[numeric]
+    follow = frame[tp == followup].set_index(keys)[numeric]
+    if base.empty or follow.empty:
+        raise FeatureExtractionError(
+            f"need rows at both time points {baseline!r} and {followup!r}; found {sorted(set(tp))}")
+    days = interval_days
+    if isinstance(interval_days, (dict, pd.Series)):
+        per_patient = pd.Series(interval_days, dtype=float)
+        rows = base.index.intersection(follow.index)
+        pid = rows.get_level_values("patient_id") if "patient_id" in keys else rows
+        days = pd.Series(per_patient.reindex(pid).to_numpy(), index=rows)
+    return delta(base, follow, days)
