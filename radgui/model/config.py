@@ -1,0 +1,228 @@
+"""The training configuration: one YAML file, validated key by key.
+
+Example (``examples/train/config.yaml``)::
+
+    schema_version: 1
+    name: Response to therapy (synthetic demo)
+    features: features.csv          # patient_id + PyRadiomics-named columns
+    clinical: clinical.csv          # patient_id + clinical columns
+    id_column: patient_id
+    outcome: {column: response, positive: 1}
+    survival: {time: pfs_months, event: progression, horizon: 24, unit: months}
+    center: center                  # optional: ComBat batch
+    icc_table: icc.csv              # optional: columns feature, icc
+    clinical_variables:
+      age: {type: continuous, unit: years, min: 18, max: 100}
+      ecog: {type: categorical, categories: ["0", "1", "2"]}
+    feature_preset: {name: ct-default, hash: ""}
+    split: {method: holdout, test_fraction: 0.3}
+    steps:
+      zscore: {}
+      correlation: {threshold: 0.9}
+      univariate: {test: mannwhitney, alpha: 0.05}
+      lasso: {folds: 10, rule: 1se}
+    learner: {name: lasso}
+    clinical_model: {screen_p: 0.1, direction: both}
+    validation: {repeats: 10, folds: 5, bootstrap: 100, n_jobs: 1}
+    seed: 42
+    intended_use: Research use only, not for clinical decisions.
+
+Relative paths are resolved against the config file's folder. Every key is
+checked; an unknown or mistyped key is an error naming it, so a typo never
+silently turns a step off.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from radgui.errors import ConfigError
+from radgui.model.learners import LEARNERS, STEP_ORDER
+
+CONFIG_VERSION = 1
+
+_TOP = {"schema_version", "name", "features", "clinical", "id_column", "outcome", "survival", "center",
+        "icc_table", "clinical_variables", "feature_preset", "split", "steps", "learner", "clinical_model",
+        "validation", "seed", "intended_use", "combat_covariates"}
+_STEP_KEYS = {
+    "icc": {"threshold"}, "nzv": {"freq_cut", "unique_cut"}, "zscore": set(),
+    "combat": {"parametric", "mean_only", "eps"},
+    "correlation": {"threshold", "method"}, "univariate": {"test", "alpha", "min_features"},
+    "mrmr": {"k", "scheme", "bins"}, "lasso": {"folds", "rule", "n_lambdas", "min_ratio", "exact"},
+    "stability": {"n_bootstrap", "top_k", "threshold", "sample_fraction", "folds"},
+    "rfe": {"n_features", "step"},
+}
+
+
+@dataclass
+class TrainConfig:
+    """A validated training configuration (see the module docstring for the keys)."""
+
+    features: Path
+    outcome: dict
+    name: str = "radiomics model"
+    clinical: Path | None = None
+    id_column: str = "patient_id"
+    survival: dict | None = None
+    center: str | None = None
+    combat_covariates: list[str] = field(default_factory=list)
+    icc_table: Path | None = None
+    clinical_variables: dict = field(default_factory=dict)
+    feature_preset: dict = field(default_factory=lambda: {"name": "", "hash": ""})
+    split: dict = field(default_factory=lambda: {"method": "holdout", "test_fraction": 0.3})
+    steps: dict = field(default_factory=lambda: {"zscore": {}, "lasso": {}})
+    learner: dict = field(default_factory=lambda: {"name": "lasso"})
+    clinical_model: dict = field(default_factory=lambda: {"screen_p": 0.1, "direction": "both"})
+    validation: dict = field(default_factory=lambda: {"repeats": 10, "folds": 5, "bootstrap": 100, "n_jobs": 1})
+    seed: int = 42
+    intended_use: str = "Research use only, not for clinical decisions."
+    source: Path | None = None
+    raw: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """The config as written (paths as given), for provenance and the GUI."""
+        return copy.deepcopy(self.raw)
+
+
+def load_config(path: str | Path) -> TrainConfig:
+    """Read and validate a training YAML file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError("training config not found", path)
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"not valid YAML ({exc})", path) from None
+    return config_from_dict(doc, base=path.parent, source=path)
+
+
+def config_from_dict(doc: Any, base: str | Path = ".", source: str | Path | None = None) -> TrainConfig:
+    """Validate a config mapping; relative paths are resolved against ``base``."""
+    where = source
+
+    def fail(msg):
+        raise ConfigError(msg, where)
+
+    if not isinstance(doc, dict):
+        fail("the config must be a mapping of keys to values")
+    unknown = sorted(set(doc) - _TOP)
+    if unknown:
+        fail(f"unknown key(s) {unknown} (known: {', '.join(sorted(_TOP))})")
+    version = doc.get("schema_version", CONFIG_VERSION)
+    if version != CONFIG_VERSION:
+        fail(f"schema_version {version!r} is not supported (this radgui reads version {CONFIG_VERSION})")
+    base = Path(base)
+
+    def path_of(key, value, required=False):
+        if value is None:
+            if required:
+                fail(f"key '{key}' is required (a CSV file)")
+            return None
+        if not isinstance(value, str):
+            fail(f"key '{key}' must be a file path")
+        p = Path(value)
+        return p if p.is_absolute() else base / p
+
+    def mapping(key, value, allowed, required=()):
+        if value is None:
+            value = {}
+        if not isinstance(value, dict):
+            fail(f"key '{key}' must be a mapping")
+        bad = sorted(set(value) - set(allowed))
+        if bad:
+            fail(f"unknown key(s) {bad} under '{key}' (known: {', '.join(sorted(allowed))})")
+        for r in required:
+            if r not in value:
+                fail(f"key '{key}.{r}' is required")
+        return dict(value)
+
+    if "outcome" not in doc:
+        fail("key 'outcome' is required ({column: ..., positive: ...})")
+    outcome = mapping("outcome", doc["outcome"], {"column", "positive", "label"}, ("column",))
+    survival = None
+    if doc.get("survival") is not None:
+        survival = mapping("survival", doc["survival"], {"time", "event", "horizon", "unit"}, ("time", "event"))
+    cv = {}
+    for name, spec in (doc.get("clinical_variables") or {}).items():
+        spec = mapping(f"clinical_variables.{name}", spec, {"type", "unit", "min", "max", "categories", "label"})
+        spec.setdefault("type", "continuous")
+        if spec["type"] not in ("continuous", "categorical"):
+            fail(f"clinical_variables.{name}.type must be 'continuous' or 'categorical', got {spec['type']!r}")
+        if spec["type"] == "categorical":
+            cats = spec.get("categories")
+            if not isinstance(cats, list) or len(cats) < 2:
+                fail(f"clinical_variables.{name}.categories must list at least two levels")
+            spec["categories"] = [str(c) for c in cats]
+        for k in ("min", "max"):
+            if k in spec and not isinstance(spec[k], (int, float)):
+                fail(f"clinical_variables.{name}.{k} must be a number")
+        cv[str(name)] = spec
+    if doc.get("clinical_variables") and not doc.get("clinical"):
+        fail("'clinical_variables' are listed but no 'clinical' table is given")
+
+    split = mapping("split", doc.get("split", {"method": "holdout", "test_fraction": 0.3}),
+                    {"method", "test_fraction", "features", "clinical"})
+    method = split.setdefault("method", "holdout")
+    if method == "holdout":
+        tf = split.setdefault("test_fraction", 0.3)
+        if not isinstance(tf, (int, float)) or not 0 < tf < 1:
+            fail(f"split.test_fraction must be between 0 and 1, got {tf!r}")
+    elif method == "external":
+        split["features"] = path_of("split.features", split.get("features"), required=True)
+        split["clinical"] = path_of("split.clinical", split.get("clinical"))
+    elif method != "none":
+        fail(f"split.method must be 'holdout', 'external' or 'none', got {method!r}")
+
+    steps_raw = doc.get("steps", {"zscore": {}, "lasso": {}})
+    if not isinstance(steps_raw, dict):
+        fail("key 'steps' must be a mapping of step name to settings")
+    steps = {}
+    for name, params in steps_raw.items():
+        if name not in _STEP_KEYS:
+            fail(f"unknown step {name!r} under 'steps' (known, in their fixed order: {', '.join(STEP_ORDER)})")
+        if params is False:
+            continue
+        steps[name] = mapping(f"steps.{name}", params if isinstance(params, dict) else {}, _STEP_KEYS[name])
+    learner = mapping("learner", doc.get("learner", {"name": "lasso"}), {"name", "tune", "meta", "stack_folds"})
+    learner.setdefault("name", "lasso")
+    if learner["name"] not in LEARNERS:
+        fail(f"learner.name {learner['name']!r} is not one of {', '.join(LEARNERS)}")
+    if learner["name"] in ("lasso", "logistic") and "zscore" not in steps:
+        fail(f"learner '{learner['name']}' needs the 'zscore' step (glmnet-style standardisation)")
+    if "combat" in steps and not doc.get("center"):
+        fail("step 'combat' needs 'center:' (the column naming each patient's center)")
+    if "icc" in steps and not doc.get("icc_table"):
+        fail("step 'icc' needs 'icc_table:' (a CSV with columns feature, icc)")
+    clinical_model = mapping("clinical_model", doc.get("clinical_model", {}), {"screen_p", "direction"})
+    clinical_model.setdefault("screen_p", 0.1)
+    clinical_model.setdefault("direction", "both")
+    validation = mapping("validation", doc.get("validation", {}), {"repeats", "folds", "bootstrap", "n_jobs"})
+    for k, default, lowest in (("repeats", 10, 0), ("folds", 5, 2), ("bootstrap", 100, 0), ("n_jobs", 1, -1)):
+        v = validation.setdefault(k, default)
+        if not isinstance(v, int) or isinstance(v, bool) or v < lowest or (k == "n_jobs" and v == 0):
+            fail(f"validation.{k} must be an integer >= {lowest}{' and not 0' if k == 'n_jobs' else ''}, got {v!r}")
+    preset = mapping("feature_preset", doc.get("feature_preset", {}), {"name", "hash"})
+    seed = doc.get("seed", 42)
+    if not isinstance(seed, int):
+        fail(f"seed must be an integer, got {seed!r}")
+    covs = doc.get("combat_covariates") or []
+    if not isinstance(covs, list) or any(c not in cv or cv[c]["type"] != "continuous" for c in covs):
+        fail("combat_covariates must list continuous clinical_variables")
+
+    return TrainConfig(
+        features=path_of("features", doc.get("features"), required=True),
+        clinical=path_of("clinical", doc.get("clinical")),
+        outcome=outcome, name=str(doc.get("name", "radiomics model")),
+        id_column=str(doc.get("id_column", "patient_id")), survival=survival,
+        center=doc.get("center"), combat_covariates=list(covs),
+        icc_table=path_of("icc_table", doc.get("icc_table")),
+        clinical_variables=cv, feature_preset={"name": str(preset.get("name", "")), "hash": str(preset.get("hash", ""))},
+        split=split, steps=steps, learner=learner, clinical_model=clinical_model, validation=validation,
+        seed=seed, intended_use=str(doc.get("intended_use", "Research use only, not for clinical decisions.")),
+        source=None if source is None else Path(source), raw=copy.deepcopy(doc),
+    )

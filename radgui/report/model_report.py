@@ -1,0 +1,324 @@
+"""The model validation report: a multi-page PDF plus ``metrics.json``.
+
+Pages: summary with the TRIPOD-style methods paragraph and the cohort
+tables; LASSO path, CV curve and Radscore coefficients; ROC curves with AUC
+CIs and pairwise DeLong p-values; calibration curves with Hosmer-Lemeshow;
+decision curves; confusion matrices and metrics at the Youden cutoff and
+waterfall plots; Kaplan-Meier curves by predicted risk group with log-rank p
+and Cox HR; the nomogram. Every number printed is also in ``metrics.json``.
+
+Figures are built with :class:`matplotlib.figure.Figure` and written with
+:class:`matplotlib.backends.backend_pdf.PdfPages` (no pyplot, no Qt).
+
+References
+----------
+Collins GS, Reitsma JB, Altman DG, Moons KGM. Transparent reporting of a
+multivariable prediction model for individual prognosis or diagnosis
+(TRIPOD). Ann Intern Med 2015;162:55-63.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+A4 = (8.27, 11.69)
+NAMES = {"radiomics": "Radiomics (Radscore)", "clinical": "Clinical", "combined": "Combined (nomogram)",
+         "model": "Model"}
+
+
+def _figure(size=A4):
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=size, layout="constrained")
+
+
+def _fmt(v, d=3):
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "NA"
+    return f"{v:.{d}f}"
+
+
+def _p(v):
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "NA"
+    return "<0.001" if v < 0.001 else f"{v:.3f}"
+
+
+def _calibration(y, p):
+    """radgui.stats.calibration with the Wilson bounds clipped to contain the observed rate.
+
+    Rounding can put ``ci_low`` a hair above an observed rate of 0 (or
+    ``ci_high`` below 1), which matplotlib's errorbar refuses.
+    """
+    from radgui.stats import calibration
+
+    cal = calibration(y, p)
+    cur = cal.curve
+    cur["ci_low"] = np.minimum(cur["ci_low"], cur["observed"])
+    cur["ci_high"] = np.maximum(cur["ci_high"], cur["observed"])
+    return cal
+
+
+def to_json(metrics: dict) -> str:
+    """``metrics`` as JSON: numpy types converted, NaN/inf written as null."""
+    def clean(o):
+        if isinstance(o, dict):
+            return {str(k): clean(v) for k, v in o.items()}
+        if isinstance(o, (list, tuple)):
+            return [clean(v) for v in o]
+        if isinstance(o, np.ndarray):
+            return clean(o.tolist())
+        if isinstance(o, (np.floating, float)):
+            return float(o) if math.isfinite(o) else None
+        if isinstance(o, (np.integer,)):
+            return int(o)
+        if isinstance(o, np.bool_):
+            return bool(o)
+        return o
+    return json.dumps(clean(metrics), indent=1, allow_nan=False)
+
+
+def _table(ax, frame: pd.DataFrame, title=None, fontsize=7, col_widths=None):
+    ax.axis("off")
+    if title:
+        ax.set_title(title, fontsize=9, loc="left")
+    cells = frame.astype(str).to_numpy().tolist()
+    tab = ax.table(cellText=cells, colLabels=list(frame.columns), loc="upper left", cellLoc="left",
+                   colLoc="left", colWidths=col_widths)
+    tab.auto_set_font_size(False)
+    tab.set_fontsize(fontsize)
+    tab.scale(1, 1.25)
+    return tab
+
+
+def _text_page(pdf, title, paragraphs, tables=()):
+    fig = _figure()
+    n_tab = len(tables)
+    gs = fig.add_gridspec(1 + n_tab, 1, height_ratios=[1.2] + [1.0] * n_tab)
+    ax = fig.add_subplot(gs[0])
+    ax.axis("off")
+    y = 1.0
+    ax.text(0, y, title, fontsize=14, fontweight="bold", va="top", transform=ax.transAxes)
+    y -= 0.07
+    for para in paragraphs:
+        wrapped = textwrap.fill(para, 110)
+        ax.text(0, y, wrapped, fontsize=8, va="top", transform=ax.transAxes, family="DejaVu Sans")
+        y -= 0.035 * (wrapped.count("\n") + 1) + 0.03
+    for i, (name, frame) in enumerate(tables):
+        _table(fig.add_subplot(gs[1 + i]), frame, name, col_widths=[0.34, 0.2, 0.2, 0.13, 0.1])
+    pdf.savefig(fig)
+
+
+def write_report(pdf_path, *, title: str, summary: list[str], metrics: dict, predictions: dict,
+                 models: list[str], cutoff: float, bundle=None, lasso=None, cohort_tables: dict | None = None,
+                 survival: bool = False, time_unit: str = "", outcome_labels=("0", "1")) -> Path:
+    """Write the validation report PDF.
+
+    Parameters
+    ----------
+    pdf_path : path
+    title : str
+    summary : list of str
+        Paragraphs of the first page (the methods paragraph among them).
+    metrics : dict
+        ``metrics["models"][cohort][model]`` with ``auc``, CIs, ``hosmer_lemeshow``,
+        ``calibration``, ``at_cutoff``; ``metrics["models"][cohort]["delong"]``;
+        ``metrics["survival"][cohort]`` when ``survival``.
+    predictions : dict cohort -> DataFrame
+        Columns ``y``, one per model (probabilities), optional ``time``/``event``.
+    models : list of str
+        Model columns to draw.
+    cutoff : float
+        Probability cutoff (Youden, from training).
+    bundle : ModelBundle, optional
+        Its nomogram is drawn when it has one.
+    lasso : fitted LassoLogisticCV, optional
+    """
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    from radgui.plots.curves import CalibrationDisplay, DecisionCurveDisplay, KaplanMeierDisplay, RocDisplay
+    from radgui.plots.model_figures import (
+        CoefficientDisplay,
+        ConfusionMatrixDisplay,
+        LassoCVDisplay,
+        LassoPathDisplay,
+        WaterfallDisplay,
+    )
+    from radgui.stats import roc_auc, roc_curve
+
+    pdf_path = Path(pdf_path)
+    pdf_path.parent.mkdir(parents=True, exist_ok=True)
+    all_cohorts = [c for c in predictions if c in metrics.get("models", {})]
+    cohorts = [c for c in all_cohorts if c != "cross-validated"] or all_cohorts
+    final = "combined" if "combined" in models else models[-1]
+    with PdfPages(pdf_path) as pdf:
+        tables = [(f"Cohort characteristics by outcome: {k}", t.assign(
+            p_value=t["p_value"].map(_p))) for k, t in (cohort_tables or {}).items()]
+        _text_page(pdf, title, summary, tables[:2])
+
+        # LASSO
+        if lasso is not None and hasattr(lasso, "coef_path_"):
+            fig = _figure()
+            axes = fig.subplots(3, 1, height_ratios=[1, 1, 0.8])
+            LassoPathDisplay.from_estimator(lasso).plot(axes[0])
+            LassoCVDisplay.from_estimator(lasso).plot(axes[1])
+            if bundle is not None and bundle.radscore is not None:
+                CoefficientDisplay(bundle.radscore["coefficients"], bundle.radscore["intercept"]).plot(axes[2])
+            else:
+                axes[2].axis("off")
+            fig.suptitle(f"LASSO: lambda.min {lasso.lambda_min_:.4g}, lambda.1se {lasso.lambda_1se_:.4g} "
+                         f"(used: {lasso.lambda_:.4g}), {len(lasso.selected_)} features selected", fontsize=10)
+            pdf.savefig(fig)
+
+        # ROC + DeLong
+        fig = _figure()
+        axes = fig.subplots(len(cohorts) + 1, 1, squeeze=False,
+                            height_ratios=[1] * len(cohorts) + [0.35 * len(cohorts)])[:, 0]
+        rows = []
+        for ax, c in zip(axes, cohorts):
+            frame = predictions[c]
+            y = frame["y"].to_numpy()
+            for mname in models:
+                fpr, tpr, _ = roc_curve(y, frame[mname].to_numpy())
+                RocDisplay(fpr, tpr, roc_auc(y, frame[mname].to_numpy()), NAMES.get(mname, mname)).plot(ax)
+            ax.set_title(f"ROC curves: {c} cohort (n={len(y)}, events={int(y.sum())})", fontsize=10)
+            for pair, d in metrics["models"][c].get("delong", {}).items():
+                a, b = pair.split(" vs ")
+                rows.append([c, f"{NAMES.get(a, a)} vs {NAMES.get(b, b)}", _fmt(d["auc_a"]), _fmt(d["auc_b"]),
+                             f"{_fmt(d['diff_ci_low'])} to {_fmt(d['diff_ci_high'])}", _p(d["p_value"])])
+        if rows:
+            _table(axes[-1], pd.DataFrame(rows, columns=["cohort", "comparison", "AUC a", "AUC b",
+                                                         "difference 95% CI", "DeLong p"]), "Pairwise DeLong tests",
+                   col_widths=[0.1, 0.44, 0.09, 0.09, 0.18, 0.1])
+        else:
+            axes[-1].axis("off")
+        pdf.savefig(fig)
+
+        # Calibration + decision curves
+        fig = _figure()
+        axes = fig.subplots(len(cohorts), 2, squeeze=False)
+        for row, c in zip(axes, cohorts):
+            frame = predictions[c]
+            y = frame["y"].to_numpy()
+            p = frame[final].to_numpy()
+            CalibrationDisplay(_calibration(y, p), NAMES.get(final, final), p).plot(row[0])
+            hl = metrics["models"][c][final].get("hosmer_lemeshow", {})
+            row[0].set_title(f"Calibration, {c}: Hosmer-Lemeshow chi2 {_fmt(hl.get('statistic'), 2)}, "
+                             f"p {_p(hl.get('p_value'))}", fontsize=8)
+            for i, mname in enumerate(models):
+                DecisionCurveDisplay.from_predictions(y, frame[mname].to_numpy(), np.arange(0.01, 0.96, 0.01),
+                                                      name=NAMES.get(mname, mname), ax=row[1], references=i == 0)
+            row[1].set_title(f"Decision curves, {c}", fontsize=8)
+        pdf.savefig(fig)
+
+        # Confusion matrix + waterfall
+        fig = _figure()
+        axes = fig.subplots(len(cohorts), 2, squeeze=False, width_ratios=[1, 1.6])
+        for row, c in zip(axes, cohorts):
+            frame = predictions[c]
+            m = metrics["models"][c][final].get("at_cutoff")
+            if m:
+                ConfusionMatrixDisplay.from_metrics(m, labels=outcome_labels).plot(row[0], title=(
+                    f"{c}, cutoff {cutoff:.3f}\nsens {_fmt(m['sensitivity'], 2)}, spec {_fmt(m['specificity'], 2)}, "
+                    f"acc {_fmt(m['accuracy'], 2)}\nPPV {_fmt(m['ppv'], 2)}, NPV {_fmt(m['npv'], 2)}, "
+                    f"F1 {_fmt(m['f1'], 2)}"))
+            else:
+                row[0].axis("off")
+            WaterfallDisplay(frame["y"], frame[final], cutoff, labels=(f"outcome {outcome_labels[0]}",
+                                                                        f"outcome {outcome_labels[1]}")).plot(
+                row[1], title=f"Waterfall, {c} ({NAMES.get(final, final)})")
+        pdf.savefig(fig)
+
+        # Kaplan-Meier by risk group
+        if survival and metrics.get("survival"):
+            surv_cohorts = [c for c in cohorts if c in metrics["survival"]]
+            fig = _figure()
+            axes = fig.subplots(len(surv_cohorts), 1, squeeze=False)[:, 0]
+            for ax, c in zip(axes, surv_cohorts):
+                frame = predictions[c]
+                group = np.where(frame[final].to_numpy() >= cutoff, "high", "low")
+                KaplanMeierDisplay.from_survival(frame["time"], frame["event"], group,
+                                                 time_label=f"Time ({time_unit})" if time_unit else "Time", ax=ax)
+                s = metrics["survival"][c]
+                hr = s.get("cox_hr_high_vs_low", {})
+                ax.set_title(f"{c}: predicted-probability group (cutoff {cutoff:.3f}); log-rank p "
+                             f"{_p(s.get('logrank', {}).get('p_value'))}; Cox HR high vs low {_fmt(hr.get('hr'), 2)} "
+                             f"[{_fmt(hr.get('ci_low'), 2)}-{_fmt(hr.get('ci_high'), 2)}]", fontsize=8)
+            pdf.savefig(fig)
+
+        # Nomogram
+        if bundle is not None and bundle.nomogram is not None:
+            from radgui.plots.nomogram import NomogramDisplay
+
+            fig = _figure((A4[0], 0.9 + 0.6 * (len(bundle.nomogram["axes"]) + 4)))
+            ax = fig.add_subplot()
+            NomogramDisplay(bundle).plot(ax)
+            ax.set_title(f"Nomogram: {bundle.name}", fontsize=10)
+            pdf.savefig(fig)
+
+        # Metrics table
+        fig = _figure()
+        rows = []
+        for c in all_cohorts:
+            for mname in models:
+                m = metrics["models"][c][mname]
+                cal = m.get("calibration", {})
+                rows.append([c, NAMES.get(mname, mname), _fmt(m["auc"]),
+                             f"{_fmt(m['auc_ci_low'])}-{_fmt(m['auc_ci_high'])}", _fmt(cal.get("slope"), 2),
+                             _fmt(cal.get("intercept"), 2), _fmt(cal.get("brier")),
+                             _p(m.get("hosmer_lemeshow", {}).get("p_value"))])
+        gs = fig.add_gridspec(2, 1, height_ratios=[1, 1])
+        _table(fig.add_subplot(gs[0]), pd.DataFrame(rows, columns=["cohort", "model", "AUC", "95% CI", "cal. slope",
+                                                                   "cal. intercept", "Brier", "HL p"]),
+               "Discrimination and calibration", col_widths=[0.14, 0.24, 0.08, 0.14, 0.1, 0.12, 0.08, 0.08])
+        extra = []
+        for k, v in metrics.get("cross_validation", {}).items():
+            extra.append([f"{v['repeats']} x {v['folds']}-fold nested CV", NAMES.get(k, k),
+                          _fmt(v["auc_of_mean_prediction"]), f"{_fmt(v['auc_mean'])} (SD {_fmt(v['auc_sd'])})"])
+        b = metrics.get("bootstrap_optimism")
+        if b:
+            extra.append([f"bootstrap optimism ({b['n_boot']})", NAMES.get(final, final),
+                          _fmt(b["optimism_corrected_auc"]), f"apparent {_fmt(b['apparent_auc'])}, "
+                                                             f"optimism {_fmt(b['optimism'])}"])
+        if extra:
+            _table(fig.add_subplot(gs[1]), pd.DataFrame(extra, columns=["internal validation", "model",
+                                                                        "AUC", "detail"]), "Internal validation",
+                   col_widths=[0.3, 0.25, 0.1, 0.35])
+        pdf.savefig(fig)
+        info = pdf.infodict()
+        info["Title"] = title
+        info["Creator"] = "radgui"
+    return pdf_path
+
+
+def report_from_training(result, out_dir) -> tuple[Path, Path, Path]:
+    """Write ``model.radgui-model``, ``report.pdf`` and ``metrics.json`` of a :class:`TrainResult`."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    bundle_path = result.bundle.save(out / "model.radgui-model")
+    models = [m for m in ("radiomics", "clinical", "combined") if m in result.metrics["models"]["train"]]
+    lasso = result.radiomics.named_steps.get("lasso") or result.radiomics[-1]
+    cfg = result.config
+    coh = result.metrics["cohort"]
+    summary = [
+        f"Outcome: {cfg.outcome.get('label', cfg.outcome['column'])} (positive = {cfg.outcome.get('positive', 1)}). "
+        f"Training cohort {coh['n_train']} patients ({coh['events_train']} events)"
+        + (f"; {coh['test_cohort']} cohort {coh['n_test']} patients ({coh['events_test']} events)." if coh['n_test']
+           else "."),
+        "Methods. " + result.methods,
+        f"Intended use: {cfg.intended_use}",
+    ]
+    pdf = write_report(out / "report.pdf", title=f"Model validation report: {cfg.name}", summary=summary,
+                       metrics=result.metrics, predictions=result.predictions, models=models,
+                       cutoff=result.metrics["cutoff"]["value"], bundle=result.bundle,
+                       lasso=lasso if hasattr(lasso, "coef_path_") else None, cohort_tables=result.cohort_tables,
+                       survival=bool(cfg.survival), time_unit=(cfg.survival or {}).get("unit", ""))
+    metrics_path = out / "metrics.json"
+    metrics_path.write_text(to_json(result.metrics), encoding="utf-8")
+    return bundle_path, pdf, metrics_path
