@@ -100,7 +100,9 @@ def test_cancel_keeps_previous_result(qtbot, dock_and_viewer):
     dock, viewer, vol, errors = dock_and_viewer
     _extract_and_wait(qtbot, dock)
     before = dock.result
-    dock.set_preset("ct-wavelet")
+    dock.preset_combo.setCurrentText("ct-wavelet")  # as a user picks it
+    assert dock.preset.name == "ct-wavelet" and dock.preset_combo.currentText() == "ct-wavelet"
+    assert "Wavelet (coif1" in dock.summary.text()
     worker = dock.start_extraction()
     assert worker is not None
     dock.cancel()

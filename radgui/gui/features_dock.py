@@ -44,7 +44,7 @@ from qtpy.QtWidgets import (
 )
 
 from radgui.errors import RadguiError
-from radgui.features.presets import Preset, load_preset, preset_from_text, presets
+from radgui.features.presets import PRESET_DIR, Preset, load_preset, preset_from_text, presets
 from radgui.gui.layers import current_volume, roi_layers
 
 CUSTOM = "(custom)"
@@ -108,7 +108,7 @@ class FeaturesDock(QWidget):
         rbox = QGroupBox("ROIs of the current image")
         rl = QVBoxLayout(rbox)
         self.roi_list = QListWidget()
-        self.roi_list.setMaximumHeight(110)
+        self.roi_list.setMaximumHeight(90)
         self.roi_list.setToolTip("ROIs to extract; all are filtered in one pass")
         rl.addWidget(self.roi_list)
         run_row = QHBoxLayout()
@@ -140,6 +140,7 @@ class FeaturesDock(QWidget):
         resl.addWidget(self.search)
         self.table = QTableWidget(0, 0)
         self.table.setEditTriggers(QTableWidget.NoEditTriggers)
+        self.table.setMinimumHeight(180)
         self.table.setSortingEnabled(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.Interactive)
         resl.addWidget(self.table, 1)
@@ -180,8 +181,9 @@ class FeaturesDock(QWidget):
     def set_preset(self, preset) -> Preset:
         """Use a preset (name, YAML path, dict or Preset); raises PresetError when invalid."""
         self.preset = load_preset(preset)
-        if self.preset.name in presets() and self.preset.path is not None and \
-                self.preset.path.parent.resolve() == Path(__file__).resolve().parents[1] / "resources" / "presets":
+        shipped = self.preset.path is not None and self.preset.name in presets() and \
+            self.preset.path.resolve() == (PRESET_DIR / f"{self.preset.name}.yaml").resolve()
+        if shipped:
             self.preset_combo.blockSignals(True)
             self.preset_combo.setCurrentText(self.preset.name)
             self.preset_combo.blockSignals(False)
