@@ -204,3 +204,19 @@ def test_empty_and_bad_spacing():
         rings(np.ones((4, 4, 4)), (1, 0, 1))
     with pytest.raises(RoiParameterError, match="3D"):
         rings(np.ones((4, 4)), SPACING)
+
+
+def test_rings_equal_thresholded_exact_distance_map():
+    """The fast path (exact half-voxel term only near thresholds) classifies like the full map."""
+    rng = np.random.default_rng(7)
+    for _ in range(3):
+        sp = tuple(rng.uniform(0.5, 3.0, 3))
+        m, _ = sphere(rng.uniform(4, 9), sp, offset=rng.uniform(-0.5, 0.5, 3), margin_mm=12)
+        dmap = distance_to_tumour_mm(m, sp)
+        out = rings(m, sp, (2.5, 4, 7), mode="annular")
+        assert np.array_equal(out["ring2.5mm"], (dmap > 0) & (dmap <= 2.5))
+        assert np.array_equal(out["ring4mm"], (dmap > 2.5) & (dmap <= 4))
+        assert np.array_equal(out["ring7mm"], (dmap > 4) & (dmap <= 7))
+        c = core(m, sp, 1.5)
+        inside = distance_to_tumour_mm(~m, sp)
+        assert np.array_equal(c, m & (inside > 1.5))

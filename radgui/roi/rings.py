@@ -64,27 +64,41 @@ BODY_THRESHOLD_HU = -500.0
 MODES = ("annular", "cumulative")
 
 
-def _boundary_distance(region: np.ndarray, sp: np.ndarray, limit_mm: float | None) -> np.ndarray:
+def _boundary_distance(region: np.ndarray, sp: np.ndarray, limit_mm: float | None,
+                       thresholds: Sequence[float] | None = None) -> np.ndarray:
     """Distance (mm) of every voxel centre outside ``region`` to ``region``'s voxel boundary.
 
     0 inside ``region``; ``inf`` beyond ``limit_mm`` (when given) to save work.
+
+    With ``thresholds``, the exact half-voxel term ``h`` is computed only
+    where it can change the comparison ``D <= d`` for some threshold ``d``
+    (``d + h_min < edt <= d + h_max``); elsewhere ``D = edt - h_min``, which
+    compares to every threshold exactly as the true ``D`` does.
     """
     edt, ind = ndi.distance_transform_edt(~region, sampling=sp, return_indices=True)
-    out = np.full(region.shape, np.inf, dtype=np.float64)
+    h_min = 0.5 * float(sp.min())
+    h_max = 0.5 * float(np.sqrt((sp**2).sum()))  # half the voxel diagonal bounds h
+    out = edt - h_min
     out[region] = 0.0
-    half_diag = 0.5 * float(np.sqrt((sp**2).sum()))
-    cand = ~region
     if limit_mm is not None:
-        cand &= edt <= limit_mm + half_diag
-    idx = np.nonzero(cand)
+        out[edt > limit_mm + h_max] = np.inf
+    if thresholds is None:
+        exact = ~region
+        if limit_mm is not None:
+            exact &= edt <= limit_mm + h_max
+    else:
+        exact = np.zeros(region.shape, bool)
+        for d in thresholds:
+            exact |= (edt > d + h_min) & (edt <= d + h_max)
+        exact &= ~region
+    idx = np.nonzero(exact)
     p = np.stack(idx).astype(np.float64)
     q = ind[(slice(None), *idx)].astype(np.float64)
     vec = (p - q) * sp[:, None]
-    dist = np.sqrt((vec**2).sum(axis=0))
+    dist = edt[idx]
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(vec != 0, sp[:, None] * dist / np.abs(vec), np.inf)
-    h = 0.5 * ratio.min(axis=0)
-    out[idx] = dist - h
+    out[idx] = dist - 0.5 * ratio.min(axis=0)
     return out
 
 
@@ -225,7 +239,7 @@ def derived_vois(mask, spacing, distances_mm: Sequence[float] = (3, 6, 9), *,
 
     box = _crop(m, sp, dist[-1])
     mc = m[box]
-    dmap = _boundary_distance(mc, sp, dist[-1])
+    dmap = _boundary_distance(mc, sp, dist[-1], thresholds=dist)
     ac = None if allowed is None else allowed[box]
     prev = 0.0
     ring_crops = {}
@@ -316,9 +330,10 @@ def core(mask, spacing, depth_mm: float) -> np.ndarray:
     sp = as_spacing(spacing)
     d = _check_distances([depth_mm], "core depth")[0]
     box = _crop(m, sp, 0.0)
-    inside = _boundary_distance(~m[box], sp, None)
+    inside = _boundary_distance(~m[box], sp, None, thresholds=[d])
     c = m[box] & (inside > d)
     if not c.any():
+        inside = _boundary_distance(~m[box], sp, None)  # exact everywhere, for the message
         raise EmptyMaskError(
             f"core at {d:g} mm depth is empty: the tumour's deepest voxel is {inside[m[box]].max():.1f} mm "
             "below its boundary")
