@@ -99,6 +99,18 @@ def test_ct_presets_match_stock_on_breast1(cases_dir, preset):
     assert worst <= RTOL, f"{preset}: {name} differs by {worst:.3g}"
 
 
+def test_raw_image_with_flipped_direction_matches_stock(brain1):
+    """A SimpleITK image straight from the file (brain1: y axis flipped), not a canonical Volume."""
+    img = sitk.ReadImage(str(brain1[0]))
+    mask = sitk.ReadImage(str(brain1[1]))
+    assert img.GetDirection()[4] == -1.0
+    params = {"imageType": {"Original": {}, "Wavelet": {}, "LoG": {"sigma": [2.0]}},
+              "featureClass": {"firstorder": None, "glcm": None, "shape": None}}
+    df = extract(img, {"t": mask}, params)
+    worst, name = max_rel_diff(df.loc["t"], stock_extract(img, mask, params))
+    assert worst <= RTOL, f"{name} differs by {worst:.3g}"
+
+
 LOG_NATIVE = {
     "imageType": {"Original": {}, "LoG": {"sigma": [1.0, 3.0]}, "Wavelet": {}},
     "featureClass": {"firstorder": None, "glcm": None, "glszm": None, "shape": None},
