@@ -179,3 +179,63 @@ def test_errors_become_notifications(make_napari_viewer, qtbot, monkeypatch):
     dock.distances.setText("3, six")
     assert "check" in dock.rings_btn.text()
     assert len(viewer.layers) == n_layers
+
+
+def test_pet_grow_and_edit_buttons_on_a_viewer_model(qtbot):
+    """Qt-free ViewerModel: PET 41 % SUVmax growing and the edit buttons, each one undo step."""
+    import SimpleITK as sitk
+    from napari.components import ViewerModel
+    from qtpy.QtCore import Qt
+
+    from radgui.gui.layers import add_roi, add_volume
+    from radgui.gui.roi_dock import RoiDock
+    from radgui.io import Volume
+
+    sp = (3.0, 2.0, 2.0)
+    shape = (20, 40, 40)
+    g = np.indices(shape).astype(float) * np.asarray(sp)[:, None, None, None]
+    hot = np.sqrt(((g - (np.array([10, 20, 20]) * sp)[:, None, None, None]) ** 2).sum(0)) <= 12.0
+    suv = np.where(hot, 8.0, 1.0).astype(np.float32)
+    image = sitk.GetImageFromArray(suv)
+    image.SetSpacing(sp[::-1])
+    volume = Volume(image, "PT", {"name": "pet"})
+
+    viewer = ViewerModel()
+    dock = RoiDock(viewer)
+    qtbot.addWidget(dock)
+    layer = add_volume(viewer, volume)
+    dock.mode_combo.setCurrentText("PET: % of SUVmax")
+    assert not dock.lower.isEnabled() and dock.fraction.isEnabled()
+    dock.add_seed_world(layer.data_to_world((10, 20, 20)))
+    assert dice(dock._grow_result.full(), hot) >= 0.95
+    assert "SUV" in dock.grow_status.text()
+    qtbot.mouseClick(dock.apply_btn, Qt.LeftButton)
+    tumour = viewer.layers["tumour"]
+    assert dice(np.asarray(tumour.data) > 0, hot) >= 0.95
+    dock.refresh_measurements(sync=True)
+    assert dock.measurements["tumour"]["suv_max"] == pytest.approx(8.0)
+    assert dock.measurements["tumour"]["suv_peak"] == pytest.approx(8.0)
+
+    # a hole and an island; each button is one undo step
+    data = np.asarray(tumour.data) > 0
+    holed = data.copy()
+    holed[10, 20, 20] = False
+    holed[0, 0, 0] = True
+    tumour.data = holed.astype(np.uint8)
+    dock._select_target(tumour)
+    n_hist = len(tumour._undo_history)
+    qtbot.mouseClick(dock.edit_buttons["fill3d"], Qt.LeftButton)
+    assert tumour.data[10, 20, 20] == 1
+    qtbot.mouseClick(dock.edit_buttons["largest"], Qt.LeftButton)
+    assert tumour.data[0, 0, 0] == 0
+    assert len(tumour._undo_history) == n_hist + 2
+    tumour.undo()
+    assert tumour.data[0, 0, 0] == 1 and tumour.data[10, 20, 20] == 1
+    # logical subtract with a second ROI
+    other = add_roi(viewer, hot & (g[2] < 40), volume, name="left half")
+    dock._on_layers_changed()
+    dock._select_target(tumour)
+    dock.op_combo.setCurrentText("subtract")
+    dock.op_other.setCurrentText(other.name)
+    qtbot.mouseClick(dock.edit_buttons["logical"], Qt.LeftButton)
+    assert not (np.asarray(tumour.data)[np.asarray(other.data) > 0]).any()
