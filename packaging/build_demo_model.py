@@ -88,6 +88,9 @@ def build(n: int = 150, seed: int = 20240607, jobs: int = 1, verbose: bool = Tru
 
     t0 = time.time()
     say = print if verbose else (lambda *a, **k: None)
+    # radgui.model.steps.lasso_logistic's saga solver draws from numpy's global
+    # RandomState (it sets no random_state); seed it so the build is reproducible.
+    np.random.seed(seed % 2**32)
     table = cohort_table(n, seed)
     feats = extract_features(table, jobs)
     say(f"extracted {feats.shape[1]} features of {len(feats)} phantoms in {time.time() - t0:.0f} s")

@@ -12,6 +12,9 @@ HELP = "Open the embedded demo case (lung CT with its tumour ROI)."
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_screenshot_argument(parser)
+    parser.add_argument("--predict", action="store_true",
+                        help="press Predict with the demo model and its example clinical values "
+                             "(with --screenshot: wait for the result, then save the window)")
 
 
 def demo_paths():
@@ -36,10 +39,73 @@ def open_demo(show: bool = True):
     from radgui.cli.view import build_window
 
     volume, mask = load_demo()
-    return build_window(volume, {"tumour": mask}, show=show, preset="lung")
+    viewer, docks = build_window(volume, {"tumour": mask}, show=show, preset="lung")
+    prepare_predict(docks)
+    return viewer, docks
+
+
+def prepare_predict(docks) -> None:
+    """Select the demo model in the Predict dock and fill its example clinical values."""
+    dock = docks.get("Predict")
+    if dock is None or dock.bundle is None:
+        return
+    dock.fill_example()
+
+
+def press_predict(viewer, docks, timeout_s: float = 120.0) -> None:
+    """Bring the Predict dock to the front, click Predict and wait for the result.
+
+    Raises
+    ------
+    RadguiError
+        When the prediction fails (its message) or does not finish in time.
+    """
+    import time
+
+    from qtpy.QtWidgets import QApplication
+
+    from radgui.errors import RadguiError
+    from radgui.gui.predict_dock import show_predict_dock
+
+    dock = docks.get("Predict")
+    if dock is None:
+        raise RadguiError("the Predict dock is not available")
+    prepare_predict(docks)
+    show_predict_dock(viewer)
+    dock.predict_button.click()
+    end = time.monotonic() + timeout_s
+    while dock.busy and time.monotonic() < end:
+        QApplication.processEvents()
+        time.sleep(0.02)
+    if dock.busy:
+        dock.cancel()
+        raise RadguiError(f"the demo prediction did not finish within {timeout_s:g} s")
+    if dock.prediction is None:
+        raise RadguiError(f"the demo prediction failed: {dock.message.text()}")
+    for _ in range(10):
+        QApplication.processEvents()
 
 
 def run(args: argparse.Namespace) -> int:
     check_screenshot_path(args.screenshot)
-    volume, mask = load_demo()
-    return show(volume, {"tumour": mask}, screenshot=args.screenshot, preset="lung")
+    if args.screenshot is not None:
+        volume, mask = load_demo()
+
+        def before(viewer, docks):
+            prepare_predict(docks)
+            if args.predict:
+                press_predict(viewer, docks)
+
+        return show(volume, {"tumour": mask}, screenshot=args.screenshot, preset="lung",
+                    before_screenshot=before)
+    import napari
+    from qtpy.QtCore import QTimer
+
+    from radgui.gui.predict_dock import show_predict_dock
+
+    viewer, docks = open_demo(show=True)
+    show_predict_dock(viewer)
+    if args.predict and "Predict" in docks:
+        QTimer.singleShot(500, docks["Predict"].predict)
+    napari.run()
+    return 0

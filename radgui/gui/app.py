@@ -20,6 +20,7 @@ DOCKS: list[tuple[str, str, str, str]] = [
     ("roi_dock", "RoiDock", "ROI", "right"),
     ("features_dock", "FeaturesDock", "Features", "right"),
     ("petct_dock", "PetCtDock", "PET/CT", "right"),
+    ("predict_dock", "PredictDock", "Predict", "right"),
 ]
 
 TITLE = f"radgui {__version__} \N{EM DASH} {RESEARCH_NOTICE}"

@@ -22,7 +22,7 @@ import numpy as np
 
 _PATIENT = "#d62728"
 _GROUP_COLORS = {"low": "#1f77b4", "high": "#ff7f0e"}
-_TABLE_PT = 50 + 13 * 3 + 10  # room under the KM axes for the numbers-at-risk table (points)
+_TABLE_PT = 50 + 13 * 3 + 16  # room under the KM axes for the numbers-at-risk table (points)
 
 
 def group_label(group: str) -> str:
@@ -131,7 +131,8 @@ class KMPlacementDisplay:
 
         if self.has_survival:
             top = 1.0 - 0.42 / h  # room for the two-line summary title
-            ax_km = fig.add_axes((0.13, bottom, 0.55, top - bottom))
+            left = min(0.3, 1.55 / w)  # room for "Number at risk" left of the axis
+            ax_km = fig.add_axes((left, bottom, 0.68 - left, top - bottom))
             ax_dist = fig.add_axes((0.78, bottom, 0.20, top - bottom))
             t = ref["time"].to_numpy(float)
             e = ref["event"].to_numpy(int)
