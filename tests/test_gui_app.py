@@ -134,3 +134,24 @@ def test_screenshot_from_the_command_line(tmp_path, command):
     shot = np.asarray(Image.open(out))
     assert shot.shape[0] >= 600 and shot.shape[1] >= 900  # the whole window, docks included
     assert shot[..., :3].std() > 20
+
+
+def test_dropping_a_dicom_folder_with_two_series_shows_the_picker(make_napari_viewer, tmp_path, monkeypatch):
+    from dicom_factory import write_ct_series
+
+    from radgui.gui import opening
+
+    write_ct_series(tmp_path / "a", description="thin")
+    write_ct_series(tmp_path / "b", description="thick", slice_spacing=5.0)
+    viewer = make_napari_viewer()
+    offered = []
+
+    def pick(series, parent=None):
+        offered.append(sorted(s.description for s in series))
+        return next(s for s in series if s.description == "thick")
+
+    monkeypatch.setattr(opening, "choose_series_dialog", pick)
+    viewer.open(str(tmp_path), plugin="radgui")
+    assert offered == [["thick", "thin"]]
+    assert [ly.name for ly in viewer.layers] == ["thick"]
+    assert viewer.layers[0].scale[0] == pytest.approx(5.0)

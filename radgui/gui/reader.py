@@ -28,13 +28,32 @@ def get_reader(path):
     return read if _readable(Path(path)) else None
 
 
+def _is_dicom(path: Path) -> bool:
+    return path.is_dir() or path.name.lower() == "dicomdir" or path.name.lower().endswith(".dcm")
+
+
 def read(path) -> list[tuple]:
-    """Read ``path`` into napari layer data tuples (errors propagate as RadguiError)."""
+    """Read ``path`` into napari layer data tuples (errors propagate as RadguiError).
+
+    DICOM folders dropped on a radgui window go through
+    :func:`radgui.gui.opening.open_path` (series picker, SUV and resampling
+    questions, SEG/RTSTRUCT ROIs), which adds the layers itself; napari then
+    gets the "nothing more to add" sentinel ``[(None,)]``.
+    """
     from radgui.gui.layers import default_limits
     from radgui.io import load_volume
 
     if isinstance(path, list):
         path = path[0]
+    if _is_dicom(Path(path)):
+        import napari
+
+        viewer = napari.current_viewer()
+        if viewer is not None:
+            from radgui.gui.opening import open_path
+
+            open_path(viewer, path)
+            return [(None,)]
     volume = load_volume(path)
     import numpy as np
 

@@ -350,16 +350,21 @@ class ViewDock(QWidget):
             return []
 
     def open_roi(self, path: str | Path, name: str | None = None):
-        """Open a label map onto the current image as a ROI layer."""
+        """Open a label map onto the current image as a ROI layer.
+
+        A mask on another grid asks before resampling (nearest neighbour).
+        """
         from napari.utils.notifications import show_error
 
         from radgui.gui.layers import add_roi, current_volume
-        from radgui.io import load_mask
+        from radgui.gui.opening import load_mask_interactive
 
         volume = current_volume(self.viewer)
         try:
-            mask = load_mask(path, volume)
+            mask = load_mask_interactive(path, volume, parent_widget=self)
         except RadguiError as exc:
             show_error(str(exc))
+            return None
+        if mask is None:
             return None
         return add_roi(self.viewer, mask, volume, name=name or Path(path).name.split(".")[0])

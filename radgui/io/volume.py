@@ -183,11 +183,14 @@ def canonicalize(image: sitk.Image, path: str | Path | None = None) -> tuple[sit
             "radgui shows axis-aligned images only: resample it to an axial grid first",
             path,
         )
-    out = sitk.DICOMOrient(image, "LPS")
-    if not np.allclose(_direction_matrix(out), np.eye(3), atol=DIRECTION_TOL):
-        raise GeometryError("could not reorient the image to LPS", path)  # pragma: no cover
-    # Snap tiny round-off in the direction to exact identity.
-    out.SetDirection(tuple(np.eye(3).ravel()))
+    if np.array_equal(direction, np.eye(3)):
+        out = image  # already canonical: no copy (DICOMOrient would copy every voxel)
+    else:
+        out = sitk.DICOMOrient(image, "LPS")
+        if not np.allclose(_direction_matrix(out), np.eye(3), atol=DIRECTION_TOL):
+            raise GeometryError("could not reorient the image to LPS", path)  # pragma: no cover
+        # Snap tiny round-off in the direction to exact identity.
+        out.SetDirection(tuple(np.eye(3).ravel()))
     # canonical axis j (x,y,z) = original axis i with sign s, where direction[:, i] ~ s * e_j
     axes = []
     for j in range(3):
