@@ -22,6 +22,12 @@ Diagnostics (PyRadiomics' ``diagnostics_*`` entries) and provenance (preset
 name and SHA-256, software versions, image and mask hashes, loader warnings)
 are kept apart, in ``result.attrs["diagnostics"]`` and
 ``result.attrs["provenance"]``.
+
+References
+----------
+van Griethuysen JJM, Fedorov A, Parmar C, et al. Computational radiomics
+system to decode the radiographic phenotype. Cancer Res 2017;77:e104-e107
+(PyRadiomics).
 """
 
 from __future__ import annotations
@@ -238,7 +244,7 @@ def iter_extract(volume: Volume | sitk.Image, rois: Mapping[str, Any] | Any,
     """
     if on_error not in ("raise", "skip"):
         raise ValueError("on_error must be 'raise' or 'skip'")
-    radiomics = _radiomics()
+    _radiomics()
     from radiomics import imageoperations
 
     preset = load_preset(preset)
