@@ -314,3 +314,30 @@ def test_from_formula(tmp_path):
     assert np.isnan(pred.ci_low) and any("no confidence interval" in w for w in pred.warnings)
     assert pred.total_points == pytest.approx(total_points_to_lp(loaded, 0) * 0 + pred.total_points)
     assert total_points_to_lp(loaded, pred.total_points) == pytest.approx(-0.5)
+
+
+def test_refuses_untrusted_skops_type(saved, tmp_path):
+    import skops.io as sio
+    from sklearn.preprocessing import FunctionTransformer
+
+    path, doc = saved
+    doc["estimator"] = {"file": "estimator.skops", "features": ["age"]}
+    payload = sio.dumps(FunctionTransformer(func=np.exp))
+    bad = _rewrite(path, tmp_path / "sk.radgui-model", doc, extra={"estimator.skops": payload})
+    with pytest.raises(BundleError, match="untrusted types"):
+        ModelBundle.load(bad)
+
+
+@pytest.mark.parametrize("name", ["svm", "xgboost", pytest.param("stacking", marks=pytest.mark.slow)])
+def test_skops_learners_round_trip_with_trusted_list(name):
+    import skops.io as sio
+
+    from radgui.model.bundle import _load_skops
+    from radgui.model.learners import deployable, make_learner
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(60, 4)), columns=list("abcd"))
+    y = (X["a"] + rng.normal(size=60) > 0).astype(int)
+    model = make_learner({"name": name, "tune": {"n_iter": 1, "folds": 2}, "stack_folds": 3}, seed=0).fit(X, y)
+    loaded = _load_skops(sio.dumps(deployable(model)), None)
+    np.testing.assert_allclose(loaded.predict_proba(X), model.predict_proba(X))

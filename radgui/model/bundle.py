@@ -78,41 +78,30 @@ _ALLOWED_MEMBERS = {MODEL_JSON, REFERENCE_CSV, ESTIMATOR_FILE}
 #: Model kinds a bundle may hold.
 MODEL_KINDS = ("logistic", "cox", "skops")
 
-#: Types a skops payload may contain. Anything else is refused on loading.
+#: Every type a skops payload may contain (each node of its ``schema.json``
+#: is checked, including types skops itself would trust by default). This is
+#: exactly what radgui's tree/kernel learners produce; anything else is refused.
 TRUSTED_TYPES: tuple[str, ...] = (
-    "sklearn.pipeline.Pipeline",
-    "sklearn.preprocessing._data.StandardScaler",
-    "sklearn.svm._classes.SVC",
+    "builtins.bytearray", "builtins.bytes", "builtins.dict", "builtins.list", "builtins.str",
+    "builtins.tuple", "builtins.int", "builtins.float", "builtins.bool", "builtins.NoneType",
+    "numpy.float64", "numpy.int64", "numpy.ndarray", "numpy.random.mtrand.RandomState",
+    "sklearn.calibration.CalibratedClassifierCV",
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
     "sklearn.ensemble._forest.RandomForestClassifier",
-    "sklearn.tree._classes.DecisionTreeClassifier",
-    "sklearn.tree._tree.Tree",
     "sklearn.ensemble._stacking.StackingClassifier",
     "sklearn.linear_model._logistic.LogisticRegression",
+    "sklearn.model_selection._split.StratifiedKFold",
     "sklearn.neural_network._multilayer_perceptron.MLPClassifier",
     "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
-    "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
+    "sklearn.preprocessing._label.LabelBinarizer",
     "sklearn.preprocessing._label.LabelEncoder",
-    "sklearn.model_selection._search.RandomizedSearchCV",
-    "sklearn.model_selection._split.StratifiedKFold",
-    "xgboost.sklearn.XGBClassifier",
+    "sklearn.svm._classes.SVC",
+    "sklearn.tree._classes.DecisionTreeClassifier",
+    "sklearn.tree._tree.Tree",
+    "sklearn.utils._bunch.Bunch",
     "xgboost.core.Booster",
-    "numpy.dtype",
-    "numpy.ndarray",
-    "numpy.float64",
-    "numpy.int64",
-    "numpy.random.mtrand.RandomState",
-    "numpy.random._mt19937.MT19937",
-    "builtins.slice",
-    "builtins.bytes",
-    "builtins.bytearray",
-    "collections.OrderedDict",
-    "collections.defaultdict",
-    "scipy.stats._distn_infrastructure.rv_continuous_frozen",
-    "scipy.stats._continuous_distns.loguniform_gen",
-    "scipy.stats._continuous_distns.reciprocal_gen",
-    "scipy.stats._discrete_distns.randint_gen",
-    "scipy.stats._distn_infrastructure.rv_discrete_frozen",
-    "scipy.stats._continuous_distns.uniform_gen",
+    "xgboost.sklearn.XGBClassifier",
 )
 
 # Pickle streams start with PROTO (0x80) and a protocol number 2..5, or with a
@@ -817,17 +806,35 @@ def _read_reference(data: bytes, path) -> pd.DataFrame:
     return ref
 
 
+def skops_types(data: bytes) -> set[str]:
+    """Every ``module.class`` named anywhere in a skops payload's ``schema.json``."""
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        schema = json.loads(zf.read("schema.json"))
+    found: set[str] = set()
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if "__class__" in node and "__module__" in node:
+                found.add(f"{node['__module__']}.{node['__class__']}")
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
+
+
 def _load_skops(data: bytes, path):
     import skops.io as sio
 
     try:
-        untrusted = sio.get_untrusted_types(data=data)
+        types = skops_types(data)
     except Exception as exc:  # noqa: BLE001
         raise BundleError(f"{ESTIMATOR_FILE} is not a valid skops payload ({exc})", path) from None
-    refused = sorted(set(untrusted) - set(TRUSTED_TYPES))
+    refused = sorted(types - set(TRUSTED_TYPES))
     if refused:
         raise BundleError(f"refused: {ESTIMATOR_FILE} contains untrusted types {refused[:5]}", path)
     try:
+        untrusted = sio.get_untrusted_types(data=data)
         return sio.loads(data, trusted=list(untrusted))
     except Exception as exc:  # noqa: BLE001
         raise BundleError(f"{ESTIMATOR_FILE} cannot be loaded ({exc})", path) from None

@@ -8,7 +8,7 @@ Learners (``learner.name`` in the config):
 ``logistic``
     Unpenalised logistic regression on the features the selection steps kept.
 ``svm``, ``rf``, ``xgboost``
-    RBF support-vector machine (Platt probabilities), random forest,
+    RBF support-vector machine (Platt-scaled probabilities), random forest,
     gradient-boosted trees (xgboost); each tuned by inner-CV random search.
 ``stacking``
     SVM + RF + XGBoost base learners (each tuned by inner-CV random search),
@@ -37,16 +37,18 @@ STEP_ORDER = ("icc", "nzv", "zscore", "combat", "correlation", "univariate", "mr
 
 
 def _svm(seed):
+    from sklearn.calibration import CalibratedClassifierCV
     from sklearn.svm import SVC
 
-    return SVC(kernel="rbf", probability=True, random_state=seed), {
-        "C": loguniform(1e-2, 1e2), "gamma": loguniform(1e-4, 1e0)}
+    # Platt-scaled probabilities (scikit-learn >= 1.9 spelling of SVC(probability=True))
+    svm = CalibratedClassifierCV(SVC(kernel="rbf", random_state=seed), method="sigmoid", cv=3, ensemble=False)
+    return svm, {"estimator__C": loguniform(1e-2, 1e2), "estimator__gamma": loguniform(1e-4, 1e0)}
 
 
 def _rf(seed):
     from sklearn.ensemble import RandomForestClassifier
 
-    return RandomForestClassifier(n_estimators=200, random_state=seed, n_jobs=1), {
+    return RandomForestClassifier(n_estimators=100, random_state=seed, n_jobs=1), {
         "max_depth": [2, 3, 5, None], "min_samples_leaf": randint(1, 8), "max_features": ["sqrt", 0.3, 0.6]}
 
 
@@ -169,4 +171,27 @@ def set_seed(estimator, seed: int):
     params = {k: seed for k in estimator.get_params(deep=True) if k.endswith("random_state")}
     if params:
         estimator.set_params(**params)
+    return estimator
+
+
+def deployable(estimator):
+    """The fitted estimator with hyper-parameter searches replaced by their refitted best model.
+
+    Predictions are unchanged (a fitted ``RandomizedSearchCV`` predicts with
+    ``best_estimator_``); what remains holds only plain fitted models, which
+    :mod:`skops.io` can store with a short trusted-type list.
+    """
+    from sklearn.ensemble import StackingClassifier
+    from sklearn.utils import Bunch
+
+    if isinstance(estimator, RandomizedSearchCV):
+        return estimator.best_estimator_
+    if isinstance(estimator, StackingClassifier) and hasattr(estimator, "estimators_"):
+        import copy
+
+        est = copy.copy(estimator)
+        est.estimators_ = [deployable(e) for e in estimator.estimators_]
+        est.estimators = [(n, e) for (n, _), e in zip(estimator.estimators, est.estimators_)]
+        est.named_estimators_ = Bunch(**{n: e for (n, _), e in zip(estimator.estimators, est.estimators_)})
+        return est
     return estimator

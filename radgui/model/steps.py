@@ -337,7 +337,7 @@ def combat_apply_one(combat: Mapping, values: Mapping[str, float],
                                  f"{sorted(combat['batches'])}; ComBat cannot harmonise it")
     est = combat["batches"][key]
     covs = np.array([float(clinical[c]) for c in combat["covariates"]])
-    beta = np.asarray(combat["covariate_beta"], dtype=float).reshape(len(covs), -1)
+    beta = np.asarray(combat["covariate_beta"], dtype=float).reshape(len(covs), len(combat["features"]))
     out = {}
     for i, f in enumerate(combat["features"]):
         stand = combat["grand_mean"][i] + (covs @ beta[:, i] if len(covs) else 0.0)

@@ -425,7 +425,9 @@ def _make_bundle(config: TrainConfig, fitted, train_c: Cohort, train_pred: pd.Da
         radscore = {"intercept": float(last.intercept_[0]),
                     "coefficients": {f: float(c) for f, c in zip(feats, last.coef_[0])}}
     else:
-        estimator = last
+        from radgui.model.learners import deployable
+
+        estimator = deployable(last)
         feats = [str(f) for f in last.feature_names_in_]
         est_features = feats
     raw = train_c.features

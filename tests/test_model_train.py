@@ -1,0 +1,191 @@
+"""radgui train end to end: config validation, bundle = fitted model, report, CLI, skops learners."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from radgui.errors import ConfigError
+from radgui.model.bundle import ModelBundle
+from radgui.model.config import config_from_dict, load_config
+from radgui.model.predict import predict_from_features
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "train"
+
+
+def _make_cohort(tmp, n=160, seed=0):
+    spec = importlib.util.spec_from_file_location("make_cohort", EXAMPLE / "make_cohort.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    feats, clin = mod.make(n, seed)
+    feats.to_csv(tmp / "features.csv", index=False)
+    clin.to_csv(tmp / "clinical.csv", index=False)
+    return feats, clin
+
+
+def _config(tmp, **changes):
+    doc = yaml.safe_load((EXAMPLE / "config.yaml").read_text())
+    doc["features"], doc["clinical"] = "features.csv", "clinical.csv"
+    doc["validation"] = {"repeats": 1, "folds": 3, "bootstrap": 3, "n_jobs": 1}
+    doc["steps"]["lasso"] = {"folds": 3, "rule": "1se", "n_lambdas": 15}
+    for k, v in changes.items():
+        if v is None:
+            doc.pop(k, None)
+        else:
+            doc[k] = v
+    path = tmp / "config.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path, doc
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    from radgui.model.train import train
+    from radgui.report.model_report import report_from_training
+
+    tmp = tmp_path_factory.mktemp("train")
+    feats, clin = _make_cohort(tmp)
+    path, _ = _config(tmp)
+    result = train(path)
+    files = report_from_training(result, tmp / "out")
+    return result, files, feats, clin
+
+
+@pytest.mark.slow
+def test_bundle_reproduces_fitted_model(trained):
+    result, (bundle_path, _, _), feats, clin = trained
+    bundle = ModelBundle.load(bundle_path)
+    X = result.predictions["train"]
+    ids = list(X.index[:15])
+    f = feats.set_index("patient_id")
+    c = clin.set_index("patient_id")
+    for pid in ids:
+        clinical = {k: c.loc[pid, k] for k in ("age", "ecog", "sex", "nlr", "center")}
+        pred = predict_from_features(bundle, f.loc[pid].to_dict(), clinical)
+        assert pred.probability == pytest.approx(X.loc[pid, "combined"], abs=1e-9)
+        assert pred.radscore == pytest.approx(X.loc[pid, "radscore"], abs=1e-9)
+        assert pred.linear_predictor == pytest.approx(X.loc[pid, "linear_predictor"], abs=1e-9)
+        assert pred.ci_low < pred.probability < pred.ci_high
+        assert pred.risk_group == ("high" if pred.probability >= bundle.cutoff["value"] else "low")
+    # provenance and reference cohort for the Predict panel
+    assert bundle.provenance["n_patients"] == len(X)
+    assert bundle.provenance["feature_preset"]["name"] == "ct-original"
+    assert set(bundle.reference_cohort.columns) >= {"linear_predictor", "risk_group", "time", "event"}
+    assert bundle.combat is not None and bundle.predictor("center").role == "batch"
+
+
+@pytest.mark.slow
+def test_report_and_metrics(trained):
+    result, (_, pdf, metrics_path), _, _ = trained
+    assert pdf.read_bytes()[:4] == b"%PDF"
+    assert pdf.read_bytes().count(b"/Type /Page\n") + pdf.read_bytes().count(b"/Type /Page ") >= 7
+    m = json.loads(metrics_path.read_text())
+    test = m["models"]["test"]
+    for name in ("radiomics", "clinical", "combined"):
+        assert 0.5 < test[name]["auc"] <= 1
+        assert test[name]["auc_ci_low"] < test[name]["auc"] < test[name]["auc_ci_high"]
+    assert set(test["delong"]) == {"radiomics vs clinical", "radiomics vs combined", "clinical vs combined"}
+    assert "hosmer_lemeshow" in test["combined"] and "at_cutoff" in test["combined"]
+    assert m["survival"]["test"]["logrank"]["p_value"] < 0.05      # the generative model links them
+    assert "TRIPOD" in m["methods"] and "nested cross-validation" in m["methods"]
+    # the strongest true feature is found
+    assert "original_shape_Sphericity" in m["selected_features"]
+    # metrics agree with an independent AUC
+    from sklearn.metrics import roc_auc_score
+
+    f = result.predictions["test"]
+    assert test["combined"]["auc"] == pytest.approx(roc_auc_score(f["y"], f["combined"]))
+
+
+def test_example_config_is_valid():
+    cfg = load_config(EXAMPLE / "config.yaml")
+    assert cfg.features == EXAMPLE / "data" / "features.csv"
+    assert cfg.learner["name"] == "lasso" and "combat" in cfg.steps
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"stepz": {}}, "unknown key(s) ['stepz']"),
+    ({"steps": {"zscore": {}, "lassoo": {}}}, "unknown step 'lassoo'"),
+    ({"steps": {"zscore": {}, "lasso": {"fold": 3}}}, "unknown key(s) ['fold'] under 'steps.lasso'"),
+    ({"learner": {"name": "deep"}}, "learner.name 'deep' is not one of"),
+    ({"outcome": None}, "'outcome' is required"),
+    ({"split": {"method": "holdout", "test_fraction": 2}}, "test_fraction must be between 0 and 1"),
+    ({"validation": {"folds": 1}}, "validation.folds must be an integer >= 2"),
+    ({"steps": {"lasso": {}}}, "needs the 'zscore' step"),
+])
+def test_config_errors_name_the_key(tmp_path, change, message):
+    path, _ = _config(tmp_path, **change)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert message in str(err.value) and str(path) in str(err.value)
+
+
+def test_data_errors_name_column_and_file(tmp_path):
+    from radgui.model.train import train
+
+    _make_cohort(tmp_path, n=60)
+    path, doc = _config(tmp_path, outcome={"column": "responce", "positive": 1})
+    with pytest.raises(ConfigError, match="outcome column 'responce' is in neither"):
+        train(path)
+    doc2 = copy.deepcopy(doc)
+    doc2["outcome"] = {"column": "response", "positive": 1}
+    doc2["clinical_variables"]["weight"] = {"type": "continuous"}
+    with pytest.raises(ConfigError, match="clinical variable 'weight' is not a column"):
+        train(config_from_dict(doc2, base=tmp_path))
+    # a patient without a clinical row
+    clin = (tmp_path / "clinical.csv").read_text().splitlines()
+    (tmp_path / "clinical.csv").write_text("\n".join(clin[:-1]) + "\n")
+    doc2["clinical_variables"].pop("weight")
+    with pytest.raises(ConfigError, match=r"patient\(s\) \['P0059'\] of the feature table have no clinical row"):
+        train(config_from_dict(doc2, base=tmp_path))
+
+
+def test_cli_train_bad_config_exits_2(tmp_path, capsys):
+    from radgui.cli import main
+
+    path, _ = _config(tmp_path, stepz={})
+    assert main(["train", str(path), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unknown key(s) ['stepz']" in err[0]
+
+
+@pytest.mark.slow
+def test_cli_train_small(tmp_path, capsys):
+    from radgui.cli import main
+
+    _make_cohort(tmp_path, n=90, seed=3)
+    path, _ = _config(tmp_path, validation={"repeats": 0, "folds": 3, "bootstrap": 0}, survival=None,
+                      steps={"zscore": {}, "univariate": {"alpha": 0.2}, "lasso": {"folds": 3, "n_lambdas": 10}})
+    out = tmp_path / "out"
+    assert main(["train", str(path), "--out", str(out), "--quiet"]) == 0
+    assert (out / "model.radgui-model").is_file() and (out / "report.pdf").is_file()
+    assert "combined model AUC (test)" in capsys.readouterr().out
+    bundle = ModelBundle.load(out / "model.radgui-model")
+    assert bundle.model_kind == "logistic" and bundle.nomogram is not None
+
+
+@pytest.mark.slow
+def test_tree_learner_bundle_through_skops(tmp_path):
+    from radgui.model.train import train
+
+    feats, clin = _make_cohort(tmp_path, n=90, seed=4)
+    path, _ = _config(tmp_path, learner={"name": "rf", "tune": {"n_iter": 2, "folds": 3}}, survival=None,
+                      validation={"repeats": 0, "folds": 3, "bootstrap": 0},
+                      steps={"zscore": {}, "univariate": {"alpha": 0.05, "min_features": 3}})
+    result = train(path)
+    saved = result.bundle.save(tmp_path / "rf")
+    bundle = ModelBundle.load(saved)
+    assert bundle.model_kind == "skops" and bundle.estimator is not None
+    X = result.predictions["train"]
+    f, c = feats.set_index("patient_id"), clin.set_index("patient_id")
+    for pid in X.index[:5]:
+        clinical = {k: c.loc[pid, k] for k in ("age", "ecog", "sex", "nlr", "center")}
+        pred = predict_from_features(bundle, f.loc[pid].to_dict(), clinical)
+        assert pred.probability == pytest.approx(X.loc[pid, "combined"], abs=1e-9)
+    assert np.isfinite(pred.ci_low)
