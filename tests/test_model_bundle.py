@@ -341,3 +341,22 @@ def test_skops_learners_round_trip_with_trusted_list(name):
     model = make_learner({"name": name, "tune": {"n_iter": 1, "folds": 2}, "stack_folds": 3}, seed=0).fit(X, y)
     loaded = _load_skops(sio.dumps(deployable(model)), None)
     np.testing.assert_allclose(loaded.predict_proba(X), model.predict_proba(X))
+
+
+def test_cli_from_formula(tmp_path, capsys):
+    from radgui.cli import main
+    from radgui.cli.model import parse_formula
+
+    assert parse_formula("Radscore = -1.2 + 0.8*a - 3e-2*log-sigma-3-0-mm-3D_glcm_Idm") == \
+        (-1.2, {"a": 0.8, "log-sigma-3-0-mm-3D_glcm_Idm": -0.03})
+    out = tmp_path / "paper.radgui-model"
+    assert main(["model", "from-formula", "--formula", "-1.2 + 0.8*f1 - 0.3*f2", "--cutoff", "-0.4",
+                 "--range", "f1=0:3", "--range", "f2=-1:1", "--source", "Doe 2021", "--out", str(out)]) == 0
+    bundle = ModelBundle.load(out)
+    pred = predict_from_features(bundle, {"f1": 1.0, "f2": 0.5}, {})
+    assert pred.radscore == pytest.approx(-1.2 + 0.8 - 0.15)
+    assert pred.probability == pytest.approx(expit(-0.55))
+    assert pred.risk_group == "low" and pred.total_points is not None
+    assert bundle.provenance["source"] == "Doe 2021"
+    assert main(["model", "from-formula", "--formula", "-1.2 + 0.8*f1 + oops", "--out", str(out)]) == 2
+    assert "cannot read '+oops'" in capsys.readouterr().err

@@ -189,3 +189,27 @@ def test_tree_learner_bundle_through_skops(tmp_path):
         pred = predict_from_features(bundle, f.loc[pid].to_dict(), clinical)
         assert pred.probability == pytest.approx(X.loc[pid, "combined"], abs=1e-9)
     assert np.isfinite(pred.ci_low)
+
+
+@pytest.mark.slow
+def test_cli_evaluate_on_new_cohort(trained, tmp_path, capsys):
+    from radgui.cli import main
+
+    _, (bundle_path, _, _), _, _ = trained
+    feats, clin = _make_cohort(tmp_path, n=70, seed=9)   # a new cohort from the same generative model
+    out = tmp_path / "ev"
+    code = main(["evaluate", str(bundle_path), str(tmp_path / "features.csv"), "--clinical",
+                 str(tmp_path / "clinical.csv"), "--outcome", "response", "--time", "pfs_months", "--event",
+                 "progression", "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    m = json.loads((out / "metrics.json").read_text())
+    pred = __import__("pandas").read_csv(out / "predictions.csv")
+    from sklearn.metrics import roc_auc_score
+
+    assert m["models"]["external"]["model"]["auc"] == pytest.approx(roc_auc_score(pred["y"], pred["model"]))
+    assert (out / "report.pdf").read_bytes()[:4] == b"%PDF"
+    # a missing clinical column names the patient and the value
+    clin.drop(columns=["age"]).to_csv(tmp_path / "clinical.csv", index=False)
+    assert main(["evaluate", str(bundle_path), str(tmp_path / "features.csv"), "--clinical",
+                 str(tmp_path / "clinical.csv"), "--outcome", "response", "--out", str(out)]) == 2
+    assert "patient P0000: clinical value 'age' is missing" in capsys.readouterr().err

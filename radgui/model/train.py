@@ -290,8 +290,7 @@ def iter_train(config: TrainConfig | str | Path) -> Generator[Step, None, TrainR
     cut = youden_cutoff(train_c.y, preds["train"]["combined"].to_numpy())
     cutoff = float(cut.threshold)
     for cohort_name, frame in preds.items():
-        metrics["models"][cohort_name] = _cohort_metrics(frame, list(models), cutoff, fitted, train_c.y,
-                                                         preds["train"])
+        metrics["models"][cohort_name] = _cohort_metrics(frame, list(models), cutoff)
     if config.survival:
         metrics["survival"] = {k: _survival_metrics(f, cutoff) for k, f in preds.items() if k != "cross-validated"}
 
@@ -342,7 +341,7 @@ def _predictions(fitted, models, c: Cohort) -> pd.DataFrame:
     return frame
 
 
-def _cohort_metrics(frame, names, cutoff, fitted, y_train, train_frame) -> dict:
+def _cohort_metrics(frame, names, cutoff, final: str = "combined") -> dict:
     from radgui.stats import binary_metrics, calibration, decision_curve, delong_test, hosmer_lemeshow, roc_auc
 
     y = frame["y"].to_numpy()
@@ -358,7 +357,7 @@ def _cohort_metrics(frame, names, cutoff, fitted, y_train, train_frame) -> dict:
             m["hosmer_lemeshow"] = {"error": str(exc)}
         cal = calibration(y, p)
         m["calibration"] = {"slope": cal.slope, "intercept": cal.intercept, "brier": cal.brier}
-        if name == "combined":
+        if name == final:
             bm = binary_metrics(y, p, cutoff)
             m["at_cutoff"] = {k: v for k, v in bm.as_dict().items() if not k.endswith("_ci") and k != "level"}
             dca = decision_curve(y, p, np.arange(0.05, 0.96, 0.05))
@@ -374,11 +373,11 @@ def _cohort_metrics(frame, names, cutoff, fitted, y_train, train_frame) -> dict:
     return out
 
 
-def _survival_metrics(frame, cutoff) -> dict:
+def _survival_metrics(frame, cutoff, final: str = "combined") -> dict:
     from radgui.stats import concordance_index, cox, kaplan_meier, logrank
 
     t, e = frame["time"].to_numpy(float), frame["event"].to_numpy(int)
-    high = (frame["combined"].to_numpy() >= cutoff).astype(int)
+    high = (frame[final].to_numpy() >= cutoff).astype(int)
     out = {"c_index_linear_predictor": concordance_index(t, e, frame["linear_predictor"].to_numpy())}
     for g, label in ((0, "low"), (1, "high")):
         if (high == g).any():
@@ -600,3 +599,50 @@ def methods_paragraph(result: TrainResult) -> str:
     parts.append(f"The risk cutoff ({_f(m['cutoff']['value'], 3) if 'cutoff' in m else 'Youden'}) maximises Youden's J "
                  "in the training cohort. Reporting follows TRIPOD (Collins et al., 2015).")
     return " ".join(parts)
+
+
+# ------------------------------------------------------------------ evaluating a bundle on a new cohort
+def evaluate_bundle(bundle: ModelBundle, features: pd.DataFrame, clinical: pd.DataFrame | None, y,
+                    time=None, event=None) -> tuple[pd.DataFrame, dict]:
+    """Score every patient of a cohort with a bundle and compute the validation metrics.
+
+    ``features`` and ``clinical`` are indexed by patient id. Returns the
+    per-patient frame (``y``, ``model`` probability, ``linear_predictor``,
+    ``radscore``, ``risk_group``, optional ``time``/``event``) and the
+    metrics in the layout of ``metrics.json`` (cohort name ``external``).
+    A patient whose values the bundle refuses raises the error with the
+    patient id in front.
+    """
+    from radgui.errors import RadguiError
+    from radgui.model.predict import predict_from_features
+
+    rows = []
+    for pid in features.index:
+        clin = {} if clinical is None else {k: v for k, v in clinical.loc[pid].items()}
+        try:
+            pred = predict_from_features(bundle, features.loc[pid].to_dict(), clin)
+        except RadguiError as exc:
+            raise type(exc)(f"patient {pid}: {exc.reason}", exc.path) from None
+        rows.append({"model": pred.probability, "linear_predictor": pred.linear_predictor,
+                     "radscore": pred.radscore, "risk_group": pred.risk_group})
+    frame = pd.DataFrame(rows, index=features.index)
+    frame.insert(0, "y", np.asarray(y, dtype=int))
+    if time is not None:
+        frame["time"], frame["event"] = np.asarray(time, float), np.asarray(event, int)
+    cut = bundle.cutoff
+    cutoff = cut["value"] if cut and cut["scale"] == "probability" else \
+        float(lp_to_prob(bundle, cut["value"])) if cut else 0.5
+    metrics = {"models": {"external": _cohort_metrics(frame, ["model"], cutoff, final="model")},
+               "cutoff": {"value": cutoff, "scale": "probability", "method": (cut or {}).get("method", "0.5")},
+               "bundle": {"name": bundle.name, "model_kind": bundle.model_kind,
+                          "provenance_validation": bundle.provenance.get("validation")},
+               "cohort": {"n_test": int(len(frame)), "events_test": int(frame["y"].sum()), "test_cohort": "external"}}
+    if time is not None:
+        metrics["survival"] = {"external": _survival_metrics(frame, cutoff, final="model")}
+    return frame, metrics
+
+
+def lp_to_prob(bundle, lp):
+    from radgui.model.predict import lp_to_probability
+
+    return lp_to_probability(bundle, lp)

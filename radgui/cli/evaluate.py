@@ -1,0 +1,77 @@
+"""``radgui evaluate BUNDLE FEATURES``: validate a model bundle on a new cohort."""
+
+from __future__ import annotations
+
+NAME = "evaluate"
+HELP = "Validate a model bundle on a new cohort; write report.pdf and metrics.json."
+
+
+def add_arguments(parser):
+    parser.add_argument("bundle", help="model bundle (*.radgui-model)")
+    parser.add_argument("cohort", help="feature table (CSV: patient id + feature columns; may also hold clinical "
+                                       "columns and the outcome)")
+    parser.add_argument("--clinical", help="clinical table (CSV with the same patient id column)")
+    parser.add_argument("--outcome", required=True, help="outcome column (binary)")
+    parser.add_argument("--positive", default="1", help="value of the outcome column meaning 'event' (default 1)")
+    parser.add_argument("--time", help="survival time column (adds Kaplan-Meier by risk group)")
+    parser.add_argument("--event", help="survival event column")
+    parser.add_argument("--id-column", default="patient_id")
+    parser.add_argument("--out", required=True, help="output folder")
+
+
+def run(args) -> int:
+    from pathlib import Path
+
+    import pandas as pd
+
+    from radgui.errors import ConfigError, InputFileError
+    from radgui.model.bundle import ModelBundle
+    from radgui.model.train import evaluate_bundle
+    from radgui.report.model_report import to_json, write_report
+
+    bundle = ModelBundle.load(args.bundle)
+
+    def read(path, what):
+        p = Path(path)
+        if not p.is_file():
+            raise InputFileError(f"{what} table not found", p)
+        t = pd.read_csv(p)
+        if args.id_column not in t.columns:
+            raise ConfigError(f"id column '{args.id_column}' is missing", p)
+        t[args.id_column] = t[args.id_column].astype(str)
+        return t.set_index(args.id_column)
+
+    feats = read(args.cohort, "feature")
+    clin = read(args.clinical, "clinical").reindex(feats.index) if args.clinical else feats
+    table = clin if args.clinical else feats
+    for col in [args.outcome] + [c for c in (args.time, args.event) if c]:
+        if col not in table.columns:
+            raise ConfigError(f"column '{col}' is not in the {'clinical' if args.clinical else 'feature'} table",
+                              args.clinical or args.cohort)
+    if (args.time is None) != (args.event is None):
+        raise ConfigError("--time and --event go together")
+    y = (table[args.outcome].astype(str).str.replace(r"\.0$", "", regex=True) == str(args.positive)).astype(int)
+    if y.nunique() != 2:
+        raise ConfigError(f"outcome '{args.outcome}' has no patient with value {args.positive!r} or none without it",
+                          args.clinical or args.cohort)
+    frame, metrics = evaluate_bundle(bundle, feats, clin, y,
+                                     table[args.time] if args.time else None, table[args.event] if args.event else None)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    m = metrics["models"]["external"]["model"]
+    summary = [f"Model: {bundle.name} ({bundle.model_kind}); intended use: {bundle.intended_use}",
+               f"Validation cohort: {args.cohort} with {len(frame)} patients ({int(frame['y'].sum())} events). "
+               f"AUC {m['auc']:.3f} (95% CI {m['auc_ci_low']:.3f}-{m['auc_ci_high']:.3f}, DeLong); calibration slope "
+               f"{m['calibration']['slope']:.2f}, intercept {m['calibration']['intercept']:.2f}, Brier "
+               f"{m['calibration']['brier']:.3f}. Metrics at the bundle's cutoff ({metrics['cutoff']['value']:.3f}, "
+               f"{metrics['cutoff']['method']}) are on the confusion-matrix page."]
+    write_report(out / "report.pdf", title=f"External validation: {bundle.name}", summary=summary, metrics=metrics,
+                 predictions={"external": frame}, models=["model"], cutoff=metrics["cutoff"]["value"], bundle=bundle,
+                 survival=args.time is not None,
+                 time_unit=bundle.provenance.get("reference_cohort", {}).get("time_unit", ""))
+    frame.to_csv(out / "predictions.csv")
+    (out / "metrics.json").write_text(to_json(metrics), encoding="utf-8")
+    print(f"AUC {m['auc']:.3f} [{m['auc_ci_low']:.3f}, {m['auc_ci_high']:.3f}] on {len(frame)} patients")
+    for name in ("report.pdf", "metrics.json", "predictions.csv"):
+        print(f"wrote {out / name}")
+    return 0
