@@ -71,6 +71,14 @@ def press_predict(viewer, docks, timeout_s: float = 120.0) -> None:
     if dock is None:
         raise RadguiError("the Predict dock is not available")
     prepare_predict(docks)
+    # Give the window its screenshot size first, so the Predict dock's width survives it.
+    import inspect
+
+    from radgui.gui.app import save_window_screenshot
+
+    size = inspect.signature(save_window_screenshot).parameters["size"].default
+    viewer.window._qt_window.resize(*size)
+    QApplication.processEvents()
     show_predict_dock(viewer)
     dock.predict_button.click()
     end = time.monotonic() + timeout_s

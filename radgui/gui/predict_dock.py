@@ -79,8 +79,8 @@ def model_card_html(bundle) -> str:
 
     prov = bundle.provenance or {}
     cohort = prov.get("cohort") if isinstance(prov.get("cohort"), dict) else {}
-    n = cohort.get("n", prov.get("cohort_size", prov.get("n")))
-    events = cohort.get("events", prov.get("events"))
+    n = cohort.get("n", prov.get("n_patients", prov.get("n")))
+    events = cohort.get("events", prov.get("n_events", prov.get("events")))
     val = prov.get("validation") if isinstance(prov.get("validation"), dict) else {}
     metrics = prov.get("metrics") if isinstance(prov.get("metrics"), dict) else {}
     auc = val.get("auc", metrics.get("auc"))
@@ -679,10 +679,21 @@ class PredictDock(QWidget):
                 self._error(str(exc))
 
 
-def show_predict_dock(viewer) -> None:
-    """Bring the Predict dock to the front, tabbed with the other docks on its side."""
+#: Width in pixels the Predict dock asks for (nomogram and K-M panel side by side with the canvas).
+PREDICT_DOCK_WIDTH = 800
+
+
+def show_predict_dock(viewer, width: int = PREDICT_DOCK_WIDTH) -> None:
+    """Bring the Predict dock to the front of its tab group and widen its dock area."""
     from qtpy.QtWidgets import QApplication, QDockWidget
 
+    try:
+        from radgui.gui.app import show_dock
+    except ImportError:  # an older main window without tabbed docks
+        show_dock = None
+    if show_dock is not None and "Predict" in getattr(viewer.window, "radgui_dock_widgets", {}):
+        show_dock(viewer, "Predict", width=width)
+        return
     window = viewer.window._qt_window
     QApplication.processEvents()  # docks must be laid out before they can be tabbed
     target = None
@@ -699,3 +710,6 @@ def show_predict_dock(viewer) -> None:
             window.tabifyDockWidget(target, dock)
     target.show()
     target.raise_()
+    from qtpy.QtCore import Qt
+
+    window.resizeDocks([target], [width], Qt.Horizontal)
