@@ -21,6 +21,7 @@ DOCKS: list[tuple[str, str, str, str]] = [
     ("features_dock", "FeaturesDock", "Features", "right"),
     ("petct_dock", "PetCtDock", "PET/CT", "right"),
     ("predict_dock", "PredictDock", "Predict", "right"),
+    ("train_dock", "TrainDock", "Train", "right"),
 ]
 
 TITLE = f"radgui {__version__} \N{EM DASH} {RESEARCH_NOTICE}"

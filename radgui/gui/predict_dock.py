@@ -341,6 +341,14 @@ class PredictDock(QWidget):
         meta = (bundle.provenance or {}).get("reference_cohort") or {}
         unit = meta.get("time_unit", "") if isinstance(meta, dict) else ""
         self.time_spin.setSuffix(f" {unit}" if unit else "")
+        if bundle.reference_cohort is not None and len(bundle.reference_cohort):
+            from radgui.plots.km_placement import KMPlacementDisplay
+
+            default = KMPlacementDisplay(bundle).time_point  # the model's landmark
+            if default is not None:
+                self.time_spin.blockSignals(True)
+                self.time_spin.setValue(float(default))
+                self.time_spin.blockSignals(False)
         self._show_result(None)
         self.message.setText("")
         self.message.hide()
