@@ -1,0 +1,473 @@
+"""The Train dock: edit a training config and run ``radgui train`` in a worker.
+
+The dock edits the same YAML that ``radgui train CONFIG`` reads: common keys
+in a form (tables, outcome, center, split, steps, learner, validation), the
+rest (clinical variables, step parameters) in the YAML editor underneath;
+the form writes into the YAML, so both always show the same config. Train
+runs :func:`radgui.model.train.iter_train` and the report writer in a napari
+worker with a progress bar and a Cancel button; errors (a mistyped key, a
+missing column) appear in the dock, naming the problem, and nothing is lost.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from qtpy.QtCore import Qt
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from radgui.errors import ConfigError, RadguiError
+
+_RED = "#b00020"
+DEFAULT_CONFIG = {
+    "schema_version": 1,
+    "name": "radiomics model",
+    "features": "features.csv",
+    "clinical": "clinical.csv",
+    "id_column": "patient_id",
+    "outcome": {"column": "outcome", "positive": 1},
+    "split": {"method": "holdout", "test_fraction": 0.3},
+    "steps": {"nzv": {}, "zscore": {}, "correlation": {"threshold": 0.9}, "lasso": {"folds": 10, "rule": "1se"}},
+    "learner": {"name": "lasso"},
+    "clinical_model": {"screen_p": 0.1, "direction": "both"},
+    "validation": {"repeats": 10, "folds": 5, "bootstrap": 100, "n_jobs": 1},
+    "seed": 42,
+}
+
+
+class _Failure:
+    """An engine exception handed back as the worker's result (see predict_dock)."""
+
+    def __init__(self, error: BaseException):
+        self.error = error
+
+
+def iter_train_and_report(config, out_dir):
+    """Train (yielding progress), then write bundle, report and metrics; return ``(result, files)``."""
+    from radgui.model.train import iter_train
+    from radgui.progress import Step
+    from radgui.report.model_report import report_from_training
+
+    try:
+        result = yield from iter_train(config)
+        yield Step(0, None, "writing the report")
+        files = report_from_training(result, out_dir)
+    except Exception as exc:  # noqa: BLE001 - every engine error becomes a message in the dock
+        return _Failure(exc)
+    return result, files
+
+
+class TrainDock(QWidget):
+    """Edit a training config and train it (see module docstring).
+
+    Parameters
+    ----------
+    viewer : napari.Viewer or napari.components.ViewerModel
+        Unused except as napari's dock-widget contract.
+    """
+
+    def __init__(self, viewer):
+        super().__init__()
+        from radgui.model.learners import LEARNERS, STEP_ORDER
+
+        self.viewer = viewer
+        self._worker = None
+        self._syncing = False
+        self.base_dir = Path.cwd()
+        self.result = None
+        self.files = None
+
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        outer.addWidget(scroll)
+        inner = QWidget()
+        scroll.setWidget(inner)
+        root = QVBoxLayout(inner)
+        root.setContentsMargins(6, 4, 6, 4)
+
+        row = QHBoxLayout()
+        self.path_label = QLabel("(unsaved config)")
+        self.path_label.setStyleSheet("color: gray;")
+        self.path_label.setWordWrap(True)
+        self.path_label.setMinimumWidth(80)
+        row.addWidget(self.path_label, 1)
+        self.open_button = QPushButton("Open config\N{HORIZONTAL ELLIPSIS}")
+        self.open_button.clicked.connect(self._open_dialog)
+        row.addWidget(self.open_button)
+        self.save_button = QPushButton("Save config\N{HORIZONTAL ELLIPSIS}")
+        self.save_button.clicked.connect(self._save_dialog)
+        row.addWidget(self.save_button)
+        root.addLayout(row)
+
+        data = QGroupBox("Cohort")
+        form = QFormLayout(data)
+        self.name_edit = QLineEdit()
+        form.addRow("Name", self.name_edit)
+        self.features_edit = self._path_row(form, "Feature table", "CSV (*.csv)")
+        self.clinical_edit = self._path_row(form, "Clinical table", "CSV (*.csv)")
+        self.outcome_edit = QLineEdit()
+        self.positive_edit = QLineEdit()
+        self.positive_edit.setMaximumWidth(60)
+        orow = QHBoxLayout()
+        orow.addWidget(self.outcome_edit, 1)
+        orow.addWidget(QLabel("positive ="))
+        orow.addWidget(self.positive_edit)
+        form.addRow("Outcome column", orow)
+        self.center_edit = QLineEdit()
+        self.center_edit.setPlaceholderText("optional: center column (ComBat)")
+        form.addRow("Center", self.center_edit)
+        srow = QHBoxLayout()
+        self.split_combo = QComboBox()
+        self.split_combo.addItems(["holdout", "external", "none"])
+        srow.addWidget(self.split_combo)
+        self.test_fraction = QDoubleSpinBox()
+        self.test_fraction.setRange(0.05, 0.9)
+        self.test_fraction.setSingleStep(0.05)
+        self.test_fraction.setPrefix("test ")
+        srow.addWidget(self.test_fraction)
+        form.addRow("Split", srow)
+        root.addWidget(data)
+
+        steps = QGroupBox("Steps (fitted inside every training fold, in this order)")
+        grid = QGridLayout(steps)
+        self.step_checks = {}
+        for i, name in enumerate(STEP_ORDER):
+            cb = QCheckBox(name)
+            self.step_checks[name] = cb
+            grid.addWidget(cb, i // 3, i % 3)
+        root.addWidget(steps)
+
+        model = QGroupBox("Model and validation")
+        mform = QFormLayout(model)
+        self.learner_combo = QComboBox()
+        self.learner_combo.addItems(list(LEARNERS))
+        mform.addRow("Learner", self.learner_combo)
+        self.rule_combo = QComboBox()
+        self.rule_combo.addItems(["1se", "min"])
+        mform.addRow("LASSO lambda", self.rule_combo)
+        vrow = QHBoxLayout()
+        self.repeats_spin = self._spin(0, 1000, "repeats ")
+        self.folds_spin = self._spin(2, 20, "folds ")
+        self.boot_spin = self._spin(0, 5000, "bootstrap ")
+        self.jobs_spin = self._spin(1, 64, "jobs ")
+        for w in (self.repeats_spin, self.folds_spin, self.boot_spin, self.jobs_spin):
+            vrow.addWidget(w)
+        mform.addRow("Validation", vrow)
+        self.seed_spin = self._spin(0, 2**31 - 1, "")
+        mform.addRow("Seed", self.seed_spin)
+        root.addWidget(model)
+
+        root.addWidget(QLabel("Config (YAML; clinical variables and step settings are edited here):"))
+        self.yaml_edit = QPlainTextEdit()
+        self.yaml_edit.setMinimumHeight(160)
+        self.yaml_edit.setStyleSheet("font-family: monospace; font-size: 9pt;")
+        root.addWidget(self.yaml_edit)
+
+        orow = QHBoxLayout()
+        orow.addWidget(QLabel("Output folder"))
+        self.out_edit = QLineEdit(str(Path.cwd() / "radgui-train"))
+        orow.addWidget(self.out_edit, 1)
+        browse = QPushButton("\N{HORIZONTAL ELLIPSIS}")
+        browse.setMaximumWidth(30)
+        browse.clicked.connect(self._out_dialog)
+        orow.addWidget(browse)
+        root.addLayout(orow)
+
+        brow = QHBoxLayout()
+        self.train_button = QPushButton("Train")
+        self.train_button.setStyleSheet("font-weight:bold; padding:4px 14px;")
+        self.train_button.clicked.connect(self.train)
+        brow.addWidget(self.train_button)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        brow.addWidget(self.cancel_button)
+        root.addLayout(brow)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 100)
+        self.progress.setMaximumHeight(18)
+        root.addWidget(self.progress)
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        self.message.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        root.addWidget(self.message)
+        root.addStretch(1)
+
+        self.set_config(DEFAULT_CONFIG)
+        for w in (self.name_edit, self.features_edit, self.clinical_edit, self.outcome_edit, self.positive_edit,
+                  self.center_edit):
+            w.editingFinished.connect(self._form_changed)
+        for w in (self.split_combo, self.learner_combo, self.rule_combo):
+            w.currentIndexChanged.connect(self._form_changed)
+        for w in (self.test_fraction, self.repeats_spin, self.folds_spin, self.boot_spin, self.jobs_spin,
+                  self.seed_spin):
+            w.valueChanged.connect(self._form_changed)
+        for cb in self.step_checks.values():
+            cb.toggled.connect(self._form_changed)
+
+    # ------------------------------------------------------------------ widgets
+    @staticmethod
+    def _spin(lo, hi, prefix):
+        s = QSpinBox()
+        s.setRange(lo, hi)
+        s.setPrefix(prefix)
+        return s
+
+    def _path_row(self, form, label, pattern):
+        edit = QLineEdit()
+        row = QHBoxLayout()
+        row.addWidget(edit, 1)
+        b = QPushButton("\N{HORIZONTAL ELLIPSIS}")
+        b.setMaximumWidth(30)
+
+        def pick():
+            path, _ = QFileDialog.getOpenFileName(self, label, str(self.base_dir), pattern)
+            if path:
+                edit.setText(path)
+                self._form_changed()
+
+        b.clicked.connect(pick)
+        row.addWidget(b)
+        form.addRow(label, row)
+        return edit
+
+    # ------------------------------------------------------------------ config <-> form
+    def set_config(self, doc: dict, base_dir: str | Path | None = None) -> None:
+        """Show a config mapping in the form and the YAML editor."""
+        if base_dir is not None:
+            self.base_dir = Path(base_dir)
+        self._syncing = True
+        try:
+            self.name_edit.setText(str(doc.get("name", "")))
+            self.features_edit.setText(str(doc.get("features", "")))
+            self.clinical_edit.setText(str(doc.get("clinical") or ""))
+            out = doc.get("outcome") or {}
+            self.outcome_edit.setText(str(out.get("column", "")))
+            self.positive_edit.setText(str(out.get("positive", 1)))
+            self.center_edit.setText(str(doc.get("center") or ""))
+            split = doc.get("split") or {}
+            self.split_combo.setCurrentText(split.get("method", "holdout"))
+            self.test_fraction.setValue(float(split.get("test_fraction", 0.3)))
+            steps = doc.get("steps") or {}
+            for name, cb in self.step_checks.items():
+                cb.setChecked(name in steps and steps[name] is not False)
+            self.learner_combo.setCurrentText((doc.get("learner") or {}).get("name", "lasso"))
+            self.rule_combo.setCurrentText(str((steps.get("lasso") or {}).get("rule", "1se")))
+            val = doc.get("validation") or {}
+            self.repeats_spin.setValue(int(val.get("repeats", 10)))
+            self.folds_spin.setValue(int(val.get("folds", 5)))
+            self.boot_spin.setValue(int(val.get("bootstrap", 100)))
+            self.jobs_spin.setValue(max(1, int(val.get("n_jobs", 1))))
+            self.seed_spin.setValue(int(doc.get("seed", 42)))
+            self.yaml_edit.setPlainText(yaml.safe_dump(doc, sort_keys=False))
+        finally:
+            self._syncing = False
+
+    def config_dict(self) -> dict:
+        """The config now shown: the YAML editor's mapping with the form's values written in."""
+        try:
+            doc = yaml.safe_load(self.yaml_edit.toPlainText()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"the YAML editor does not hold valid YAML ({exc})") from None
+        if not isinstance(doc, dict):
+            raise ConfigError("the YAML editor must hold a mapping of keys to values")
+        doc["name"] = self.name_edit.text().strip() or "radiomics model"
+        doc["features"] = self.features_edit.text().strip()
+        if self.clinical_edit.text().strip():
+            doc["clinical"] = self.clinical_edit.text().strip()
+        else:
+            doc.pop("clinical", None)
+        outcome = dict(doc.get("outcome") or {})
+        outcome["column"] = self.outcome_edit.text().strip()
+        pos = self.positive_edit.text().strip()
+        outcome["positive"] = int(pos) if pos.lstrip("-").isdigit() else pos
+        doc["outcome"] = outcome
+        if self.center_edit.text().strip():
+            doc["center"] = self.center_edit.text().strip()
+        else:
+            doc.pop("center", None)
+        split = dict(doc.get("split") or {})
+        split["method"] = self.split_combo.currentText()
+        if split["method"] == "holdout":
+            split["test_fraction"] = round(self.test_fraction.value(), 3)
+        doc["split"] = split
+        steps = dict(doc.get("steps") or {})
+        for name, cb in self.step_checks.items():
+            if cb.isChecked():
+                steps[name] = steps.get(name) or {}
+            else:
+                steps.pop(name, None)
+        if "lasso" in steps:
+            steps["lasso"] = {**steps["lasso"], "rule": self.rule_combo.currentText()}
+        doc["steps"] = steps
+        learner = dict(doc.get("learner") or {})
+        learner["name"] = self.learner_combo.currentText()
+        doc["learner"] = learner
+        doc["validation"] = {**(doc.get("validation") or {}), "repeats": self.repeats_spin.value(),
+                             "folds": self.folds_spin.value(), "bootstrap": self.boot_spin.value(),
+                             "n_jobs": self.jobs_spin.value()}
+        doc["seed"] = self.seed_spin.value()
+        return doc
+
+    def _form_changed(self, *_):
+        if self._syncing:
+            return
+        try:
+            doc = self.config_dict()
+        except RadguiError as exc:
+            self._error(str(exc))
+            return
+        self._syncing = True
+        try:
+            self.yaml_edit.setPlainText(yaml.safe_dump(doc, sort_keys=False))
+        finally:
+            self._syncing = False
+
+    def load_config(self, path: str | Path) -> None:
+        """Open a YAML config (the Open config button)."""
+        path = Path(path)
+        try:
+            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            self._error(f"{path}: cannot read the config ({exc})")
+            return
+        if not isinstance(doc, dict):
+            self._error(f"{path}: the config must be a mapping of keys to values")
+            return
+        self.set_config(doc, base_dir=path.parent)
+        self.path_label.setText(str(path))
+        self.path_label.setStyleSheet("")
+        self.message.setText("")
+
+    def save_config(self, path: str | Path) -> Path:
+        """Write the config shown to a YAML file (the Save config button)."""
+        path = Path(path)
+        path.write_text(yaml.safe_dump(self.config_dict(), sort_keys=False), encoding="utf-8")
+        self.path_label.setText(str(path))
+        return path
+
+    def _open_dialog(self):
+        path, _ = QFileDialog.getOpenFileName(self, "Open training config", str(self.base_dir), "YAML (*.yaml *.yml)")
+        if path:
+            self.load_config(path)
+
+    def _save_dialog(self):
+        path, _ = QFileDialog.getSaveFileName(self, "Save training config", str(self.base_dir / "config.yaml"),
+                                              "YAML (*.yaml *.yml)")
+        if path:
+            try:
+                self.save_config(path)
+            except RadguiError as exc:
+                self._error(str(exc))
+
+    def _out_dialog(self):
+        path = QFileDialog.getExistingDirectory(self, "Output folder", self.out_edit.text())
+        if path:
+            self.out_edit.setText(path)
+
+    # ------------------------------------------------------------------ training
+    @property
+    def busy(self) -> bool:
+        """True while training runs."""
+        return self._worker is not None
+
+    def train(self) -> None:
+        """Validate the config and run training in a worker (the Train button)."""
+        from napari.qt.threading import create_worker
+
+        from radgui.model.config import config_from_dict
+
+        if self._worker is not None:
+            return
+        try:
+            config = config_from_dict(self.config_dict(), base=self.base_dir, source=None)
+        except RadguiError as exc:
+            self._error(str(exc))
+            return
+        out = self.out_edit.text().strip()
+        if not out:
+            self._error("choose an output folder")
+            return
+        self.result = self.files = None
+        self.message.setStyleSheet("")
+        self.message.setText("Training\N{HORIZONTAL ELLIPSIS}")
+        self.progress.setValue(0)
+        self.train_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        worker = create_worker(iter_train_and_report, config, Path(out))
+        worker.yielded.connect(self._on_step)
+        worker.returned.connect(self._on_result)
+        worker.aborted.connect(self._on_aborted)
+        worker.finished.connect(self._on_finished)
+        self._worker = worker
+        worker.start()
+
+    def cancel(self) -> None:
+        """Stop training at its next step (the Cancel button)."""
+        if self._worker is not None:
+            self._worker.quit()
+
+    def _on_step(self, step):
+        frac = step.fraction
+        if frac is not None:
+            self.progress.setValue(int(round(100 * frac)))
+        self.progress.setFormat(f"%p%  {step.message}"[:70])
+
+    def _on_result(self, value):
+        if isinstance(value, _Failure):
+            self.progress.setValue(0)
+            exc = value.error
+            self._error(str(exc) if isinstance(exc, RadguiError)
+                        else f"unexpected error ({type(exc).__name__}): {exc}")
+            return
+        self.result, self.files = value
+        self.progress.setValue(100)
+        m = self.result.metrics
+        test = m["cohort"]["test_cohort"]
+        comb = m["models"][test or "train"]["combined"]
+        self.message.setStyleSheet("")
+        self.message.setText(
+            f"Combined model AUC ({test or 'training'}): {comb['auc']:.3f} "
+            f"[{comb['auc_ci_low']:.3f}, {comb['auc_ci_high']:.3f}]\n"
+            + "\n".join(f"wrote {p}" for p in self.files))
+
+    def _on_aborted(self):
+        self.progress.setValue(0)
+        self.message.setStyleSheet("")
+        self.message.setText("Cancelled; nothing was written.")
+
+    def _on_finished(self):
+        self._worker = None
+        self.train_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+
+    def _error(self, text: str):
+        self.message.setStyleSheet(f"color:{_RED}; font-weight:bold;")
+        self.message.setText(text)
+        try:
+            from napari.utils.notifications import show_warning
+
+            show_warning(text)
+        except Exception:  # noqa: BLE001 - a notification must never break the dock
+            pass
