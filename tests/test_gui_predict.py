@@ -46,6 +46,7 @@ def test_demo_predict_equals_cli(demo_window, qtbot, capsys):
     _click_predict(qtbot, dock)
     pred = dock.prediction
     assert pred is not None, dock.message.text()
+    assert dock.progress.value() == 100 and dock.predict_button.isEnabled() and not dock.cancel_button.isEnabled()
 
     image, mask = demo_paths()
     argv = ["predict", "demo", "--image", str(image), "--mask", str(mask), "--json"]
@@ -65,7 +66,7 @@ def test_demo_predict_equals_cli(demo_window, qtbot, capsys):
     assert dock.km_display.summary_["group"] == doc["risk_group"]
 
 
-def test_bad_inputs_are_messages_in_the_dock(demo_window, qtbot):
+def test_bad_inputs_are_messages_in_the_dock(demo_window, qtbot, tmp_path):
     from radgui.model.bundle import ModelBundle
 
     viewer, dock = demo_window
@@ -82,6 +83,13 @@ def test_bad_inputs_are_messages_in_the_dock(demo_window, qtbot):
     assert dock.prediction is None and "'nlr' = 75 ratio is out of range" in dock.message.text()
     dock.fields["nlr"].setText("4.2")
     assert dock.field_errors["nlr"].isHidden()
+
+    # a bundle that is not one: a message, the current model stays
+    bad = tmp_path / "bad.radgui-model"
+    bad.write_text("not a zip")
+    before = dock.bundle
+    dock.open_bundle(bad)
+    assert dock.bundle is before and "not a radgui model bundle" in dock.message.text()
 
     # a model needing an ROI the study lacks
     dock.add_bundle(ModelBundle.from_formula(0.0, {"ring3mm__original_firstorder_Mean": 0.1}), "ring model")
@@ -172,3 +180,21 @@ def test_demo_predict_screenshot_shows_three_panels(qtbot, tmp_path):
         assert dock.probability_label.text().endswith("%")
     finally:
         viewer.close()
+
+
+@pytest.mark.slow
+def test_radgui_demo_predict_screenshot_command(tmp_path):
+    """The real command, in its own process (as a user runs it under xvfb-run)."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "demo_predict.png"
+    proc = subprocess.run([sys.executable, "-m", "radgui", "demo", "--predict", "--screenshot", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    from imageio.v3 import imread
+
+    shot = imread(out)
+    assert shot.shape[:2] == (1000, 1600)
+    right = shot[:, 800:, :3].astype(int)  # the Predict dock's side: white figure backgrounds
+    assert (right.min(axis=-1) > 240).mean() > 0.15
