@@ -148,3 +148,28 @@ def test_radgui_model_predict_is_the_patient_function():
     assert radgui.model.predict is patient.predict and radgui.model.iter_predict is patient.iter_predict
     assert radgui.model.Prediction.__name__ == "Prediction"  # lazy submodule access does not rebind it
     assert radgui.model.predict is patient.predict
+
+
+def test_pet_roi_uses_the_pet_volume_and_pet_preset(demo_case):
+    from radgui.demo.cohort import render_phantom
+    from radgui.features import extract
+    from radgui.io.volume import Volume
+
+    ct, ct_mask = demo_case
+    ph = render_phantom(9.0, 0.7, (4.0, 4.0, 4.0), seed=11)
+    img, msk = ph.to_sitk()
+    suv = sitk.GetImageFromArray(np.clip(ph.image, 0, None).astype(np.float32) / 100.0)
+    suv.CopyInformation(img)
+    pet = Volume(suv, "PT", {"name": "pet"})
+    coefs = {"tumour__original_firstorder_Mean": 0.01, "pet_tumour__original_firstorder_Maximum": 0.3,
+             "pet_tumour__original_glcm_Contrast": 0.05}
+    bundle = ModelBundle.from_formula(-1.0, coefs)
+    pred = predict(bundle, {"CT": ct, "PT": pet}, {"tumour": ct_mask, "pet_tumour": (pet, msk)}, {})
+    ref_pet = extract(pet, {"pet_tumour": msk}, "pet-suv").loc["pet_tumour"]  # SUV bin width 0.25
+    ref_ct = extract(ct, {"tumour": ct_mask}, "ct-original").loc["tumour"]
+    assert pred.features["pet_tumour__original_firstorder_Maximum"] == pytest.approx(
+        ref_pet["original_firstorder_Maximum"], rel=1e-12)
+    assert pred.features["pet_tumour__original_glcm_Contrast"] == pytest.approx(
+        ref_pet["original_glcm_Contrast"], rel=1e-12)
+    assert pred.features["tumour__original_firstorder_Mean"] == pytest.approx(
+        ref_ct["original_firstorder_Mean"], rel=1e-12)
