@@ -64,6 +64,16 @@ def test_demo_predict_equals_cli(demo_window, qtbot, capsys):
     # both figures carry this patient
     assert dock.nomogram_display.prediction is pred and dock.km_display.prediction is pred
     assert dock.km_display.summary_["group"] == doc["risk_group"]
+    # the event-free time box redraws the K-M panel at the chosen time
+    dock.time_spin.setValue(6.0)
+    assert dock.km_display.summary_["time_point"] == 6.0 and "at 6 (months)" in dock.km_display.summary_text_
+
+    # the Tumour ROI picker: a differently named ROI layer provides the same features
+    viewer.layers["tumour"].name = "lesion"
+    assert dock.roi_combo.findText("lesion") >= 0
+    dock.roi_combo.setCurrentText("lesion")
+    _click_predict(qtbot, dock)
+    assert dock.prediction is not pred and dock.prediction.probability == doc["probability"]
 
 
 def test_bad_inputs_are_messages_in_the_dock(demo_window, qtbot, tmp_path):

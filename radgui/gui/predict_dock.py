@@ -136,6 +136,7 @@ class PredictDock(QWidget):
         self.field_errors: dict[str, QLabel] = {}
         self._bundles: list = []  # (label, bundle or None, path)
         self._worker = None
+        self._watched: set[int] = set()
         self.nomogram_display = None
         self.km_display = None
 
@@ -460,7 +461,12 @@ class PredictDock(QWidget):
         from radgui.gui.layers import roi_layers
 
         current = self.roi_combo.currentText()
-        names = list(roi_layers(self.viewer))
+        layers = roi_layers(self.viewer)
+        for ly in layers.values():  # follow renames
+            if id(ly) not in self._watched:
+                ly.events.name.connect(self._refresh_rois)
+                self._watched.add(id(ly))
+        names = list(layers)
         self.roi_combo.blockSignals(True)
         self.roi_combo.clear()
         self.roi_combo.addItems(names)
