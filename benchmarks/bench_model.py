@@ -57,7 +57,7 @@ def main(argv=None):
     if not args.skip_stacking:
         runs.append(("zscore + univariate + stacking (tuned)",
                      {"zscore": {}, "univariate": {"test": "mannwhitney", "alpha": 0.05, "min_features": 5}},
-                     {"name": "stacking", "tune": {"n_iter": 5, "folds": 3}}, stack_r, 20))
+                     {"name": "stacking", "tune": {"n_iter": 3, "folds": 3}}, stack_r, 20))
     print(f"radgui model benchmark: {len(y)} patients x {X.shape[1]} features, 5-fold outer CV; "
           f"{os.cpu_count()} CPUs, Python {platform.python_version()}")
     print(f"{'pipeline':<42} {'repeats':>7} {'jobs':>4} {'wall s':>9} {'s/fold':>8} {'AUC':>6} "

@@ -43,6 +43,7 @@ def dock(qtbot):
         qtbot.waitUntil(lambda: not widget.busy, timeout=60_000)
 
 
+@pytest.mark.slow
 def test_dock_trains_example_and_writes_files(dock, qtbot, cohort_config, tmp_path):
     from qtpy.QtCore import Qt
 

@@ -474,11 +474,18 @@ def _make_bundle(config: TrainConfig, fitted, train_c: Cohort, train_pred: pd.Da
         ref["time"], ref["event"] = train_c.time, train_c.event
     test_metrics = metrics["models"].get(test_name, {}).get("combined", {}) if test_name else {}
     cvm = metrics.get("cross_validation", {}).get("combined", {})
-    validation = {"cohort": test_name, "auc": test_metrics.get("auc"), "auc_ci_low": test_metrics.get("auc_ci_low"),
+    n_test = metrics["models"].get(test_name, {}).get("n") if test_name else None
+    validation = {"cohort": test_name,
+                  "method": f"{test_name} cohort (n={n_test}), DeLong 95% CI" if test_name else
+                  "apparent (no held-out cohort)",
+                  "auc": test_metrics.get("auc"), "auc_ci_low": test_metrics.get("auc_ci_low"),
                   "auc_ci_high": test_metrics.get("auc_ci_high"),
                   "cv_auc": cvm.get("auc_of_mean_prediction"), "cv": f"{cvm.get('repeats')} x {cvm.get('folds')}-fold"
                   if cvm else None,
                   "optimism_corrected_auc": metrics.get("bootstrap_optimism", {}).get("optimism_corrected_auc")}
+    if validation["auc"] is None and cvm:
+        validation.update(auc=cvm.get("auc_of_mean_prediction"),
+                          method=f"{cvm.get('repeats')} x {cvm.get('folds')}-fold nested CV (mean out-of-fold prediction)")
     outcome = {"name": config.outcome.get("label", config.outcome["column"]), "type": "binary",
                "positive": str(config.outcome.get("positive", 1))}
     provenance = {
