@@ -213,3 +213,21 @@ def test_cli_evaluate_on_new_cohort(trained, tmp_path, capsys):
     assert main(["evaluate", str(bundle_path), str(tmp_path / "features.csv"), "--clinical",
                  str(tmp_path / "clinical.csv"), "--outcome", "response", "--out", str(out)]) == 2
     assert "patient P0000: clinical value 'age' is missing" in capsys.readouterr().err
+
+
+def test_external_split(tmp_path):
+    from radgui.model.train import train
+
+    ext = tmp_path / "ext"
+    ext.mkdir()
+    _make_cohort(ext, n=60, seed=21)
+    _make_cohort(tmp_path, n=90, seed=20)
+    path, _ = _config(tmp_path, split={"method": "external", "features": "ext/features.csv",
+                                       "clinical": "ext/clinical.csv"},
+                      validation={"repeats": 0, "folds": 3, "bootstrap": 0}, survival=None,
+                      steps={"zscore": {}, "univariate": {"alpha": 0.1}, "lasso": {"folds": 3, "n_lambdas": 10}})
+    result = train(path)
+    m = result.metrics
+    assert m["cohort"]["test_cohort"] == "external" and m["models"]["external"]["n"] == 60
+    assert m["cohort"]["n_train"] == 90
+    assert result.bundle.provenance["validation"]["cohort"] == "external"
