@@ -41,3 +41,4 @@ def lung1(cases_dir):
 def brain1(cases_dir):
     """(image path, label path) of the brain MR case (flipped y direction)."""
     return cases_dir / "brain1_image.nrrd", cases_dir / "brain1_label.nrrd"
+

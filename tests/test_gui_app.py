@@ -9,12 +9,18 @@ pytestmark = pytest.mark.gui
 
 
 @pytest.fixture
-def demo_window(qtbot):
+def demo_window(make_napari_viewer, qtbot):
     from radgui.cli.demo import open_demo
 
-    viewer, docks = open_demo(show=True)
+    viewer, docks = open_demo(viewer=make_napari_viewer(show=True))
     yield viewer, docks
-    viewer.close()
+    wait_for_workers(qtbot, docks)
+
+
+def wait_for_workers(qtbot, docks):
+    """Let every dock's background worker finish before the window closes."""
+    qtbot.waitUntil(lambda: all(getattr(d, "_worker", None) is None and getattr(d, "_measure_worker", None) is None
+                                for d in docks.values()), timeout=30_000)
 
 
 def _press(qtbot, viewer, key):
@@ -56,6 +62,13 @@ def test_demo_presets_by_shortcut_and_screenshot(demo_window, qtbot, tmp_path):
     z = int(round((viewer.dims.point[0] - roi.translate[0]) / roi.scale[0]))
     assert np.asarray(roi.data)[z].sum() > 0
 
+    # look at the tumour closely: centre the camera on it, 80 mm across the canvas
+    zyx = np.argwhere(np.asarray(roi.data) > 0).mean(axis=0)
+    camera = viewer.scene.camera if hasattr(viewer, "scene") else viewer.camera
+    camera.center = tuple(np.asarray(roi.translate) + np.asarray(roi.scale) * zyx)[1:]
+    canvas_px = min(viewer.window._qt_viewer.canvas.native.width(), viewer.window._qt_viewer.canvas.native.height())
+    camera.zoom = canvas_px / 80.0
+    qtbot.wait(50)
     shot = viewer.screenshot(canvas_only=True, flash=False)
     assert shot.std() > 20, "screenshot looks blank"
     n = tumour_pixels(shot, roi.colormap.map(np.array([1]))[0], roi.opacity)
@@ -155,3 +168,24 @@ def test_dropping_a_dicom_folder_with_two_series_shows_the_picker(make_napari_vi
     assert offered == [["thick", "thin"]]
     assert [ly.name for ly in viewer.layers] == ["thick"]
     assert viewer.layers[0].scale[0] == pytest.approx(5.0)
+
+
+def test_qt_binding_keeps_none_alive(qtbot):
+    """PySide6 6.12.0 drops a reference to None on each call (Python < 3.12): the
+    app would abort with "deallocating None" after a long session. pyproject pins
+    a version without the bug; this guards the pin."""
+    import gc
+    import sys
+
+    from qtpy.QtWidgets import QApplication
+
+    if sys.version_info >= (3, 12):
+        pytest.skip("None is immortal from Python 3.12 on")
+    for _ in range(10):
+        QApplication.processEvents()
+    gc.collect()
+    before = sys.getrefcount(None)
+    for _ in range(500):
+        QApplication.processEvents()
+    gc.collect()
+    assert sys.getrefcount(None) - before > -100

@@ -11,10 +11,10 @@ pytestmark = pytest.mark.gui
 
 
 @pytest.fixture
-def demo_window(qtbot):
+def demo_window(make_napari_viewer, qtbot):
     from radgui.cli.demo import open_demo
 
-    viewer, docks = open_demo(show=True)
+    viewer, docks = open_demo(viewer=make_napari_viewer(show=True))
     yield viewer, docks["Predict"]
     dock = docks["Predict"]
     if dock.busy:
@@ -22,7 +22,6 @@ def demo_window(qtbot):
     # let every dock's worker finish (the ROI dock re-measures when ROI layers change)
     qtbot.waitUntil(lambda: all(getattr(d, "_worker", None) is None and getattr(d, "_measure_worker", None) is None
                                 for d in docks.values()), timeout=30_000)
-    viewer.close()
 
 
 def _click_predict(qtbot, dock):
@@ -154,12 +153,12 @@ def _region(shot, widget, window):
 
 
 @pytest.mark.slow
-def test_demo_predict_screenshot_shows_three_panels(qtbot, tmp_path):
+def test_demo_predict_screenshot_shows_three_panels(make_napari_viewer, qtbot, tmp_path):
     """``radgui demo --predict --screenshot``'s flow: result, nomogram and K-M panels are on screen."""
     from radgui.cli.demo import open_demo, press_predict
     from radgui.gui.app import save_window_screenshot
 
-    viewer, docks = open_demo(show=True)
+    viewer, docks = open_demo(viewer=make_napari_viewer(show=True))
     try:
         press_predict(viewer, docks)
         dock = docks["Predict"]
@@ -189,7 +188,8 @@ def test_demo_predict_screenshot_shows_three_panels(qtbot, tmp_path):
             assert red.sum() > 30
         assert dock.probability_label.text().endswith("%")
     finally:
-        viewer.close()
+        qtbot.waitUntil(lambda: all(getattr(d, "_worker", None) is None and getattr(d, "_measure_worker", None) is None
+                                    for d in docks.values()), timeout=30_000)
 
 
 @pytest.mark.slow

@@ -34,12 +34,15 @@ def load_demo():
     return volume, load_mask(label, volume)
 
 
-def open_demo(show: bool = True):
-    """Build the demo window without blocking; returns ``(viewer, docks)``."""
+def open_demo(show: bool = True, viewer=None):
+    """Build the demo window without blocking; returns ``(viewer, docks)``.
+
+    ``viewer``: an existing napari viewer to build it in (tests).
+    """
     from radgui.cli.view import build_window
 
     volume, mask = load_demo()
-    viewer, docks = build_window(volume, {"tumour": mask}, show=show, preset="lung")
+    viewer, docks = build_window(volume, {"tumour": mask}, show=show, preset="lung", viewer=viewer)
     prepare_predict(docks)
     return viewer, docks
 

@@ -44,12 +44,15 @@ def run(args: argparse.Namespace) -> int:
     return show(volume, {"tumour": mask} if mask is not None else {}, screenshot=args.screenshot)
 
 
-def build_window(volume, rois: dict, show: bool = True, preset: str | None = None):
-    """The main window on ``volume`` with ``rois`` as ROI layers; returns ``(viewer, docks)``."""
+def build_window(volume, rois: dict, show: bool = True, preset: str | None = None, viewer=None):
+    """The main window on ``volume`` with ``rois`` as ROI layers; returns ``(viewer, docks)``.
+
+    ``viewer``: an existing napari viewer to build the window in (see create_viewer).
+    """
     from radgui.gui.app import center_on_roi, create_viewer
     from radgui.gui.layers import add_roi, add_volume
 
-    viewer, docks = create_viewer(show=show)
+    viewer, docks = create_viewer(show=show, viewer=viewer)
     image_layer = add_volume(viewer, volume)
     roi_layer = None
     for name, mask in rois.items():

@@ -24,17 +24,25 @@ DOCKS: list[tuple[str, str, str, str]] = [
     ("train_dock", "TrainDock", "Train", "right"),
 ]
 
+#: Width of the right-hand dock area in pixels.
+DOCK_WIDTH = 430
+
 TITLE = f"radgui {__version__} \N{EM DASH} {RESEARCH_NOTICE}"
 
 
-def create_viewer(show: bool = True):
+def create_viewer(show: bool = True, viewer=None):
     """Create the radgui main window and return ``(viewer, docks)``.
 
     ``docks`` maps each dock title to its widget, for tests and scripts.
+    ``viewer`` turns an existing napari viewer into radgui's window (tests pass
+    the one napari's ``make_napari_viewer`` fixture made).
     """
     import napari
 
-    viewer = napari.Viewer(title=TITLE, show=show)
+    if viewer is None:
+        viewer = napari.Viewer(title=TITLE, show=show)
+    else:
+        viewer.title = TITLE
     from qtpy.QtGui import QIcon
 
     from radgui import RESOURCES
@@ -44,14 +52,47 @@ def create_viewer(show: bool = True):
     canvas = getattr(viewer, "canvas", None)
     scale_bar = canvas.overlays["scale_bar"] if canvas is not None else viewer.scale_bar
     scale_bar.visible = True
-    docks = {}
+    docks, dock_widgets = {}, {}
     for module, cls_name, title, area in DOCKS:
         cls = getattr(importlib.import_module(f"radgui.gui.{module}"), cls_name)
         widget = cls(viewer)
-        viewer.window.add_dock_widget(widget, name=title, area=area)
+        # Docks sharing an area are tabbed (stacked, each would be squeezed to a
+        # strip) and scroll, so one wide dock does not force the area wide.
+        dock_widgets[title] = viewer.window.add_dock_widget(
+            _scrolling(widget), name=title, area=area, tabify=bool(dock_widgets),
+            add_vertical_stretch=False)
         docks[title] = widget
-    # Show the first dock on top when several are tabbed together.
+    viewer.window.radgui_dock_widgets = dock_widgets  # for show_dock()
+    if dock_widgets:
+        show_dock(viewer, next(iter(dock_widgets)))
     return viewer, docks
+
+
+def _scrolling(widget):
+    from qtpy.QtWidgets import QFrame, QScrollArea
+
+    area = QScrollArea()
+    area.setWidget(widget)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.NoFrame)
+    area.setObjectName(f"{widget.objectName() or type(widget).__name__}_scroll")
+    return area
+
+
+def show_dock(viewer, title: str, width: int | None = None) -> None:
+    """Bring a radgui dock to the front of its tab group, optionally resizing its area.
+
+    ``width`` is in pixels (default :data:`DOCK_WIDTH`); the Predict dock asks
+    for more room to show the nomogram and the Kaplan-Meier panel.
+    """
+    from qtpy.QtCore import Qt
+    from qtpy.QtWidgets import QApplication
+
+    dock = viewer.window.radgui_dock_widgets[title]
+    dock.show()
+    dock.raise_()
+    QApplication.processEvents()
+    viewer.window._qt_window.resizeDocks([dock], [width or DOCK_WIDTH], Qt.Horizontal)
 
 
 def open_paths(viewer, image: str | Path | None, label: str | Path | None = None,
@@ -95,6 +136,8 @@ def save_window_screenshot(viewer, path: str | Path, size: tuple[int, int] = (16
     window.resize(*size)
     for _ in range(5):
         QApplication.processEvents()
+    viewer.reset_view()  # fit the image to the canvas at its final size
+    QApplication.processEvents()
     viewer.screenshot(str(path), canvas_only=False, flash=False)
     if os.environ.get("RADGUI_STARTUP_TIMING"):
         # Seconds from process start to the first painted, captured window (make bench).

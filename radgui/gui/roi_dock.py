@@ -57,6 +57,7 @@ from qtpy.QtWidgets import (
 from radgui import roi as engine
 from radgui.errors import RadguiError
 from radgui.roi._common import bbox
+from radgui.gui._qt import is_alive
 from radgui.gui.layers import add_roi, current_volume, image_layers, roi_layers
 
 #: Grow modes shown in the combo box: label -> (engine mode, preset or None)
@@ -462,6 +463,8 @@ class RoiDock(QWidget):
                 self.roi_list.blockSignals(False)
 
     def _on_layers_changed(self, event=None) -> None:
+        if not is_alive(self.roi_list):  # layer events still arrive while the window closes
+            return
         rois = roi_layers(self.viewer)
         self.roi_list.blockSignals(True)
         self.roi_list.clear()
@@ -986,6 +989,8 @@ class RoiDock(QWidget):
         worker.start()
 
     def _fill_table(self) -> None:
+        if not is_alive(self.table):  # a measurement worker finished after the window closed
+            return
         rows = [(name, self._measure_cache.get(id(ly), {})) for name, ly in roi_layers(self.viewer).items()]
         self.table.setRowCount(len(rows))
         self.table.setVerticalHeaderLabels([n for n, _ in rows])
