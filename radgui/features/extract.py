@@ -195,7 +195,8 @@ def versions() -> dict[str, str]:
 
 def iter_extract(volume: Volume | sitk.Image, rois: Mapping[str, Any] | Any,
                  preset: str | Preset | dict = "ct-original", *, label: int | None = None,
-                 fast: bool = True, on_error: str = "raise") -> Generator[Step, None, pd.DataFrame]:
+                 fast: bool = True, on_error: str = "raise",
+                 allow_nonquantitative: bool = False) -> Generator[Step, None, pd.DataFrame]:
     """Extract PyRadiomics features of several ROIs of one image, yielding progress.
 
     Parameters
@@ -220,6 +221,11 @@ def iter_extract(volume: Volume | sitk.Image, rois: Mapping[str, Any] | Any,
         What a bad ROI does: raise its :class:`~radgui.errors.RadguiError`, or
         leave its row out and record the message in
         ``result.attrs["errors"][roi]``.
+    allow_nonquantitative : bool
+        Extract from a Volume its loader marked unfit for quantification
+        (``meta["quantitative"] is False``: derived/secondary or lossy-compressed
+        DICOM). Refused by default; when allowed, the reason stays in the
+        provenance warnings.
 
     Yields
     ------
@@ -254,6 +260,11 @@ def iter_extract(volume: Volume | sitk.Image, rois: Mapping[str, Any] | Any,
     if not rois:
         raise FeatureExtractionError("no ROI given")
     check_image(image, vol.name if vol is not None else "image")
+    if vol is not None and vol.meta.get("quantitative") is False and not allow_nonquantitative:
+        reasons = [w for w in vol.warnings if "quantification" in w or "lossy" in w] or ["marked by its loader"]
+        raise FeatureExtractionError(
+            f"{vol.name}: not fit for radiomics ({'; '.join(reasons)}); "
+            "extract anyway only on purpose (allow_nonquantitative=True)")
 
     extractor = build_extractor(preset)
     settings = dict(extractor.settings)
