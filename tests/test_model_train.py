@@ -114,7 +114,8 @@ def test_example_config_is_valid():
     ({"steps": {"zscore": {}, "lassoo": {}}}, "unknown step 'lassoo'"),
     ({"steps": {"zscore": {}, "lasso": {"fold": 3}}}, "unknown key(s) ['fold'] under 'steps.lasso'"),
     ({"learner": {"name": "deep"}}, "learner.name 'deep' is not one of"),
-    ({"outcome": None}, "'outcome' is required"),
+    ({"outcome": None, "survival": None}, "'outcome' is required"),
+    ({"outcome": None}, "step(s) ['correlation'] need a binary outcome"),
     ({"split": {"method": "holdout", "test_fraction": 2}}, "test_fraction must be between 0 and 1"),
     ({"validation": {"folds": 1}}, "validation.folds must be an integer >= 2"),
     ({"steps": {"lasso": {}}}, "needs the 'zscore' step"),
@@ -231,3 +232,30 @@ def test_external_split(tmp_path):
     assert m["cohort"]["test_cohort"] == "external" and m["models"]["external"]["n"] == 60
     assert m["cohort"]["n_train"] == 90
     assert result.bundle.provenance["validation"]["cohort"] == "external"
+
+
+@pytest.mark.slow
+def test_survival_only_model(tmp_path, capsys):
+    from radgui.cli import main
+    from radgui.model.train import train
+
+    feats, clin = _make_cohort(tmp_path, n=120, seed=5)
+    path, doc = _config(tmp_path, outcome=None, validation={"repeats": 1, "folds": 3, "bootstrap": 0},
+                        steps={"zscore": {}, "combat": {}, "lasso": {"folds": 3}})
+    result = train(path)
+    bundle = ModelBundle.load(result.bundle.save(tmp_path / "cox"))
+    assert bundle.model_kind == "cox" and bundle.linear_model.horizon == 24
+    P = result.predictions["train"]
+    f, c = feats.set_index("patient_id"), clin.set_index("patient_id")
+    for pid in P.index[:5]:
+        pred = predict_from_features(bundle, f.loc[pid].to_dict(), {k: c.loc[pid, k] for k in
+                                                                   ("age", "ecog", "sex", "nlr", "center")})
+        assert pred.linear_predictor == pytest.approx(P.loc[pid, "linear_predictor"], abs=1e-9)
+        assert 0 <= pred.ci_low <= pred.probability <= pred.ci_high <= 1
+    m = result.metrics
+    assert m["survival"]["test"]["c_index_linear_predictor"] > 0.6     # the generative model links them
+    assert "original_firstorder_Entropy" in m["selected_features"] or "original_shape_Sphericity" in m["selected_features"]
+    out = tmp_path / "out"
+    assert main(["train", str(path), "--out", str(out), "--quiet"]) == 0
+    assert "Cox model C-index (test)" in capsys.readouterr().out
+    assert (out / "report.pdf").read_bytes()[:4] == b"%PDF"

@@ -38,11 +38,18 @@ def run(args) -> int:
     if not args.quiet:
         print(file=sys.stderr)
     bundle, pdf, metrics = report_from_training(result, args.out)
-    m = result.metrics
-    test = m["cohort"]["test_cohort"]
-    comb = m["models"][test]["combined"] if test else m["models"]["train"]["combined"]
-    print(f"combined model AUC ({test or 'training'}): {comb['auc']:.3f} "
-          f"[{comb['auc_ci_low']:.3f}, {comb['auc_ci_high']:.3f}]")
+    print(summary_line(result.metrics))
     for p in (bundle, pdf, metrics):
         print(f"wrote {p}")
     return 0
+
+
+def summary_line(m: dict) -> str:
+    """One line: the final model's held-out (or training) AUC, or C-index for survival models."""
+    test = m["cohort"]["test_cohort"]
+    if "models" in m and m["models"]:
+        comb = m["models"][test or "train"]["combined"]
+        return (f"combined model AUC ({test or 'training'}): {comb['auc']:.3f} "
+                f"[{comb['auc_ci_low']:.3f}, {comb['auc_ci_high']:.3f}]")
+    s = m["survival"][test or "train"]
+    return f"Cox model C-index ({test or 'training'}): {s['c_index_linear_predictor']:.3f}"

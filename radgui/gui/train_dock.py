@@ -445,14 +445,11 @@ class TrainDock(QWidget):
             return
         self.result, self.files = value
         self.progress.setValue(100)
-        m = self.result.metrics
-        test = m["cohort"]["test_cohort"]
-        comb = m["models"][test or "train"]["combined"]
+        from radgui.cli.train import summary_line
+
+        line = summary_line(self.result.metrics)
         self.message.setStyleSheet("")
-        self.message.setText(
-            f"Combined model AUC ({test or 'training'}): {comb['auc']:.3f} "
-            f"[{comb['auc_ci_low']:.3f}, {comb['auc_ci_high']:.3f}]\n"
-            + "\n".join(f"wrote {p}" for p in self.files))
+        self.message.setText(line[0].upper() + line[1:] + "\n" + "\n".join(f"wrote {p}" for p in self.files))
 
     def _on_aborted(self):
         self.progress.setValue(0)

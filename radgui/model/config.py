@@ -64,7 +64,7 @@ class TrainConfig:
     """A validated training configuration (see the module docstring for the keys)."""
 
     features: Path
-    outcome: dict
+    outcome: dict | None
     name: str = "radiomics model"
     clinical: Path | None = None
     id_column: str = "patient_id"
@@ -141,12 +141,26 @@ def config_from_dict(doc: Any, base: str | Path = ".", source: str | Path | None
                 fail(f"key '{key}.{r}' is required")
         return dict(value)
 
-    if "outcome" not in doc:
-        fail("key 'outcome' is required ({column: ..., positive: ...})")
-    outcome = mapping("outcome", doc["outcome"], {"column", "positive", "label"}, ("column",))
+    if doc.get("outcome") is None and doc.get("survival") is None:
+        fail("key 'outcome' is required ({column: ..., positive: ...}), or 'survival' for a survival model")
+    outcome = None
+    if doc.get("outcome") is not None:
+        outcome = mapping("outcome", doc["outcome"], {"column", "positive", "label"}, ("column",))
     survival = None
     if doc.get("survival") is not None:
-        survival = mapping("survival", doc["survival"], {"time", "event", "horizon", "unit"}, ("time", "event"))
+        survival = mapping("survival", doc["survival"], {"time", "event", "horizon", "unit", "label"},
+                           ("time", "event"))
+        h = survival.get("horizon")
+        if h is not None and (not isinstance(h, (int, float)) or h <= 0):
+            fail(f"survival.horizon must be a positive number, got {h!r}")
+    if outcome is None:
+        if survival.get("horizon") is None:
+            fail("a survival model needs 'survival.horizon' (the time at which risk is predicted)")
+        allowed = {"icc", "nzv", "zscore", "combat", "lasso"}
+        bad = sorted(set(doc.get("steps") or {}) - allowed)
+        if bad:
+            fail(f"step(s) {bad} need a binary outcome; a survival model allows {sorted(allowed)} "
+                 "('lasso' is then LASSO-Cox)")
     cv = {}
     for name, spec in (doc.get("clinical_variables") or {}).items():
         spec = mapping(f"clinical_variables.{name}", spec, {"type", "unit", "min", "max", "categories", "label"})
@@ -192,6 +206,8 @@ def config_from_dict(doc: Any, base: str | Path = ".", source: str | Path | None
     learner.setdefault("name", "lasso")
     if learner["name"] not in LEARNERS:
         fail(f"learner.name {learner['name']!r} is not one of {', '.join(LEARNERS)}")
+    if outcome is None and learner["name"] != "lasso":
+        fail("a survival model (no 'outcome') uses the LASSO-Cox Radscore: set learner.name to 'lasso'")
     if learner["name"] in ("lasso", "logistic") and "zscore" not in steps:
         fail(f"learner '{learner['name']}' needs the 'zscore' step (glmnet-style standardisation)")
     if "combat" in steps and not doc.get("center"):

@@ -115,20 +115,8 @@ def load_cohort(config: TrainConfig, features_path: Path, clinical_path: Path | 
         raise ConfigError(f"{what} column '{name}' is in neither the clinical nor the feature table",
                           clinical_path or features_path)
 
-    out = column(config.outcome["column"], "outcome")
-    if out.isna().any():
-        bad = out.index[out.isna()].tolist()[:5]
-        raise ConfigError(f"outcome '{config.outcome['column']}' is missing for patient(s) {bad}",
-                          clinical_path or features_path)
-    positive = config.outcome.get("positive", 1)
-    levels = sorted(map(str, out.unique()))
-    if len(levels) != 2:
-        raise ConfigError(f"outcome '{config.outcome['column']}' must have two values, found {levels}",
-                          clinical_path or features_path)
-    norm = out.map(lambda v: str(int(v)) if isinstance(v, (float, np.floating)) and float(v).is_integer() else str(v))
-    if str(positive) not in levels:
-        raise ConfigError(f"outcome.positive {positive!r} is not one of the outcome values {levels}")
-    y = (norm == str(positive)).to_numpy().astype(int)
+    if config.outcome is not None:
+        y = _binary_outcome(column(config.outcome["column"], "outcome"), config, clinical_path or features_path)
     time = event = None
     if config.survival:
         time = pd.to_numeric(column(config.survival["time"], "survival time"), errors="coerce").to_numpy(float)
@@ -136,8 +124,12 @@ def load_cohort(config: TrainConfig, features_path: Path, clinical_path: Path | 
         if np.isnan(time).any() or np.isnan(event).any():
             raise ConfigError("survival time or event has missing or non-numeric values", clinical_path)
         event = event.astype(int)
+        if set(np.unique(event)) - {0, 1}:
+            raise ConfigError(f"event column '{config.survival['event']}' must hold 0/1", clinical_path)
+    if config.outcome is None:
+        y = event  # survival-only: the event stratifies the splits
 
-    skip = {config.outcome["column"], *(config.survival or {}).get("time", "").split(),
+    skip = {(config.outcome or {}).get("column", ""), *(config.survival or {}).get("time", "").split(),
             *(config.survival or {}).get("event", "").split(), *config.clinical_variables}
     if config.center:
         skip.add(config.center)
@@ -183,6 +175,20 @@ def load_cohort(config: TrainConfig, features_path: Path, clinical_path: Path | 
     return Cohort(X, C, y, time, event)
 
 
+def _binary_outcome(out: pd.Series, config, where) -> np.ndarray:
+    name = config.outcome["column"]
+    if out.isna().any():
+        raise ConfigError(f"outcome '{name}' is missing for patient(s) {out.index[out.isna()].tolist()[:5]}", where)
+    positive = config.outcome.get("positive", 1)
+    levels = sorted(map(str, out.unique()))
+    if len(levels) != 2:
+        raise ConfigError(f"outcome '{name}' must have two values, found {levels}", where)
+    norm = out.map(_level_str)
+    if str(positive) not in levels:
+        raise ConfigError(f"outcome.positive {positive!r} is not one of the outcome values {levels}")
+    return (norm == str(positive)).to_numpy().astype(int)
+
+
 def _level_str(v):
     if isinstance(v, (float, np.floating)) and float(v).is_integer():
         return str(int(v))
@@ -220,6 +226,10 @@ def iter_train(config: TrainConfig | str | Path) -> Generator[Step, None, TrainR
         test_name = "external"
     else:
         train_c, test_c, test_name = cohort, None, None
+    if config.outcome is None:
+        from radgui.model.train_survival import iter_train_survival
+
+        return (yield from iter_train_survival(config, cohort, train_c, test_c, test_name, icc))
     if min(np.bincount(train_c.y, minlength=2)) < config.validation["folds"]:
         raise ConfigError(f"the training cohort has too few patients of one outcome class for "
                           f"{config.validation['folds']}-fold cross-validation")

@@ -146,7 +146,8 @@ class NomogramDisplay:
                 ticks = [v for v in a["ticks"] if a["low"] - 1e-12 <= v <= a["high"] + 1e-12]
                 xs = [(t.coefficient * v - a["min_contribution"]) * scale for v in ticks]
                 ends = [(t.coefficient * v - a["min_contribution"]) * scale for v in (a["low"], a["high"])]
-                axis(y, xs, [_fmt(v) for v in ticks], min(ends), max(ends))
+                keep = _declutter(xs, min_gap=4.0) if xs else []   # short axes: fewer labels, same positions
+                axis(y, [xs[i] for i in keep], [_fmt(ticks[i]) for i in keep], min(ends), max(ends))
             if pred is not None and a["term"] in pred.points:
                 v = pred.values.get(a["term"])
                 shown = _fmt(v) if isinstance(v, (int, float)) else str(v)

@@ -297,11 +297,81 @@ def write_report(pdf_path, *, title: str, summary: list[str], metrics: dict, pre
     return pdf_path
 
 
+def write_survival_report(pdf_path, result) -> Path:
+    """Report of a survival-only model: summary, LASSO-Cox, Kaplan-Meier by risk group, nomogram, metrics."""
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    from radgui.plots.curves import KaplanMeierDisplay
+    from radgui.plots.model_figures import CoefficientDisplay
+
+    cfg, m, bundle = result.config, result.metrics, result.bundle
+    unit = cfg.survival.get("unit", "")
+    cutoff = m["cutoff"]["value"]
+    with PdfPages(pdf_path) as pdf:
+        coh = m["cohort"]
+        _text_page(pdf, f"Survival model report: {cfg.name}",
+                   [f"Event: {cfg.survival['event']}; time: {cfg.survival['time']} ({unit}); risk predicted at "
+                    f"{cfg.survival['horizon']} {unit}. Training cohort {coh['n_train']} patients "
+                    f"({coh['events_train']} events).", "Methods. " + result.methods,
+                    f"Intended use: {cfg.intended_use}"])
+        lasso = result.radiomics[-1].lasso_
+        fig = _figure()
+        ax1, ax2 = fig.subplots(2, 1)
+        ax1.plot(lasso.penalizers, lasso.cv_cindex_, "o-")
+        ax1.axvline(lasso.penalizer_, color="0.3", ls="--", label=f"chosen {lasso.penalizer_:g}")
+        ax1.set(xscale="log", xlabel="L1 penalty (lifelines penalizer)", ylabel="CV C-index",
+                title="LASSO-Cox: cross-validated C-index")
+        ax1.legend(fontsize="small")
+        CoefficientDisplay(bundle.radscore["coefficients"]).plot(ax2)
+        ax2.set_title("Radscore coefficients (log hazard per SD)")
+        pdf.savefig(fig)
+        cohorts = list(m["survival"])
+        fig = _figure()
+        axes = fig.subplots(len(cohorts), 1, squeeze=False)[:, 0]
+        for ax, c in zip(axes, cohorts):
+            f = result.predictions[c]
+            group = np.where(f["linear_predictor"].to_numpy() >= cutoff, "high", "low")
+            KaplanMeierDisplay.from_survival(f["time"], f["event"], group,
+                                             time_label=f"Time ({unit})" if unit else "Time", ax=ax)
+            s = m["survival"][c]
+            hr = s.get("cox_hr_high_vs_low", {})
+            ax.set_title(f"{c}: C-index {_fmt(s.get('c_index_linear_predictor'), 2)}; log-rank p "
+                         f"{_p(s.get('logrank', {}).get('p_value'))}; HR high vs low {_fmt(hr.get('hr'), 2)} "
+                         f"[{_fmt(hr.get('ci_low'), 2)}-{_fmt(hr.get('ci_high'), 2)}]", fontsize=8)
+        pdf.savefig(fig)
+        if bundle.nomogram is not None:
+            from radgui.plots.nomogram import NomogramDisplay
+
+            fig = _figure((A4[0], 0.9 + 0.6 * (len(bundle.nomogram["axes"]) + 4)))
+            ax = fig.add_subplot()
+            NomogramDisplay(bundle).plot(ax)
+            ax.set_title(f"Nomogram: {bundle.name}", fontsize=10)
+            pdf.savefig(fig)
+        fig = _figure()
+        rows = [[k, _fmt(v["hr"], 3), _fmt(v["coef"], 3)] for k, v in m["final_model"]["terms"].items()]
+        gs = fig.add_gridspec(2, 1)
+        _table(fig.add_subplot(gs[0]), pd.DataFrame(rows, columns=["term", "HR", "coefficient"]),
+               "Final Cox model")
+        rows = [[c, _fmt(s.get("c_index_linear_predictor")), _p(s.get("logrank", {}).get("p_value")),
+                 _fmt(s.get("cox_hr_high_vs_low", {}).get("hr"), 2)] for c, s in m["survival"].items()]
+        for k, v in m.get("cross_validation", {}).items():
+            rows.append([f"{v['repeats']} x {v['folds']}-fold CV", _fmt(v["c_index_of_mean_prediction"]), "", ""])
+        _table(fig.add_subplot(gs[1]), pd.DataFrame(rows, columns=["cohort", "C-index", "log-rank p", "HR high/low"]),
+               "Discrimination")
+        pdf.savefig(fig)
+    return Path(pdf_path)
+
+
 def report_from_training(result, out_dir) -> tuple[Path, Path, Path]:
     """Write ``model.radgui-model``, ``report.pdf`` and ``metrics.json`` of a :class:`TrainResult`."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     bundle_path = result.bundle.save(out / "model.radgui-model")
+    if result.config.outcome is None:
+        pdf = write_survival_report(out / "report.pdf", result)
+        metrics_path = out / "metrics.json"
+        metrics_path.write_text(to_json(result.metrics), encoding="utf-8")
+        return bundle_path, pdf, metrics_path
     models = [m for m in ("radiomics", "clinical", "combined") if m in result.metrics["models"]["train"]]
     lasso = result.radiomics.named_steps.get("lasso") or result.radiomics[-1]
     cfg = result.config
