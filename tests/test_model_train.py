@@ -46,15 +46,27 @@ def _config(tmp, **changes):
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
+    """The shipped example, exactly as `radgui train examples/train/config.yaml` runs it."""
+    import pandas as pd
+
     from radgui.model.train import train
     from radgui.report.model_report import report_from_training
 
     tmp = tmp_path_factory.mktemp("train")
-    feats, clin = _make_cohort(tmp)
-    path, _ = _config(tmp)
-    result = train(path)
+    result = train(EXAMPLE / "config.yaml")
     files = report_from_training(result, tmp / "out")
-    return result, files, feats, clin
+    data = EXAMPLE / "data"
+    return result, files, pd.read_csv(data / "features.csv"), pd.read_csv(data / "clinical.csv")
+
+
+def test_shipped_example_data_is_reproducible(tmp_path):
+    import pandas as pd
+
+    feats, clin = _make_cohort(tmp_path)  # make_cohort.py defaults: 160 patients, seed 0
+    shipped_f = pd.read_csv(EXAMPLE / "data" / "features.csv")
+    shipped_c = pd.read_csv(EXAMPLE / "data" / "clinical.csv")
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "features.csv"), shipped_f)
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "clinical.csv"), shipped_c)
 
 
 @pytest.mark.slow
@@ -235,11 +247,12 @@ def test_external_split(tmp_path):
 
 
 @pytest.mark.slow
-def test_survival_only_model(tmp_path, capsys):
-    from radgui.cli import main
+def test_survival_only_model(tmp_path):
     from radgui.model.train import train
 
     feats, clin = _make_cohort(tmp_path, n=120, seed=5)
+    feats = feats.iloc[:, [0, *range(1, 11), 16, 31]]   # id, 10 features + Entropy and Correlation (speed)
+    feats.to_csv(tmp_path / "features.csv", index=False)
     path, doc = _config(tmp_path, outcome=None, validation={"repeats": 1, "folds": 3, "bootstrap": 0},
                         steps={"zscore": {}, "combat": {}, "lasso": {"folds": 3}})
     result = train(path)
@@ -255,7 +268,10 @@ def test_survival_only_model(tmp_path, capsys):
     m = result.metrics
     assert m["survival"]["test"]["c_index_linear_predictor"] > 0.6     # the generative model links them
     assert "original_firstorder_Entropy" in m["selected_features"] or "original_shape_Sphericity" in m["selected_features"]
-    out = tmp_path / "out"
-    assert main(["train", str(path), "--out", str(out), "--quiet"]) == 0
-    assert "Cox model C-index (test)" in capsys.readouterr().out
-    assert (out / "report.pdf").read_bytes()[:4] == b"%PDF"
+    assert m["cross_validation"]["cox"]["c_index_of_mean_prediction"] > 0.6
+    from radgui.cli.train import summary_line
+    from radgui.report.model_report import report_from_training
+
+    assert summary_line(m).startswith("Cox model C-index (test): ")
+    _, pdf, _ = report_from_training(result, tmp_path / "out")
+    assert pdf.read_bytes()[:4] == b"%PDF"
