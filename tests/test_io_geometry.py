@@ -156,3 +156,22 @@ def test_array_view_outlives_its_volume(tmp_path):
     _ = [np.ones(10_000) for _ in range(50)]  # reuse freed memory
     assert arr[MARKER_INDEX_XYZ[::-1]] == 1000
     assert not arr.flags.writeable
+
+
+def test_volume_from_array_uses_zyx_order():
+    from radgui.io import volume_from_array
+
+    arr = np.zeros((4, 5, 7), np.int16)
+    arr[3, 1, 5] = 1000
+    vol = volume_from_array(arr, spacing=(2.5, 1.1, 0.8), origin=(35.0, 20.0, -10.0), modality="ct")
+    assert vol.modality == "CT" and vol.shape == (4, 5, 7)
+    assert vol.image.GetSpacing() == (0.8, 1.1, 2.5)
+    # SimpleITK's own (x, y, z) answer for the marker equals radgui's (z, y, x) one reversed
+    p_xyz = vol.image.TransformIndexToPhysicalPoint((5, 1, 3))
+    assert np.allclose(vol.index_to_physical((3, 1, 5)), p_xyz[::-1])
+    arr[0, 0, 0] = 7  # the Volume holds a copy
+    assert vol.array[0, 0, 0] == 0
+    with pytest.raises(GeometryError, match="3D"):
+        volume_from_array(np.zeros((3, 3)))
+    with pytest.raises(GeometryError, match="positive"):
+        volume_from_array(arr, spacing=(1, 0, 1))

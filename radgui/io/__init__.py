@@ -16,6 +16,7 @@ from radgui.io.volume import (
     mask_to_array,
     read_image,
     save_mask,
+    volume_from_array,
 )
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "mask_to_array",
     "read_image",
     "save_mask",
+    "volume_from_array",
 ]
 
 # DICOM series, SUV and segmentation objects (see radgui.io.dicom, radgui.io.suv, radgui.io.seg).

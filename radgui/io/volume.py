@@ -317,6 +317,29 @@ def _stem(path: Path) -> str:
     return path.stem
 
 
+def volume_from_array(array: np.ndarray, spacing: tuple[float, float, float] = (1.0, 1.0, 1.0),
+                      origin: tuple[float, float, float] = (0.0, 0.0, 0.0), modality: str = "OT",
+                      name: str = "array", meta: dict[str, Any] | None = None) -> Volume:
+    """A Volume from a (z, y, x) numpy array with spacing and origin in (z, y, x) mm.
+
+    The array is copied; the direction is the identity (canonical LPS), so
+    ``origin + spacing * index`` is each voxel's LPS position, as for loaded
+    images. This is how scripts and tests make images without touching
+    SimpleITK's (x, y, z) order.
+    """
+    arr = np.asarray(array)
+    if arr.ndim != 3:
+        raise GeometryError(f"expected a 3D (z, y, x) array, got {arr.ndim}D")
+    if len(spacing) != 3 or min(spacing) <= 0:
+        raise GeometryError(f"spacing must be three positive numbers (z, y, x) in mm, got {spacing}")
+    image = sitk.GetImageFromArray(arr)
+    image.SetSpacing(tuple(float(s) for s in reversed(spacing)))
+    image.SetOrigin(tuple(float(o) for o in reversed(origin)))
+    info = {"source": "array", "name": name, "warnings": [], "modality_source": "given"}
+    info.update(meta or {})
+    return Volume(image, modality.upper(), info)
+
+
 # --------------------------------------------------------------------------
 # Masks
 # --------------------------------------------------------------------------
