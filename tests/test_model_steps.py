@@ -236,3 +236,22 @@ def test_pipeline_rejects_unknown_step_and_learner():
         build_pipeline({"lassoo": {}})
     with pytest.raises(ConfigError, match="unknown learner 'svmm'"):
         build_pipeline({"zscore": {}}, {"name": "svmm"})
+
+
+@pytest.mark.slow
+def test_strong_rule_path_equals_unscreened_path():
+    """glmnet's strong rule + KKT check must not change the LASSO path."""
+    rng = np.random.default_rng(1)
+    n, p = 60, 300
+    Z = rng.normal(size=(n, p))
+    Z = (Z - Z.mean(0)) / Z.std(0)
+    y = (rng.random(n) < expit(1.5 * Z[:, 0] - 1.2 * Z[:, 1] + Z[:, 2])).astype(int)
+    lams = st.lambda_path(Z, y, 30)
+    fits = st.LassoLogisticCV._path(Z, y, lams)
+    assert len(fits) > 10
+    for fit, lam in zip(fits, lams):
+        ref = st.lasso_logistic(Z, y, lam)   # all 300 features in the solver
+        # equal to solver tolerance; a feature wrongly screened out would differ by its whole coefficient
+        np.testing.assert_allclose(fit.coef_, ref.coef_, atol=2e-2)
+        big = np.abs(ref.coef_) > 2e-2
+        assert np.all(fit.coef_[big] != 0)
