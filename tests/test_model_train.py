@@ -172,15 +172,24 @@ def test_cli_train_bad_config_exits_2(tmp_path, capsys):
 def test_cli_train_small(tmp_path, capsys):
     from radgui.cli import main
 
-    _make_cohort(tmp_path, n=90, seed=3)
+    feats, _ = _make_cohort(tmp_path, n=90, seed=3)
+    # an ICC table (as `radgui icc` writes it) marking the strongest true feature as unreliable
+    names = [c for c in feats.columns if c != "patient_id"]
+    icc = {f: (0.5 if f == "original_shape_Sphericity" else 0.9) for f in names}
+    import pandas as pd
+
+    pd.DataFrame({"feature": list(icc), "icc": list(icc.values())}).to_csv(tmp_path / "icc.csv", index=False)
     path, _ = _config(tmp_path, validation={"repeats": 0, "folds": 3, "bootstrap": 0}, survival=None,
-                      steps={"zscore": {}, "univariate": {"alpha": 0.2}, "lasso": {"folds": 3, "n_lambdas": 10}})
+                      icc_table="icc.csv",
+                      steps={"icc": {"threshold": 0.75}, "zscore": {}, "univariate": {"alpha": 0.2},
+                             "lasso": {"folds": 3, "n_lambdas": 10}})
     out = tmp_path / "out"
     assert main(["train", str(path), "--out", str(out), "--quiet"]) == 0
     assert (out / "model.radgui-model").is_file() and (out / "report.pdf").is_file()
     assert "combined model AUC (test)" in capsys.readouterr().out
     bundle = ModelBundle.load(out / "model.radgui-model")
     assert bundle.model_kind == "logistic" and bundle.nomogram is not None
+    assert bundle.radiomics_features and "original_shape_Sphericity" not in bundle.radiomics_features
 
 
 @pytest.mark.slow
