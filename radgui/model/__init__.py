@@ -4,7 +4,8 @@ Public entry points (imported lazily so ``import radgui.model`` stays light):
 
 * :class:`ModelBundle` (``load``/``save``/``from_formula``) - the ``*.radgui-model`` file;
 * :func:`predict_from_features` -> :class:`Prediction` - score one patient;
-* :func:`train` / :func:`iter_train` - run a training config end to end;
+* :func:`iter_train` (and ``radgui.model.train.train``, its blocking twin; the
+  name ``radgui.model.train`` is the submodule) - run a training config end to end;
 * :func:`load_config` - read and validate a training YAML.
 """
 
@@ -16,7 +17,6 @@ _EXPORTS = {
     "SCHEMA_VERSION": "radgui.model.bundle",
     "predict_from_features": "radgui.model.predict",
     "Prediction": "radgui.model.predict",
-    "train": "radgui.model.train",
     "iter_train": "radgui.model.train",
     "TrainResult": "radgui.model.train",
     "load_config": "radgui.model.config",
