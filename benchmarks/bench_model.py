@@ -45,7 +45,7 @@ def main(argv=None):
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--skip-stacking", action="store_true")
     args = parser.parse_args(argv)
-    lasso_r = args.lasso_repeats or (100 if args.full else 2)
+    lasso_r = args.lasso_repeats or (100 if args.full else 5)
     stack_r = args.stack_repeats or (20 if args.full else 1)
 
     from radgui.model.learners import build_pipeline
