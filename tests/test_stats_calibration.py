@@ -173,3 +173,15 @@ def test_hosmer_lemeshow_low_birth_weight_matches_stata_manual():
     q = hosmer_lemeshow(d.low, p)
     assert q.statistic == pytest.approx(r_hoslem(d.low.to_numpy(), p)[0])
     assert q.statistic != pytest.approx(r.statistic, abs=0.1)
+
+
+def test_wilson_bounds_always_contain_the_observed_rate():
+    """A bin with no event (or all events) has ci_low == 0 (ci_high == 1) exactly,
+    so the curve can be drawn as error bars (matplotlib refuses negative lengths)."""
+    from radgui.stats.calibration import _wilson
+
+    k = np.array([0.0, 0.0, 3.0, 7.0, 7.0])
+    n = np.array([7.0, 13.0, 9.0, 7.0, 11.0])
+    lo, hi = _wilson(k, n)
+    assert np.all(lo <= k / n) and np.all(hi >= k / n)
+    assert lo[0] == 0 and lo[1] == 0 and hi[3] == 1

@@ -50,21 +50,6 @@ def _p(v):
     return "<0.001" if v < 0.001 else f"{v:.3f}"
 
 
-def _calibration(y, p):
-    """radgui.stats.calibration with the Wilson bounds clipped to contain the observed rate.
-
-    Rounding can put ``ci_low`` a hair above an observed rate of 0 (or
-    ``ci_high`` below 1), which matplotlib's errorbar refuses.
-    """
-    from radgui.stats import calibration
-
-    cal = calibration(y, p)
-    cur = cal.curve
-    cur["ci_low"] = np.minimum(cur["ci_low"], cur["observed"])
-    cur["ci_high"] = np.maximum(cur["ci_high"], cur["observed"])
-    return cal
-
-
 def to_json(metrics: dict) -> str:
     """``metrics`` as JSON: numpy types converted, NaN/inf written as null."""
     def clean(o):
@@ -150,7 +135,7 @@ def write_report(pdf_path, *, title: str, summary: list[str], metrics: dict, pre
         LassoPathDisplay,
         WaterfallDisplay,
     )
-    from radgui.stats import roc_auc, roc_curve
+    from radgui.stats import calibration, roc_auc, roc_curve
 
     pdf_path = Path(pdf_path)
     pdf_path.parent.mkdir(parents=True, exist_ok=True)
@@ -207,7 +192,7 @@ def write_report(pdf_path, *, title: str, summary: list[str], metrics: dict, pre
             frame = predictions[c]
             y = frame["y"].to_numpy()
             p = frame[final].to_numpy()
-            CalibrationDisplay(_calibration(y, p), NAMES.get(final, final), p).plot(row[0])
+            CalibrationDisplay(calibration(y, p), NAMES.get(final, final), p).plot(row[0])
             hl = metrics["models"][c][final].get("hosmer_lemeshow", {})
             row[0].set_title(f"Calibration, {c}: Hosmer-Lemeshow chi2 {_fmt(hl.get('statistic'), 2)}, "
                              f"p {_p(hl.get('p_value'))}", fontsize=8)

@@ -207,7 +207,9 @@ def _wilson(k, n, z=1.959963984540054):
     den = 1 + z * z / n
     centre = (phat + z * z / (2 * n)) / den
     half = z * np.sqrt(phat * (1 - phat) / n + z * z / (4 * n * n)) / den
-    return centre - half, centre + half
+    # Exactly, the interval contains phat (and is 0 at k = 0, 1 at k = n); clip the
+    # round-off that can put a bound a hair on the wrong side of phat.
+    return np.clip(centre - half, 0.0, phat), np.clip(centre + half, phat, 1.0)
 
 
 def calibration(y, prob, bins: int = 10) -> Calibration:
