@@ -43,6 +43,7 @@ from qtpy.QtWidgets import (
 )
 
 from radgui.errors import RadguiError
+from radgui.gui._qt import TaskRunner, error_text
 
 _RED = "#b00020"
 _ORANGE = "#b35900"
@@ -51,26 +52,6 @@ DEMO_LABEL = "Demo model (synthetic)"
 
 def _fmt_pct(p) -> str:
     return "n/a" if p is None or not math.isfinite(p) else f"{100 * p:.1f}%"
-
-
-class _Failure:
-    """An exception raised by the engine, handed back as the worker's result."""
-
-    def __init__(self, error: BaseException):
-        self.error = error
-
-
-def _guarded(gen_fn, *args, **kwargs):
-    """Run an ``iter_*`` generator; return its exception as a :class:`_Failure` instead of raising.
-
-    napari's worker status bookkeeping mis-handles the ``errored`` signal (its
-    slot takes one argument too few), so errors travel as results.
-    """
-    try:
-        result = yield from gen_fn(*args, **kwargs)
-    except Exception as exc:  # noqa: BLE001 - every engine error becomes a message in the dock
-        return _Failure(exc)
-    return result
 
 
 def model_card_html(bundle) -> str:
@@ -135,7 +116,6 @@ class PredictDock(QWidget):
         self.fields: dict[str, QWidget] = {}
         self.field_errors: dict[str, QLabel] = {}
         self._bundles: list = []  # (label, bundle or None, path)
-        self._worker = None
         self._watched: set[int] = set()
         self.nomogram_display = None
         self.km_display = None
@@ -189,7 +169,6 @@ class PredictDock(QWidget):
         self.predict_button.clicked.connect(self.predict)
         buttons.addWidget(self.predict_button)
         self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel)
         buttons.addWidget(self.cancel_button)
         right.addLayout(buttons)
@@ -199,6 +178,8 @@ class PredictDock(QWidget):
         self.progress.setTextVisible(True)
         self.progress.setMaximumHeight(18)
         right.addWidget(self.progress)
+        self.task = TaskRunner(self.predict_button, self.cancel_button, self.progress, on_result=self._on_result,
+                               on_failure=self._on_error, on_cancelled=self._on_aborted)
         self.message = QLabel()
         self.message.setWordWrap(True)
         right.addWidget(self.message)
@@ -515,11 +496,9 @@ class PredictDock(QWidget):
     # ------------------------------------------------------------------ predict
     def predict(self) -> None:
         """Validate the form, then run the prediction in a worker (the Predict button)."""
-        from napari.qt.threading import create_worker
-
         from radgui.model.patient import iter_predict
 
-        if self._worker is not None:
+        if self.task.busy:
             return
         if self.bundle is None:
             self._error("choose a model first (demo model or Open bundle\N{HORIZONTAL ELLIPSIS})")
@@ -537,59 +516,34 @@ class PredictDock(QWidget):
         self.message.setStyleSheet("")
         self.message.setText("Predicting\N{HORIZONTAL ELLIPSIS}")
         self.message.show()
-        self.progress.setValue(0)
-        self.predict_button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
-        worker = create_worker(_guarded, iter_predict, self.bundle, volumes, rois, clinical)
-        worker.yielded.connect(self._on_step)
-        worker.returned.connect(self._on_result)
-        worker.aborted.connect(self._on_aborted)
-        worker.finished.connect(self._on_finished)
-        self._worker = worker
-        worker.start()
+        self.task.start(iter_predict, self.bundle, volumes, rois, clinical)
 
     def cancel(self) -> None:
         """Stop the running prediction at its next step (the Cancel button)."""
-        if self._worker is not None:
-            self._worker.quit()
+        self.task.cancel()
 
     @property
     def busy(self) -> bool:
         """True while a prediction runs."""
-        return self._worker is not None
+        return self.task.busy
 
-    def _on_step(self, step):
-        frac = step.fraction
-        if frac is not None:
-            self.progress.setValue(int(round(100 * frac)))
-        self.progress.setFormat(f"%p%  {step.message}"[:60])
+    @property
+    def _worker(self):
+        """The running worker, or None (tests wait for every dock's ``_worker``)."""
+        return self.task.worker
 
     def _on_result(self, pred):
-        if isinstance(pred, _Failure):
-            self.progress.setValue(0)
-            self._on_error(pred.error)
-            return
-        self.progress.setValue(100)
         self.message.setStyleSheet("")
         self.message.setText("")
         self.message.hide()
         self._show_result(pred)
 
     def _on_error(self, exc):
-        if isinstance(exc, RadguiError):
-            self._error(str(exc))
-        else:
-            self._error(f"unexpected error ({type(exc).__name__}): {exc}")
+        self._error(error_text(exc))
 
     def _on_aborted(self):
-        self.progress.setValue(0)
         self.message.setStyleSheet("")
         self.message.setText("Cancelled; nothing changed.")
-
-    def _on_finished(self):
-        self._worker = None
-        self.predict_button.setEnabled(True)
-        self.cancel_button.setEnabled(False)
 
     def _error(self, text: str):
         self.message.setStyleSheet(f"color:{_RED}; font-weight:bold;")

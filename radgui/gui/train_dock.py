@@ -36,6 +36,7 @@ from qtpy.QtWidgets import (
 )
 
 from radgui.errors import ConfigError, RadguiError
+from radgui.gui._qt import TaskRunner, error_text
 
 _RED = "#b00020"
 DEFAULT_CONFIG = {
@@ -54,25 +55,15 @@ DEFAULT_CONFIG = {
 }
 
 
-class _Failure:
-    """An engine exception handed back as the worker's result (see predict_dock)."""
-
-    def __init__(self, error: BaseException):
-        self.error = error
-
-
 def iter_train_and_report(config, out_dir):
     """Train (yielding progress), then write bundle, report and metrics; return ``(result, files)``."""
     from radgui.model.train import iter_train
     from radgui.progress import Step
     from radgui.report.model_report import report_from_training
 
-    try:
-        result = yield from iter_train(config)
-        yield Step(0, None, "writing the report")
-        files = report_from_training(result, out_dir)
-    except Exception as exc:  # noqa: BLE001 - every engine error becomes a message in the dock
-        return _Failure(exc)
+    result = yield from iter_train(config)
+    yield Step(0, None, "writing the report")
+    files = report_from_training(result, out_dir)
     return result, files
 
 
@@ -90,7 +81,6 @@ class TrainDock(QWidget):
         from radgui.model.learners import LEARNERS, STEP_ORDER
 
         self.viewer = viewer
-        self._worker = None
         self._syncing = False
         self.base_dir = Path.cwd()
         self.result = None
@@ -202,7 +192,6 @@ class TrainDock(QWidget):
         self.train_button.clicked.connect(self.train)
         brow.addWidget(self.train_button)
         self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel)
         brow.addWidget(self.cancel_button)
         root.addLayout(brow)
@@ -210,6 +199,8 @@ class TrainDock(QWidget):
         self.progress.setRange(0, 100)
         self.progress.setMaximumHeight(18)
         root.addWidget(self.progress)
+        self.task = TaskRunner(self.train_button, self.cancel_button, self.progress, on_result=self._on_result,
+                               on_failure=lambda exc: self._error(error_text(exc)), on_cancelled=self._on_aborted)
         self.message = QLabel("")
         self.message.setWordWrap(True)
         self.message.setTextInteractionFlags(Qt.TextSelectableByMouse)
@@ -392,15 +383,18 @@ class TrainDock(QWidget):
     @property
     def busy(self) -> bool:
         """True while training runs."""
-        return self._worker is not None
+        return self.task.busy
+
+    @property
+    def _worker(self):
+        """The running worker, or None (tests wait for every dock's ``_worker``)."""
+        return self.task.worker
 
     def train(self) -> None:
         """Validate the config and run training in a worker (the Train button)."""
-        from napari.qt.threading import create_worker
-
         from radgui.model.config import config_from_dict
 
-        if self._worker is not None:
+        if self.task.busy:
             return
         try:
             config = config_from_dict(self.config_dict(), base=self.base_dir, source=None)
@@ -414,37 +408,14 @@ class TrainDock(QWidget):
         self.result = self.files = None
         self.message.setStyleSheet("")
         self.message.setText("Training\N{HORIZONTAL ELLIPSIS}")
-        self.progress.setValue(0)
-        self.train_button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
-        worker = create_worker(iter_train_and_report, config, Path(out))
-        worker.yielded.connect(self._on_step)
-        worker.returned.connect(self._on_result)
-        worker.aborted.connect(self._on_aborted)
-        worker.finished.connect(self._on_finished)
-        self._worker = worker
-        worker.start()
+        self.task.start(iter_train_and_report, config, Path(out))
 
     def cancel(self) -> None:
         """Stop training at its next step (the Cancel button)."""
-        if self._worker is not None:
-            self._worker.quit()
-
-    def _on_step(self, step):
-        frac = step.fraction
-        if frac is not None:
-            self.progress.setValue(int(round(100 * frac)))
-        self.progress.setFormat(f"%p%  {step.message}"[:70])
+        self.task.cancel()
 
     def _on_result(self, value):
-        if isinstance(value, _Failure):
-            self.progress.setValue(0)
-            exc = value.error
-            self._error(str(exc) if isinstance(exc, RadguiError)
-                        else f"unexpected error ({type(exc).__name__}): {exc}")
-            return
         self.result, self.files = value
-        self.progress.setValue(100)
         from radgui.cli.train import summary_line
 
         line = summary_line(self.result.metrics)
@@ -452,14 +423,8 @@ class TrainDock(QWidget):
         self.message.setText(line[0].upper() + line[1:] + "\n" + "\n".join(f"wrote {p}" for p in self.files))
 
     def _on_aborted(self):
-        self.progress.setValue(0)
         self.message.setStyleSheet("")
         self.message.setText("Cancelled; nothing was written.")
-
-    def _on_finished(self):
-        self._worker = None
-        self.train_button.setEnabled(True)
-        self.cancel_button.setEnabled(False)
 
     def _error(self, text: str):
         self.message.setStyleSheet(f"color:{_RED}; font-weight:bold;")
