@@ -518,11 +518,12 @@ def lasso_logistic(X: np.ndarray, y: np.ndarray, lam: float, *, exact: bool = Fa
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("ignore", FutureWarning)
         warnings.simplefilter("ignore", UserWarning)
+        # liblinear and saga visit samples in a random order: fix it, so a fit is reproducible
         model = LogisticRegression(l1_ratio=1.0, solver="liblinear", C=C, intercept_scaling=1000.0,
-                                   tol=tol, max_iter=1000).fit(X, y)
+                                   tol=tol, max_iter=1000, random_state=0).fit(X, y)
         if exact:
             polished = LogisticRegression(l1_ratio=1.0, solver="saga", C=C, tol=tol * 0.01,
-                                          max_iter=20000, warm_start=True)
+                                          max_iter=20000, warm_start=True, random_state=0)
             polished.coef_, polished.intercept_ = model.coef_.copy(), model.intercept_.copy()
             model = polished.fit(X, y)
     return model
