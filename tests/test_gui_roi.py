@@ -127,6 +127,8 @@ def test_rings_named_layers_and_ctrl_z_undoes_the_set(setup, qtbot):
     viewer.layers["ring9mm"].visible = False
     dock.ring_mode.setCurrentText("cumulative")
     dock._select_target(tumour)
+    # the layers appear when the worker returns; the button comes back when it has finished
+    qtbot.waitUntil(lambda: dock._worker is None and dock.rings_btn.isEnabled(), timeout=20000)
     qtbot.mouseClick(dock.rings_btn, Qt.LeftButton)
     qtbot.waitUntil(lambda: (np.asarray(viewer.layers["ring9mm"].data) > 0).sum() > (annular9 > 0).sum(),
                     timeout=20000)
