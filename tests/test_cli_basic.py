@@ -72,3 +72,27 @@ def test_bad_path_in_a_real_process_has_no_traceback():
     out = run_cli("view", "/nonexistent/ct.nrrd")
     assert out.returncode == 2
     assert out.stderr.strip() == "radgui view: error: /nonexistent/ct.nrrd: no such file or folder"
+
+
+def test_name_value_options_share_one_parser():
+    from radgui.cli._args import parse_pairs
+    from radgui.errors import RadguiError
+
+    assert parse_pairs([" ecog = 1", "nlr=4.2", "ecog=2"], "--clinical") == {"ecog": "2", "nlr": "4.2"}
+    assert parse_pairs(None, "--roi") == {}
+    with pytest.raises(RadguiError, match="--roi 'ring.nrrd' must look like NAME=MASK"):
+        parse_pairs(["ring.nrrd"], "--roi", "MASK")
+    with pytest.raises(RadguiError, match="--clinical '=3' has no name"):
+        parse_pairs(["=3"], "--clinical")
+
+
+def test_bad_roi_option_exits_2_naming_it(tmp_path, capsys):
+    import numpy as np
+    import SimpleITK as sitk
+
+    image = tmp_path / "ct.nrrd"
+    sitk.WriteImage(sitk.GetImageFromArray(np.zeros((3, 4, 5), np.int16)), str(image))
+    sitk.WriteImage(sitk.GetImageFromArray(np.ones((3, 4, 5), np.uint8)), str(tmp_path / "m.nrrd"))
+    assert main(["extract", "--image", str(image), "--mask", str(tmp_path / "m.nrrd"), "--roi", "ring.nrrd",
+                 "-o", str(tmp_path / "f.csv")]) == 2
+    assert "--roi 'ring.nrrd' must look like NAME=MASK" in capsys.readouterr().err

@@ -16,6 +16,8 @@ from __future__ import annotations
 import sys
 import time
 
+from radgui.cli._args import parse_pairs
+
 NAME = "extract"
 HELP = "Extract PyRadiomics features (one case, or a cohort manifest in parallel)."
 
@@ -66,20 +68,6 @@ class _Bar:
         if self.enabled:
             sys.stderr.write("\n")
             sys.stderr.flush()
-
-
-def _parse_rois(items):
-    from radgui.errors import RadguiError
-
-    rois = {}
-    for item in items:
-        if "=" not in item:
-            raise RadguiError(f"--roi expects NAME=MASK, got {item!r}")
-        name, path = item.split("=", 1)
-        if not name.strip():
-            raise RadguiError(f"--roi {item!r}: empty ROI name")
-        rois[name.strip()] = path
-    return rois
 
 
 def run(args) -> int:
@@ -133,7 +121,7 @@ def run(args) -> int:
     from radgui.progress import run as run_steps
 
     volume = load_volume(args.image, modality=args.modality)
-    paths = {args.name: args.mask, **_parse_rois(args.roi)}
+    paths = {args.name: args.mask, **parse_pairs(args.roi, "--roi", "MASK")}
     masks = {name: load_mask(path, volume) for name, path in paths.items()}
     try:
         df = run_steps(iter_extract(volume, masks, preset, label=args.label), bar)

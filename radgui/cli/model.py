@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from radgui.cli._args import parse_pairs
+
 NAME = "model"
 HELP = "Build model bundles without training data (from-formula: a paper's logistic Radscore)."
 
@@ -67,10 +69,8 @@ def _pairs(items, what, two=False):
     from radgui.errors import ConfigError
 
     out = {}
-    for item in items:
-        if "=" not in item:
-            raise ConfigError(f"--{what} '{item}' must look like FEATURE={'A:B' if two else 'VALUE'}")
-        k, v = item.rsplit("=", 1)
+    for k, v in parse_pairs(items, f"--{what}", "A:B" if two else "VALUE").items():
+        item = f"{k}={v}"
         try:
             out[k] = tuple(float(x) for x in v.split(":")) if two else float(v)
         except ValueError:

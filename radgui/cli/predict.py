@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from radgui.cli._args import parse_pairs
+
 NAME = "predict"
 HELP = "Score one patient with a model bundle (probability, CI, nomogram points, risk group)."
 
@@ -23,20 +25,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a clinical value the model needs (repeat); see the bundle's predictors")
     parser.add_argument("--level", type=float, default=0.95, help="confidence level of the interval (0.95)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
-
-
-def _pairs(items, what):
-    from radgui.errors import RadguiError
-
-    out = {}
-    for item in items:
-        if "=" not in item:
-            raise RadguiError(f"{what} '{item}' must be NAME=VALUE")
-        k, v = item.split("=", 1)
-        if not k.strip():
-            raise RadguiError(f"{what} '{item}' has no name")
-        out[k.strip()] = v.strip()
-    return out
 
 
 def load_bundle(spec: str):
@@ -69,8 +57,8 @@ def run(args: argparse.Namespace) -> int:
     if not 0 < args.level < 1:
         raise RadguiError(f"--level must lie between 0 and 1, got {args.level}")
     bundle = load_bundle(args.bundle)
-    clinical = _pairs(args.clinical, "--clinical")
-    extra = _pairs(args.roi, "--roi")
+    clinical = parse_pairs(args.clinical, "--clinical")
+    extra = parse_pairs(args.roi, "--roi", "MASK")
     # Check the clinical values before loading any image: bad input fails fast.
     from radgui.model.predict import check_clinical
 
