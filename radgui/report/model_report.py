@@ -50,6 +50,28 @@ def _p(v):
     return "<0.001" if v < 0.001 else f"{v:.3f}"
 
 
+def _km_page(pdf, frames, score, cutoff, time_unit, survival, title) -> None:
+    """One PDF page: Kaplan-Meier by risk group (``score >= cutoff`` is high) for each cohort.
+
+    ``frames`` maps cohort -> predictions (``time``, ``event``, ``score``);
+    ``survival`` maps cohort -> its survival metrics; ``title(cohort, metrics)``
+    gives the start of each panel's title, which ends with the Cox HR and its CI.
+    """
+    from radgui.plots.curves import KaplanMeierDisplay
+
+    fig = _figure()
+    axes = fig.subplots(len(frames), 1, squeeze=False)[:, 0]
+    for ax, (c, frame) in zip(axes, frames.items()):
+        group = np.where(frame[score].to_numpy() >= cutoff, "high", "low")
+        KaplanMeierDisplay.from_survival(frame["time"], frame["event"], group,
+                                         time_label=f"Time ({time_unit})" if time_unit else "Time", ax=ax)
+        s = survival[c]
+        hr = s.get("cox_hr_high_vs_low", {})
+        ax.set_title(f"{title(c, s)} {_fmt(hr.get('hr'), 2)} [{_fmt(hr.get('ci_low'), 2)}-{_fmt(hr.get('ci_high'), 2)}]",
+                     fontsize=8)
+    pdf.savefig(fig)
+
+
 def to_json(metrics: dict) -> str:
     """``metrics`` as JSON: numpy types converted, NaN/inf written as null."""
     def clean(o):
@@ -127,7 +149,7 @@ def write_report(pdf_path, *, title: str, summary: list[str], metrics: dict, pre
     """
     from matplotlib.backends.backend_pdf import PdfPages
 
-    from radgui.plots.curves import CalibrationDisplay, DecisionCurveDisplay, KaplanMeierDisplay, RocDisplay
+    from radgui.plots.curves import CalibrationDisplay, DecisionCurveDisplay, RocDisplay
     from radgui.plots.model_figures import (
         CoefficientDisplay,
         ConfusionMatrixDisplay,
@@ -223,19 +245,9 @@ def write_report(pdf_path, *, title: str, summary: list[str], metrics: dict, pre
         # Kaplan-Meier by risk group
         if survival and metrics.get("survival"):
             surv_cohorts = [c for c in cohorts if c in metrics["survival"]]
-            fig = _figure()
-            axes = fig.subplots(len(surv_cohorts), 1, squeeze=False)[:, 0]
-            for ax, c in zip(axes, surv_cohorts):
-                frame = predictions[c]
-                group = np.where(frame[final].to_numpy() >= cutoff, "high", "low")
-                KaplanMeierDisplay.from_survival(frame["time"], frame["event"], group,
-                                                 time_label=f"Time ({time_unit})" if time_unit else "Time", ax=ax)
-                s = metrics["survival"][c]
-                hr = s.get("cox_hr_high_vs_low", {})
-                ax.set_title(f"{c}: predicted-probability group (cutoff {cutoff:.3f}); log-rank p "
-                             f"{_p(s.get('logrank', {}).get('p_value'))}; Cox HR high vs low {_fmt(hr.get('hr'), 2)} "
-                             f"[{_fmt(hr.get('ci_low'), 2)}-{_fmt(hr.get('ci_high'), 2)}]", fontsize=8)
-            pdf.savefig(fig)
+            _km_page(pdf, {c: predictions[c] for c in surv_cohorts}, final, cutoff, time_unit, metrics["survival"],
+                     lambda c, s: f"{c}: predicted-probability group (cutoff {cutoff:.3f}); log-rank p "
+                                  f"{_p(s.get('logrank', {}).get('p_value'))}; Cox HR high vs low")
 
         # Nomogram
         if bundle is not None and bundle.nomogram is not None:
@@ -286,7 +298,6 @@ def write_survival_report(pdf_path, result) -> Path:
     """Report of a survival-only model: summary, LASSO-Cox, Kaplan-Meier by risk group, nomogram, metrics."""
     from matplotlib.backends.backend_pdf import PdfPages
 
-    from radgui.plots.curves import KaplanMeierDisplay
     from radgui.plots.model_figures import CoefficientDisplay
 
     cfg, m, bundle = result.config, result.metrics, result.bundle
@@ -310,20 +321,9 @@ def write_survival_report(pdf_path, result) -> Path:
         CoefficientDisplay(bundle.radscore["coefficients"]).plot(ax2)
         ax2.set_title("Radscore coefficients (log hazard per SD)")
         pdf.savefig(fig)
-        cohorts = list(m["survival"])
-        fig = _figure()
-        axes = fig.subplots(len(cohorts), 1, squeeze=False)[:, 0]
-        for ax, c in zip(axes, cohorts):
-            f = result.predictions[c]
-            group = np.where(f["linear_predictor"].to_numpy() >= cutoff, "high", "low")
-            KaplanMeierDisplay.from_survival(f["time"], f["event"], group,
-                                             time_label=f"Time ({unit})" if unit else "Time", ax=ax)
-            s = m["survival"][c]
-            hr = s.get("cox_hr_high_vs_low", {})
-            ax.set_title(f"{c}: C-index {_fmt(s.get('c_index_linear_predictor'), 2)}; log-rank p "
-                         f"{_p(s.get('logrank', {}).get('p_value'))}; HR high vs low {_fmt(hr.get('hr'), 2)} "
-                         f"[{_fmt(hr.get('ci_low'), 2)}-{_fmt(hr.get('ci_high'), 2)}]", fontsize=8)
-        pdf.savefig(fig)
+        _km_page(pdf, {c: result.predictions[c] for c in m["survival"]}, "linear_predictor", cutoff, unit,
+                 m["survival"], lambda c, s: f"{c}: C-index {_fmt(s.get('c_index_linear_predictor'), 2)}; "
+                                             f"log-rank p {_p(s.get('logrank', {}).get('p_value'))}; HR high vs low")
         if bundle.nomogram is not None:
             from radgui.plots.nomogram import NomogramDisplay
 
