@@ -189,3 +189,13 @@ def test_qt_binding_keeps_none_alive(qtbot):
         QApplication.processEvents()
     gc.collect()
     assert sys.getrefcount(None) - before > -100
+
+
+def test_level_width_boxes_set_the_window(demo_window):
+    viewer, docks = demo_window
+    dock, image = docks["View"], viewer.layers["demo lung CT"]
+    dock.level.setValue(2500)
+    dock.width.setValue(3000)
+    dock._apply_level_width()  # what editingFinished does
+    assert tuple(image.contrast_limits) == (1000.0, 4000.0)
+    assert image.contrast_limits_range[1] >= 4000.0  # widened beyond the data's range when needed

@@ -96,13 +96,19 @@ def image_layers(viewer: napari.Viewer) -> list:
             and not ly.metadata.get("roi")]
 
 
+def current_image_layer(viewer: napari.Viewer):
+    """The selected image layer holding a Volume, else the top-most one (None if there is none)."""
+    layers = image_layers(viewer)
+    if not layers:
+        return None
+    active = viewer.layers.selection.active
+    return active if active in layers else layers[-1]
+
+
 def current_volume(viewer: napari.Viewer) -> Volume | None:
     """The Volume of the selected image layer, else of the top-most one."""
-    active = viewer.layers.selection.active
-    if active is not None and active in image_layers(viewer):
-        return active.metadata["volume"]
-    layers = image_layers(viewer)
-    return layers[-1].metadata["volume"] if layers else None
+    layer = current_image_layer(viewer)
+    return None if layer is None else layer.metadata["volume"]
 
 
 def roi_layers(viewer: napari.Viewer, volume: Volume | None = None) -> dict:

@@ -38,7 +38,7 @@ from qtpy.QtWidgets import (
 
 from radgui import RESEARCH_NOTICE
 from radgui.errors import RadguiError
-from radgui.gui.layers import PET_SUV_LIMITS, WINDOW_PRESETS, image_layers, window_to_limits
+from radgui.gui.layers import PET_SUV_LIMITS, WINDOW_PRESETS, current_image_layer, image_layers, window_to_limits
 
 #: preset name -> (shortcut, contrast limits)
 PRESETS: dict[str, tuple[str, tuple[float, float]]] = {
@@ -87,16 +87,20 @@ def apply_preset(viewer, name: str) -> None:
         pets = [ly for ly in layers if ly.metadata["volume"].modality == "PT"]
         target = pets[-1] if pets else None
     if target is None:
-        active = viewer.layers.selection.active
-        target = active if active in layers else layers[-1]
+        target = current_image_layer(viewer)
         if name != "pet":
             cts = [ly for ly in layers if ly.metadata["volume"].modality != "PT"]
             if target not in cts and cts:
                 target = cts[-1]
+    set_limits(target, limits)
+
+
+def set_limits(layer, limits: tuple[float, float]) -> None:
+    """Set an image layer's contrast limits, widening its slider range when they fall outside it."""
     lo, hi = limits
-    rng = target.contrast_limits_range
-    target.contrast_limits_range = (min(rng[0], lo), max(rng[1], hi))
-    target.contrast_limits = limits
+    rng = layer.contrast_limits_range
+    layer.contrast_limits_range = (min(rng[0], lo), max(rng[1], hi))
+    layer.contrast_limits = (lo, hi)
 
 
 def _camera(viewer):
@@ -117,14 +121,10 @@ def set_plane(viewer, plane: str) -> None:
 
 def cursor_readout(viewer) -> str:
     """Text for the status bar: value under the cursor and LPS position in mm."""
-    layers = image_layers(viewer)
-    if not layers:
-        return ""
+    layer = current_image_layer(viewer)
     pos = np.asarray(viewer.cursor.position, float)
-    if pos.size < 3:
+    if layer is None or pos.size < 3:
         return ""
-    active = viewer.layers.selection.active
-    layer = active if active in layers else layers[-1]
     volume = layer.metadata["volume"]
     idx = np.round(volume.physical_to_index(pos[-3:])).astype(int)
     unit = {"CT": "HU", "PT": "SUV"}.get(volume.modality, "")
@@ -263,15 +263,8 @@ class ViewDock(QWidget):
         apply_preset(self.viewer, name)
         self._sync_level_width()
 
-    def _target(self):
-        layers = image_layers(self.viewer)
-        if not layers:
-            return None
-        active = self.viewer.layers.selection.active
-        return active if active in layers else layers[-1]
-
     def _sync_level_width(self, *_):
-        layer = self._target()
+        layer = current_image_layer(self.viewer)
         if layer is None:
             return
         lo, hi = layer.contrast_limits
@@ -283,13 +276,10 @@ class ViewDock(QWidget):
         self.width.blockSignals(False)
 
     def _apply_level_width(self):
-        layer = self._target()
+        layer = current_image_layer(self.viewer)
         if layer is None:
             return
-        lo, hi = window_to_limits(self.level.value(), self.width.value())
-        rng = layer.contrast_limits_range
-        layer.contrast_limits_range = (min(rng[0], lo), max(rng[1], hi))
-        layer.contrast_limits = (lo, hi)
+        set_limits(layer, window_to_limits(self.level.value(), self.width.value()))
 
     def _on_inserted(self, event):
         layer = event.value
