@@ -36,6 +36,14 @@ class InputFileError(RadguiError, OSError):
     """A file or folder is missing, unreadable or not of a format radgui reads."""
 
 
+class OutputFileError(RadguiError, OSError):
+    """A file cannot be written (disk full, permission denied, ...); the previous file is unchanged."""
+
+
+class UntrustedInputError(RadguiError, ValueError):
+    """A YAML, JSON or CSV file from outside is refused (too large, too deep, aliases, non-finite numbers, ...)."""
+
+
 class GeometryError(RadguiError, ValueError):
     """Image geometry radgui refuses (oblique direction, bad spacing, ...)."""
 

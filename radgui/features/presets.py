@@ -23,7 +23,8 @@ from typing import Any
 
 import yaml
 
-from radgui.errors import PresetError
+from radgui.errors import PresetError, UntrustedInputError
+from radgui.untrusted import load_yaml
 
 #: Folder of the shipped presets.
 PRESET_DIR = Path(__file__).resolve().parents[1] / "resources" / "presets"
@@ -200,9 +201,9 @@ _VALID: dict[str, dict] = {}
 def preset_from_text(text: str, name: str = "custom", path: Path | None = None) -> Preset:
     """Parse and validate YAML text (e.g. edited in the GUI) into a :class:`Preset`."""
     try:
-        params = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise PresetError(f"{name}: not valid YAML ({' '.join(str(exc).split())[:200]})") from None
+        params = load_yaml(text, source=name)
+    except UntrustedInputError as exc:
+        raise PresetError(f"{name}: {exc.reason}") from None
     return Preset(name=name, text=text, params=validate_params(params, name), path=path)
 
 

@@ -35,8 +35,10 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from radgui.errors import ConfigError, RadguiError
+from radgui.errors import ConfigError, RadguiError, UntrustedInputError
+from radgui.files import write_text
 from radgui.gui._qt import TaskRunner, error_text
+from radgui.untrusted import load_yaml, load_yaml_file
 
 _RED = "#b00020"
 DEFAULT_CONFIG = {
@@ -280,9 +282,9 @@ class TrainDock(QWidget):
     def config_dict(self) -> dict:
         """The config now shown: the YAML editor's mapping with the form's values written in."""
         try:
-            doc = yaml.safe_load(self.yaml_edit.toPlainText()) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"the YAML editor does not hold valid YAML ({exc})") from None
+            doc = load_yaml(self.yaml_edit.toPlainText(), source="the YAML editor") or {}
+        except UntrustedInputError as exc:
+            raise ConfigError(exc.reason, "the YAML editor") from None
         if not isinstance(doc, dict):
             raise ConfigError("the YAML editor must hold a mapping of keys to values")
         doc["name"] = self.name_edit.text().strip() or "radiomics model"
@@ -341,9 +343,9 @@ class TrainDock(QWidget):
         """Open a YAML config (the Open config button)."""
         path = Path(path)
         try:
-            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
-            self._error(f"{path}: cannot read the config ({exc})")
+            doc = load_yaml_file(path)
+        except UntrustedInputError as exc:
+            self._error(str(exc))
             return
         if not isinstance(doc, dict):
             self._error(f"{path}: the config must be a mapping of keys to values")
@@ -356,7 +358,7 @@ class TrainDock(QWidget):
     def save_config(self, path: str | Path) -> Path:
         """Write the config shown to a YAML file (the Save config button)."""
         path = Path(path)
-        path.write_text(yaml.safe_dump(self.config_dict(), sort_keys=False), encoding="utf-8")
+        write_text(path, yaml.safe_dump(self.config_dict(), sort_keys=False))
         self.path_label.setText(str(path))
         return path
 

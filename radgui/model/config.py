@@ -39,10 +39,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from radgui.errors import ConfigError
+from radgui.errors import ConfigError, UntrustedInputError
 from radgui.model.learners import LEARNERS, STEP_ORDER
+from radgui.untrusted import load_yaml_file
 
 CONFIG_VERSION = 1
 
@@ -95,9 +94,9 @@ def load_config(path: str | Path) -> TrainConfig:
     if not path.is_file():
         raise ConfigError("training config not found", path)
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"not valid YAML ({exc})", path) from None
+        doc = load_yaml_file(path)
+    except UntrustedInputError as exc:
+        raise ConfigError(exc.reason, path) from None
     return config_from_dict(doc, base=path.parent, source=path)
 
 
