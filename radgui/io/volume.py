@@ -392,6 +392,9 @@ def read_image(path: str | Path, memory_budget_bytes: int | None = None) -> sitk
             path,
         )
     _open_check(path)
+    problem = _header_spacing_problem(path)
+    if problem:
+        raise GeometryError(f"{problem}; refused rather than read as 1 mm", path)
     reader = sitk.ImageFileReader()
     reader.SetFileName(str(path))
     try:
@@ -405,9 +408,6 @@ def read_image(path: str | Path, memory_budget_bytes: int | None = None) -> sitk
             f"is a layered 3D Slicer segmentation ({max(layers, 2)} layers: its segments overlap); radgui reads "
             "one label map per ROI: in Slicer export the segments as label maps (Segmentations module > "
             "Export/import models and labelmaps > Export to files) and load those", path)
-    problem = _header_spacing_problem(path)
-    if problem:
-        raise GeometryError(f"{problem}; refused rather than read as 1 mm", path)
     n_voxels = math.prod(int(v) for v in reader.GetSize())
     need = n_voxels * max(layers, 1) * _bits_per_component(reader.GetPixelID()) // 8
     budget = memory_budget(memory_budget_bytes)
@@ -424,11 +424,16 @@ def read_image(path: str | Path, memory_budget_bytes: int | None = None) -> sitk
 
 
 def _sitk_detail(exc: Exception) -> str:
-    """The useful sentence of a SimpleITK error, without its source file location."""
-    lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
-    detail = next((ln for ln in lines if "ERROR" in ln or "Exception" in ln), lines[0] if lines else "")
-    detail = re.sub(r"^.*?(itk::)?ERROR:\s*\w+\(0x[0-9a-f]+\):\s*", "", detail)
-    detail = re.sub(r"(Exception thrown in SimpleITK \w+:\s*)?/\S+:\d+:\s*", "", detail)
+    """The useful sentence of a SimpleITK error, without its source file locations."""
+    cleaned = []
+    for ln in str(exc).splitlines():
+        ln = re.sub(r"Exception thrown in SimpleITK \w+:", "", ln)
+        ln = re.sub(r"(/[^\s:]+)+:\d+:", "", ln)
+        ln = re.sub(r"(itk::)?ERROR:\s*\w+\(0x[0-9a-fA-F]+\):\s*", "", ln).strip()
+        if ln:
+            cleaned.append(ln)
+    teem = [re.sub(r"^\[\w+\]\s*\w+:\s*", "", ln) for ln in cleaned if ln.startswith("[")]
+    detail = teem[-1] if teem else (cleaned[0] if cleaned else "")
     return (detail or "unknown error")[:160]
 
 
