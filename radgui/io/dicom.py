@@ -292,6 +292,8 @@ def _read_header(path: Path):
         warnings.simplefilter("ignore")
         try:
             return pydicom.dcmread(path, stop_before_pixels=True)
+        except (PermissionError, IsADirectoryError, NotADirectoryError):
+            raise  # unreadable, not "not DICOM": the caller says why
         except InvalidDicomError:
             # no preamble: accept only files that start like a raw DICOM data set (group 0002 or 0008),
             # so large non-DICOM files are never parsed as garbage elements
@@ -449,7 +451,14 @@ def iter_scan_dicom(path: str | Path):
         except OSError:
             skipped["unreadable file"] += 1
             continue
-        ds = _read_header(p)
+        try:
+            ds = _read_header(p)
+        except OSError as exc:
+            from radgui.files import describe_os_error
+
+            skipped[f"unreadable file ({describe_os_error(exc)})"] += 1
+            scan.log.append(f"skipped {p}: {describe_os_error(exc)}")
+            continue
         if ds is None:
             skipped["not DICOM"] += 1
             continue
@@ -788,6 +797,8 @@ def _decode_file(path: Path) -> np.ndarray:
     try:
         ds = pydicom.dcmread(path)
         arr = ds.pixel_array
+    except (PermissionError, IsADirectoryError, FileNotFoundError):
+        raise  # reported as "cannot read the file (reason)" by _read_frames
     except Exception as exc:  # noqa: BLE001 - pydicom raises many types
         msg = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         if "length" in msg.lower() or "truncat" in msg.lower() or isinstance(exc, EOFError):
@@ -800,24 +811,32 @@ def _read_frames(frames: list[Frame], path):
     """Yield (index, stored 2D array) for frames in the given order."""
     cache: dict[Path, np.ndarray] = {}
     for i, fr in enumerate(frames):
-        if fr.frame_index is None:
-            arr = _fast_native(fr.path, fr)
-            if arr is None:
-                arr = _decode_file(fr.path)
-        else:
-            if fr.path not in cache:
-                cache.clear()
-                cache[fr.path] = _decode_file(fr.path)
-            full = cache[fr.path]
-            if full.ndim == 2:
-                full = full[None]
-            if fr.frame_index >= full.shape[0]:
-                raise DicomError(f"{fr.path}: truncated pixel data (frame {fr.frame_index + 1} missing)", path)
-            arr = full[fr.frame_index]
+        try:
+            arr = _read_frame(fr, cache, path)
+        except OSError as exc:
+            from radgui.files import describe_os_error
+
+            raise DicomError(f"{fr.path}: cannot read the file ({describe_os_error(exc)})", path) from None
         if arr.shape != (fr.rows, fr.cols):
             raise DicomError(f"{fr.path}: pixel data of shape {arr.shape} but Rows x Columns is "
                              f"{fr.rows} x {fr.cols}", path)
         yield i, arr
+
+
+def _read_frame(fr: Frame, cache: dict, path) -> np.ndarray:
+    """Stored values of one frame (multi-frame files decoded once, kept in ``cache``)."""
+    if fr.frame_index is None:
+        arr = _fast_native(fr.path, fr)
+        return _decode_file(fr.path) if arr is None else arr
+    if fr.path not in cache:
+        cache.clear()
+        cache[fr.path] = _decode_file(fr.path)
+    full = cache[fr.path]
+    if full.ndim == 2:
+        full = full[None]
+    if fr.frame_index >= full.shape[0]:
+        raise DicomError(f"{fr.path}: truncated pixel data (frame {fr.frame_index + 1} missing)", path)
+    return full[fr.frame_index]
 
 
 def estimate_bytes(series: SeriesInfo, float_output: bool = True) -> int:
@@ -1083,7 +1102,12 @@ def load_dicom_volume(path: str | Path, series_uid: str | None = None, modality:
     path = Path(path)
     if path.is_file() and path.name.upper() != "DICOMDIR":
         # a single file: load the series it belongs to, from its folder
-        ds = _read_header(path)
+        try:
+            ds = _read_header(path)
+        except OSError as exc:
+            from radgui.files import describe_os_error
+
+            raise InputFileError(f"cannot read the file ({describe_os_error(exc)})", path) from None
         if ds is None:
             raise InputFileError("not a DICOM file", path)
         scan = scan_dicom(path.parent)
