@@ -114,7 +114,10 @@ class Volume:
 
     def __post_init__(self):
         if isinstance(self.image, sitk.Image):
-            check_spacing(self.image.GetSpacing()[:3], "image", self.meta.get("source") or None)
+            spacing = self.image.GetSpacing()
+            if not all(math.isfinite(float(v)) and v > 0 for v in spacing):
+                raise GeometryError(f"image spacing {tuple(spacing)} mm is not finite and positive",
+                                    self.meta.get("source") or None)
             origin = self.image.GetOrigin()
             if not all(math.isfinite(float(v)) for v in origin):
                 raise GeometryError(f"image origin {origin} is not finite", self.meta.get("source") or None)
@@ -410,12 +413,14 @@ def read_image(path: str | Path, memory_budget_bytes: int | None = None) -> sitk
             "Export/import models and labelmaps > Export to files) and load those", path)
     n_voxels = math.prod(int(v) for v in reader.GetSize())
     need = n_voxels * max(layers, 1) * _bits_per_component(reader.GetPixelID()) // 8
+    if reader.GetDimension() == 3 and not np.allclose(reader.GetDirection(), np.eye(3).ravel()):
+        need *= 2  # reorienting to LPS (canonicalize) holds a second copy
     budget = memory_budget(memory_budget_bytes)
     if need > budget:
         size = "x".join(str(v) for v in reader.GetSize())
         raise MemoryBudgetError(
             f"the header declares {size} voxels of {sitk.GetPixelIDValueAsString(reader.GetPixelID())} "
-            f"({need / 1024**3:.2f} GiB decoded), over the memory budget of {budget / 1024**3:.2f} GiB "
+            f"({need / 1024**3:.2f} GiB to load), over the memory budget of {budget / 1024**3:.2f} GiB "
             "(raise it with memory_budget_bytes= or RADGUI_MEMORY_BUDGET_GB); nothing was decoded", path)
     try:
         return reader.Execute()
