@@ -48,7 +48,7 @@ import os
 import secrets
 from pathlib import Path
 
-from pydicom.datadict import dictionary_VR, keyword_for_tag
+from pydicom.datadict import keyword_for_tag
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.tag import Tag
@@ -233,16 +233,19 @@ def _secret() -> bytes:
         return path.read_bytes().strip()
     except OSError:
         pass
-    from radgui.files import write_text
+    from radgui.errors import OutputFileError
+    from radgui.files import atomic_path
 
-    base.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_hex(32)
-    write_text(path, key + "\n")
     try:
-        os.chmod(path, 0o600)
-    except OSError:  # pragma: no cover - file systems without modes
-        pass
-    return key.encode()
+        base.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputFileError(f"cannot create the folder for the de-identification key ({exc.strerror})",
+                              base) from None
+    with atomic_path(path) as tmp:  # readable by the owner only, from its first byte
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32) + "\n")
+    return path.read_bytes().strip()  # another process may have won the race: use the key on disk
 
 
 def date_offset_days(patient_id: str, key: bytes | None = None) -> int:

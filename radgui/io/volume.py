@@ -79,19 +79,6 @@ def memory_budget(budget_bytes: int | None = None) -> int:
     return DEFAULT_MEMORY_BUDGET
 
 
-def check_spacing(spacing, what: str = "image", path: str | Path | None = None) -> None:
-    """Refuse spacing that is not three finite positive numbers (mm).
-
-    Raises
-    ------
-    GeometryError
-        Naming the bad value; a NaN or zero spacing would silently become 1 mm further on.
-    """
-    values = [float(v) for v in spacing]
-    if len(values) != 3 or not all(math.isfinite(v) and v > 0 for v in values):
-        raise GeometryError(f"{what} spacing {tuple(values)} mm is not three finite positive numbers", path)
-
-
 @dataclass
 class Volume:
     """An image with its modality, metadata and physical geometry.
@@ -614,6 +601,8 @@ def label_values(arr: np.ndarray, what: str | Path | None = None) -> np.ndarray:
     if hi > MAX_LABEL_VALUE:
         raise MaskLabelError(f"{prefix}mask holds values up to {hi:g}; labels go up to {MAX_LABEL_VALUE}", path)
     n = int(hi) + 1
+    if n <= 9:  # the usual masks: a few labels, one pass each, no copy
+        return np.array([v for v in range(1, n) if (arr == v).any()], int)
     counts = np.zeros(n, np.int64)
     planes = arr.reshape(-1, arr.shape[-1]) if arr.ndim >= 2 else arr.reshape(1, -1)
     step = max(1, 1_000_000 // max(planes.shape[1], 1))
@@ -718,10 +707,10 @@ def load_mask(path: str | Path, like: Volume, label: int | None = None,
     labels = label_values(sitk.GetArrayViewFromImage(mask), path)
     chosen = choose_label(labels, label, path)
     kind = sitk.sitkUInt8 if (chosen or 0) < 256 else sitk.sitkUInt16
-    if chosen is None:
-        mask = sitk.Cast(mask * 0, kind)
+    if chosen is None or list(labels) == [chosen]:
+        mask = sitk.Cast(mask, kind)  # already 0 and the chosen label only
     else:
-        mask = sitk.Cast(mask == chosen, kind) * chosen
+        mask = sitk.Cast(sitk.BinaryThreshold(mask, chosen, chosen, 1, 0), kind) * chosen
     mismatch = grid_mismatch_mm(mask, like.image)
     if mismatch > tol_mm:
         if not resample:

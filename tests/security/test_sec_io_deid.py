@@ -165,3 +165,12 @@ def test_write_seg_is_atomic(tmp_path, monkeypatch):
         write_seg({"t": mask}, vol, target)
     assert target.read_bytes() == b"previous"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ct", "seg.dcm"]
+
+
+def test_key_file_is_private_and_stable(tmp_path, monkeypatch):
+    monkeypatch.delenv("RADGUI_DEID_KEY")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    first = date_offset_days("P1")
+    key = tmp_path / "radgui" / "deid-key"
+    assert key.stat().st_mode & 0o777 == 0o600 and len(key.read_text().strip()) == 64
+    assert date_offset_days("P1") == first == date_offset_days("P1", key.read_bytes().strip())
