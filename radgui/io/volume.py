@@ -321,8 +321,12 @@ def _header_spacing_problem(path: Path) -> str | None:
     try:
         if name.endswith((".nrrd", ".nhdr")):
             fields = _nrrd_header(path)
+            kinds = fields.get("kinds", "").lower().split()
             for key in ("spacings", "space directions"):
                 text = fields.get(key, "")
+                if key == "spacings" and kinds:  # NaN is the NRRD convention for non-spatial axes (list, vector)
+                    values = text.split()
+                    text = " ".join(v for i, v in enumerate(values) if i >= len(kinds) or kinds[i] in ("domain", "space"))
                 numbers = [t for t in re.split(r"[\s(),]+", text) if t and t.lower() != "none"]
                 bad = [t for t in numbers if not math.isfinite(_float(t))]
                 if bad:

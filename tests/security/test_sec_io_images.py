@@ -274,3 +274,11 @@ def test_save_mask_is_atomic(tmp_path, monkeypatch):
         save_mask(np.ones((3, 4, 5), np.uint8), target, like=vol)
     assert target.read_bytes() == b"previous mask"
     assert [p.name for p in tmp_path.iterdir()] == ["roi.nrrd"]
+
+
+def test_nan_spacing_of_a_non_spatial_nrrd_axis_is_the_convention(tmp_path):
+    path = tmp_path / "vec.nrrd"
+    _nrrd(path, {"type": "uint8", "dimension": 4, "sizes": "2 6 5 4", "spacings": "nan 0.8 0.8 2",
+                 "kinds": "list domain domain domain", "encoding": "raw"}, bytes(2 * 6 * 5 * 4))
+    with pytest.raises(InputFileError, match="2 components per voxel"):  # not a spacing refusal
+        load_volume(path)
