@@ -491,8 +491,12 @@ def iter_scan_dicom(path: str | Path):
     by_series: dict[str, list[Frame]] = defaultdict(list)
     for fr in frames:
         by_series[fr.series_uid].append(fr)
-    for uid, group in by_series.items():
-        scan.series.extend(_split_series(uid, group, headers[uid], root))
+    import warnings
+
+    with warnings.catch_warnings():  # pydicom decodes header text lazily and warns on odd escape bytes
+        warnings.simplefilter("ignore", UserWarning)
+        for uid, group in by_series.items():
+            scan.series.extend(_split_series(uid, group, headers[uid], root))
     dup_lines = [ln for ln in scan.log if "duplicate SOPInstanceUID" in ln]
     for s in scan.series:
         kept = {str(f.path) for f in s.frames}
