@@ -122,3 +122,7 @@ class PredictionInputError(RadguiError, ValueError):
 
 class FrameOfReferenceError(GeometryMismatchError):
     """Two DICOM series do not share a FrameOfReferenceUID; fusing them needs the user's explicit consent."""
+
+
+class MaskLabelError(RadguiError, ValueError):
+    """A mask is not an integer label map with few labels, or which label is the ROI is ambiguous or absent."""

@@ -361,3 +361,57 @@ def write_rtstruct(path, series: dict, rois: dict, for_uid: str | None = None) -
     ds.RTROIObservationsSequence = Sequence(observations)
     ds.save_as(path, enforce_file_format=True)
     return path
+
+
+#: Values planted by :func:`plant_identifying`, keyed by keyword (what de-identification must remove).
+PLANTED = {
+    "ClinicalTrialSponsorName": "Acme Pharma",
+    "ClinicalTrialProtocolID": "PROTO-77",
+    "ClinicalTrialProtocolName": "Secret Trial",
+    "ClinicalTrialSiteID": "SITE-9",
+    "ClinicalTrialSiteName": "Test Hospital Site",
+    "ClinicalTrialSubjectID": "SUBJ-0042",
+    "ClinicalTrialSubjectReadingID": "READ-0042",
+    "ConsultingPhysicianName": "Consult^Carla",
+    "ReasonForVisit": "Follow-up of Test^Phantom, born 1970",
+    "RequestingPhysician": "Request^Rita",
+    "OtherPatientIDs": "OTHER-ID-1",
+    "InstitutionAddress": "1 Main Street, Springfield",
+    "StationName": "CT-STATION-7",
+    "OperatorsName": "Operator^Otto",
+    "PerformedProcedureStepStartDate": "20240301",
+    "AcquisitionDateTime": "20240301110000",
+}
+
+
+def plant_identifying(ds: Dataset, k: int = 0) -> None:
+    """Put identifying data where de-identification tends to miss it (an ``extra=`` for the writers).
+
+    Top-level Clinical Trial attributes, a free-text ReasonForVisit holding
+    the patient's name, a ContributingEquipmentSequence whose
+    ContributionDateTime equals the acquisition date-time, a
+    RequestAttributesSequence-like nesting (Referenced Study > dates), and
+    private tags at top level and inside a sequence.
+    """
+    for kw, value in PLANTED.items():
+        setattr(ds, kw, value)
+    eq = Dataset()
+    eq.Manufacturer = "Scanner Inc"
+    eq.InstitutionName = "Test Hospital"
+    eq.StationName = "CT-STATION-7"
+    eq.ContributionDateTime = "20240301110000"
+    eq.ContributionDescription = "acquired by Operator^Otto"
+    purpose = Dataset()
+    purpose.CodeValue, purpose.CodingSchemeDesignator, purpose.CodeMeaning = "109101", "DCM", "Acquisition Equipment"
+    eq.PurposeOfReferenceCodeSequence = Sequence([purpose])
+    private = eq.private_block(0x0009, "RADGUI TEST", create=True)
+    private.add_new(0x01, "LO", "nested private Test^Phantom")
+    ds.ContributingEquipmentSequence = Sequence([eq])
+    visit = Dataset()
+    visit.ScheduledProcedureStepStartDate = "20240301"
+    visit.ScheduledPerformingPhysicianName = "Sched^Sam"
+    visit.RequestedProcedureID = "RP-1"
+    visit.ReasonForTheRequestedProcedure = "cough in Test^Phantom"
+    ds.RequestAttributesSequence = Sequence([visit])
+    block = ds.private_block(0x0011, "RADGUI TEST", create=True)
+    block.add_new(0x01, "LO", "Test^Phantom private")

@@ -68,8 +68,11 @@ def test_label_selection_and_absent_label():
     lab = cube(img, value=2) + cube(img, lo=(1, 1, 1), hi=(3, 4, 4), value=3)
     df = extract(img, {"t": to_sitk(lab, img)}, FAST, label=2)
     assert df.at["t", "original_shape_VoxelVolume"] == pytest.approx(4 * 8 * 8 * 0.9 * 0.9 * 2.5)
-    with pytest.raises(FeatureExtractionError, match=r"label 1 is absent.*2, 3"):
+    # issue 11: several labels and no choice are refused (one mask rule), never label 1 by default
+    with pytest.raises(FeatureExtractionError, match=r"holds 2 labels \(2, 3\); choose .* --label N"):
         extract(img, {"t": to_sitk(lab, img)}, FAST)
+    with pytest.raises(FeatureExtractionError, match=r"label 4 is absent.*2, 3"):
+        extract(img, {"t": to_sitk(lab, img)}, FAST, label=4)
 
 
 def test_empty_mask():

@@ -21,6 +21,12 @@ from dicom_factory import write_ct_series, write_rtstruct
 GRIDS = [(48, 64), (40, 40)]
 
 
+@pytest.fixture(autouse=True)
+def _deid_key(monkeypatch):
+    """The date-shift secret comes from the environment, never from the user's ~/.config."""
+    monkeypatch.setenv("RADGUI_DEID_KEY", "radgui-tests")
+
+
 def _rect(x0, x1, y0, y1, z):
     return np.array([[x0, y0, z], [x1, y0, z], [x1, y1, z], [x0, y1, z]], float)
 

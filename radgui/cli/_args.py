@@ -21,3 +21,22 @@ def parse_pairs(items, option: str, value: str = "VALUE") -> dict[str, str]:
             raise RadguiError(f"{option} '{item}' has no name")
         out[name.strip()] = val.strip()
     return out
+
+
+def add_image_options(parser) -> None:
+    """``--series-uid`` and ``--resample-spacing``: how a DICOM folder is loaded (ignored for image files)."""
+    parser.add_argument("--series-uid", metavar="UID",
+                        help="DICOM: the series to load when the folder holds several (see `radgui series`)")
+    parser.add_argument("--resample-spacing", action="store_true",
+                        help="DICOM: load a stack with missing slices or uneven spacing interpolated onto an even "
+                             "grid (linear; recorded in the warnings) instead of refusing it")
+
+
+def image_kwargs(args) -> dict:
+    """The :func:`radgui.io.load_volume` keywords of :func:`add_image_options`'s options."""
+    out = {}
+    if getattr(args, "series_uid", None):
+        out["series_uid"] = args.series_uid
+    if getattr(args, "resample_spacing", False):
+        out["resample_spacing"] = True
+    return out

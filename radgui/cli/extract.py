@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 import time
 
-from radgui.cli._args import parse_pairs
+from radgui.cli._args import add_image_options, image_kwargs, parse_pairs
 
 NAME = "extract"
 HELP = "Extract PyRadiomics features (one case, or a cohort manifest in parallel)."
@@ -29,7 +29,8 @@ def add_arguments(parser) -> None:
     one.add_argument("--name", default="tumour", help="name of the --mask ROI (default: tumour)")
     one.add_argument("--roi", action="append", default=[], metavar="NAME=MASK",
                      help="another ROI of the same image, e.g. ring6mm=ring.nrrd (repeatable)")
-    one.add_argument("--label", type=int, default=None, help="label value in the masks (default: the preset's, 1)")
+    one.add_argument("--label", type=int, default=None, help="the ROI's label in the masks (default: each mask's only label)")
+    add_image_options(one)
     one.add_argument("--modality", default=None, help="CT, MR, PT or OT (default: guessed)")
     one.add_argument("--wide", action="store_true",
                      help="write one row with <roi>__<feature> columns instead of one row per ROI")
@@ -120,9 +121,9 @@ def run(args) -> int:
     from radgui.io.volume import load_mask, load_volume
     from radgui.progress import run as run_steps
 
-    volume = load_volume(args.image, modality=args.modality)
+    volume = load_volume(args.image, modality=args.modality, **image_kwargs(args))
     paths = {args.name: args.mask, **parse_pairs(args.roi, "--roi", "MASK")}
-    masks = {name: load_mask(path, volume) for name, path in paths.items()}
+    masks = {name: load_mask(path, volume, label=args.label) for name, path in paths.items()}
     try:
         df = run_steps(iter_extract(volume, masks, preset, label=args.label), bar)
     finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from radgui.cli._args import parse_pairs
+from radgui.cli._args import add_image_options, image_kwargs, parse_pairs
 
 NAME = "predict"
 HELP = "Score one patient with a model bundle (probability, CI, nomogram points, risk group)."
@@ -16,6 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="model bundle (*.radgui-model), or 'demo' for the shipped synthetic demo model")
     parser.add_argument("--image", type=Path, required=True, metavar="I", help="image file or DICOM folder")
     parser.add_argument("--mask", type=Path, metavar="M", help="tumour ROI label map on the image's grid")
+    parser.add_argument("--label", type=int, help="the ROI's label in the masks (default: each mask's only label)")
+    add_image_options(parser)
     parser.add_argument("--roi", action="append", default=[], metavar="NAME=MASK",
                         help="another ROI (e.g. ring3mm=ring.nrrd); PET ROIs go on the --pet image's grid")
     parser.add_argument("--pet", type=Path, metavar="PET", help="PET image in SUV, for models with PET ROIs")
@@ -63,18 +65,18 @@ def run(args: argparse.Namespace) -> int:
     from radgui.model.predict import check_clinical
 
     check_clinical(bundle, clinical)
-    volume = load_volume(args.image, modality=args.modality)
+    volume = load_volume(args.image, modality=args.modality, **image_kwargs(args))
     pet = load_volume(args.pet, modality="PT") if args.pet else None
     rois = {}
     if args.mask is not None:
-        rois["tumour"] = load_mask(args.mask, volume)
+        rois["tumour"] = load_mask(args.mask, volume, label=args.label)
     for name, path in extra.items():
         if _is_pet(bundle, name):
             if pet is None:
                 raise RadguiError(f"ROI '{name}' is a PET ROI; give the PET image with --pet")
-            rois[name] = (pet, load_mask(Path(path), pet))
+            rois[name] = (pet, load_mask(Path(path), pet, label=args.label))
         else:
-            rois[name] = load_mask(Path(path), volume)
+            rois[name] = load_mask(Path(path), volume, label=args.label)
     volumes = {"CT": volume, "PT": pet} if pet is not None else volume
     pred = run_steps(iter_predict(bundle, volumes, rois, clinical, level=args.level))
     doc = result_dict(bundle, pred)

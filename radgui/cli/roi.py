@@ -16,9 +16,10 @@ with ``--seed-mm``.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
+
+from radgui.cli._args import add_image_options, image_kwargs
 
 NAME = "roi"
 HELP = "ROI tools over files: grow a region from a seed, peritumoral rings/core, measurements."
@@ -65,11 +66,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--modality", help="CT, MR, PT or OT (default: from the file)")
     g.add_argument("-o", "--output", required=True, help="mask file to write (.nrrd, .nii.gz, .mha)")
     g.add_argument("--json", help="also write the parameters and measurements as JSON")
+    add_image_options(g)
 
     r = sub.add_parser("rings", help="Peritumoral rings, core and unions in mm around a tumour mask.")
     r.add_argument("image", help="image file or DICOM folder")
     r.add_argument("mask", help="tumour mask on the image grid")
-    r.add_argument("--label", type=int, help="use only this label of the mask")
+    r.add_argument("--label", type=int, help="the ROI's label in the mask (default: the mask's only label)")
     r.add_argument("--distances", type=_floats, default=[3.0, 6.0, 9.0], help="ring distances in mm (3,6,9)")
     r.add_argument("--mode", choices=["annular", "cumulative"], default="annular")
     r.add_argument("--core", type=float, help="also write the core at this depth in mm")
@@ -79,20 +81,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     r.add_argument("--hu-range", type=_floats, help="keep ring voxels within low,high (e.g. -1000,-300)")
     r.add_argument("-o", "--output-dir", required=True, help="folder for <name>.nrrd files and rings.json")
     r.add_argument("--suffix", default=".nrrd", help="mask file suffix (default .nrrd)")
+    add_image_options(r)
 
     m = sub.add_parser("measure", help="Measure ROIs: volume, RECIST and 3D diameters, intensity, SUV.")
     m.add_argument("image", help="image file or DICOM folder")
     m.add_argument("masks", nargs="+", help="one or more masks on the image grid")
-    m.add_argument("--label", type=int, help="use only this label of each mask")
+    m.add_argument("--label", type=int, help="the ROI's label in each mask (default: each mask's only label)")
     m.add_argument("--modality", help="CT, MR, PT or OT (PT adds SUV measures)")
     m.add_argument("--csv", help="write a CSV table (one row per mask)")
     m.add_argument("--json", help="write JSON")
+    add_image_options(m)
 
 
 def _load(args, with_mask: bool = False):
     from radgui.io import load_mask, load_volume, mask_to_array
 
-    volume = load_volume(args.image, modality=getattr(args, "modality", None))
+    volume = load_volume(args.image, modality=getattr(args, "modality", None), **image_kwargs(args))
     if not with_mask:
         return volume, None
     mask = mask_to_array(load_mask(args.mask, volume, label=args.label)) > 0
@@ -138,7 +142,9 @@ def _grow(args) -> int:
     summary = {"image": str(args.image), "mask": str(args.output), "params": _clean(res.params),
                "measures": _clean(measure(full, volume))}
     if args.json:
-        Path(args.json).write_text(json.dumps(summary, indent=2, default=str))
+        from radgui.files import write_json
+
+        write_json(args.json, summary, indent=2, default=str)
     print(f"wrote {args.output}: {res.voxel_count} voxels, {summary['measures']['volume_ml']:.2f} mL")
     return 0
 
@@ -176,7 +182,9 @@ def _rings(args) -> int:
                 k: {"mm": v[0], "voxels": v[1]} for k, v in axis_thickness_mm(arr, mask, volume.spacing).items()}
         report["vois"][name] = entry
         print(f"{name}: {entry['voxel_count']} voxels, {entry['volume_ml']:.2f} mL -> {path}")
-    (out_dir / "rings.json").write_text(json.dumps(report, indent=2))
+    from radgui.files import write_json
+
+    write_json(out_dir / "rings.json", report, indent=2)
     return 0
 
 
@@ -197,10 +205,12 @@ def _measure(args) -> int:
         row = {"mask": str(path), **_clean(measure(mask, volume))}
         rows.append(row)
     table = pd.DataFrame(rows)
+    from radgui.files import write_csv, write_json
+
     if args.csv:
-        table.to_csv(args.csv, index=False)
+        write_csv(args.csv, table, index=False)
     if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=2))
+        write_json(args.json, rows, indent=2)
     if not args.csv and not args.json:
         table.to_csv(sys.stdout, index=False)
     else:

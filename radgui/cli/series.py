@@ -16,25 +16,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _table(scan) -> str:
+    from radgui.io.dicom import printable as p
+
     header = ["#", "modality", "description", "date", "slices", "size", "spacing z,y,x (mm)", "uid"]
     rows = []
     for k, s in enumerate(scan.series, 1):
         spacing = "-" if s.spacing_mm is None else ",".join(f"{v:.3g}" for v in s.spacing_mm)
-        rows.append([str(k), s.modality, s.description or "-", s.date or "-", str(s.n_slices),
-                     f"{s.rows}x{s.cols}", spacing, s.uid])
+        rows.append([str(k), p(s.modality), p(s.description) or "-", p(s.date) or "-", str(s.n_slices),
+                     f"{s.rows}x{s.cols}", spacing, p(s.uid)])
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(header, widths)).rstrip()]
     for s, r in zip(scan.series, rows):
         lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
         if s.problem:
-            lines.append(f"    REFUSED: {s.problem}")
+            lines.append(f"    REFUSED: {p(s.problem)}")
         for w in s.warnings:
-            lines.append(f"    warning: {w}")
+            lines.append(f"    warning: {p(w)}")
     for m in scan.masks:
-        lines.append(f"mask object: {m.modality} {m.description or ''} {m.path} "
-                     f"(references series {m.referenced_series_uid or '?'})")
+        lines.append(p(f"mask object: {m.modality} {m.description or ''} {m.path} "
+                       f"(references series {m.referenced_series_uid or '?'})"))
     if scan.skipped:
-        lines.append("skipped: " + ", ".join(f"{n} {what}" for what, n in sorted(scan.skipped.items())))
+        lines.append(p("skipped: " + ", ".join(f"{n} {what}" for what, n in sorted(scan.skipped.items()))))
     return "\n".join(lines)
 
 

@@ -14,6 +14,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--label", type=Path, metavar="MASK", help="label map on the same grid (tumour ROI)")
     parser.add_argument("--modality", choices=["CT", "MR", "PT", "OT"],
                         help="modality of a non-DICOM image (default: guessed from values)")
+    from radgui.cli._args import add_image_options
+
+    add_image_options(parser)
     add_screenshot_argument(parser)
 
 
@@ -35,11 +38,12 @@ def check_screenshot_path(path: Path | None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from radgui.cli._args import image_kwargs
     from radgui.io import load_mask, load_volume
 
     check_screenshot_path(args.screenshot)
     # Load (and validate) everything before a window opens: bad input exits 2 fast.
-    volume = load_volume(args.path, modality=args.modality)
+    volume = load_volume(args.path, modality=args.modality, **image_kwargs(args))
     mask = load_mask(args.label, volume) if args.label else None
     return show(volume, {"tumour": mask} if mask is not None else {}, screenshot=args.screenshot)
 

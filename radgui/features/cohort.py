@@ -129,7 +129,7 @@ def extract_case(rows: list[dict], preset: Any) -> dict[str, Any]:
         masks = {}
         for row in rows:
             try:
-                masks[row["roi"]] = load_mask(row["mask"], volume)
+                masks[row["roi"]] = load_mask(row["mask"], volume, label=label)
             except (RadguiError, OSError) as exc:
                 fail(row, str(exc))
         if masks:

@@ -99,14 +99,26 @@ def check_image(image: sitk.Image, name: str = "image") -> None:
                 f"{name}: {bad} voxel(s) are NaN or infinite; fill or mask them before extracting features")
 
 
-def _as_mask(mask: Any, image: sitk.Image, roi: str, label: int) -> sitk.Image:
+def _roi_label(arr: np.ndarray, label: int | None, roi: str) -> int:
+    """The one mask rule of radgui.io (:func:`radgui.io.volume.choose_label`): ``label``, else the only label."""
+    from radgui.errors import MaskLabelError
+    from radgui.io.volume import choose_label, label_values
+
+    try:
+        chosen = choose_label(label_values(arr), label)
+    except MaskLabelError as exc:
+        raise FeatureExtractionError(f"ROI {roi!r}: {exc.reason}") from None
+    return 1 if chosen is None else chosen
+
+
+def _as_mask(mask: Any, image: sitk.Image, roi: str, label: int | None) -> sitk.Image:
     """A UInt8 0/1 mask on ``image``'s grid for one ROI (label ``label`` of a label map)."""
     if isinstance(mask, np.ndarray):
         shape = tuple(reversed(image.GetSize()))
         if mask.shape != shape:
             raise GeometryMismatchError(
                 f"ROI {roi!r}: mask array shape {mask.shape} (z,y,x) does not match the image {shape}")
-        arr = mask if mask.dtype == bool else (mask == label)
+        arr = mask if mask.dtype == bool else (mask == _roi_label(mask, label, roi))
         out = sitk.GetImageFromArray(arr.astype(np.uint8))
         out.CopyInformation(image)
         return out
@@ -119,10 +131,7 @@ def _as_mask(mask: Any, image: sitk.Image, roi: str, label: int) -> sitk.Image:
                 else f"grids differ by up to {mismatch:.3f} mm")
         raise GeometryMismatchError(f"ROI {roi!r}: mask geometry does not match the image: {what}")
     arr = sitk.GetArrayViewFromImage(mask)
-    sel = arr == label
-    if not sel.any() and arr.any():
-        present = ", ".join(str(int(v)) for v in np.unique(arr[arr != 0])[:10])
-        raise FeatureExtractionError(f"ROI {roi!r}: label {label} is absent from the mask (labels present: {present})")
+    sel = arr == _roi_label(arr, label, roi)
     out = sitk.GetImageFromArray(sel.astype(np.uint8))
     out.CopyInformation(image)
     return out
@@ -212,8 +221,10 @@ def iter_extract(volume: Volume | sitk.Image, rois: Mapping[str, Any] | Any,
         Preset name (``radgui.features.presets()``), PyRadiomics YAML path or
         parameter dict.
     label : int, optional
-        Label value selected in label-map masks; default: the preset's
-        ``label`` setting (1).
+        The ROI's label in label-map masks. Default: the preset's ``label``
+        when it is not PyRadiomics' default 1, else the mask's only non-zero
+        label; a mask with several labels and no choice is refused (the one
+        mask rule of :func:`radgui.io.volume.choose_label`).
     fast : bool
         Use the crop-first path (default). ``False`` runs stock PyRadiomics on
         the whole image for each ROI (the reference; same values, slower).
@@ -268,7 +279,8 @@ def iter_extract(volume: Volume | sitk.Image, rois: Mapping[str, Any] | Any,
 
     extractor = build_extractor(preset)
     settings = dict(extractor.settings)
-    label = int(settings.get("label", 1) if label is None else label)
+    if label is None and int(settings.get("label", 1)) != 1:
+        label = int(settings["label"])  # a preset that names a label chooses it; PyRadiomics' default 1 does not
     settings["label"] = 1
     extractor.settings["label"] = 1
     image_types = dict(extractor.enabledImagetypes)

@@ -52,16 +52,23 @@ from radgui.errors import (
     SeriesChoiceError,
     SliceSpacingError,
 )
+from radgui.io.volume import DEFAULT_MEMORY_BUDGET as _VOLUME_BUDGET
+from radgui.io.volume import memory_budget
 from radgui.progress import Step, run
 
-#: Default memory budget for one decoded volume, in bytes (4 GiB).
-DEFAULT_MEMORY_BUDGET = 4 * 1024**3
+#: Default memory budget for one decoded volume, in bytes (4 GiB); shared with every image format.
+DEFAULT_MEMORY_BUDGET = _VOLUME_BUDGET
 
 #: Largest deviation, in mm, of one slice step from the nominal spacing.
 SPACING_TOL_MM = 0.2
 
 #: Shear (gantry tilt) angle from which a stack is called sheared, in degrees.
 SHEAR_TOL_DEG = 0.1
+
+#: How to load a stack with missing slices or uneven spacing: the exact options (Python, CLI, viewer).
+RESAMPLE_HINT = ("to load it interpolated onto an even grid (linear, recorded in the warnings) pass "
+                 "resample_spacing=True (Python) or --resample-spacing (radgui extract, predict, roi, view), "
+                 "or answer Yes in the viewer")
 
 #: Tolerance on direction cosines when grouping by orientation.
 ORIENTATION_TOL = 1e-3
@@ -132,8 +139,11 @@ class Frame:
 class SeriesInfo:
     """One series found by :func:`scan_dicom` (possibly a split of a DICOM series).
 
-    ``uid`` is radgui's key: the SeriesInstanceUID, followed by ``#k`` when
-    the DICOM series was split (by orientation, image size or acquisition).
+    ``uid`` is radgui's key: the SeriesInstanceUID, followed by ``#`` and
+    :attr:`part` when the DICOM series was split (by orientation, image size
+    or acquisition). ``part`` names the exact images of this part (a hash of
+    their SOPInstanceUIDs), so the key finds the same images whether the
+    folder above or below is scanned.
     ``problem`` is the reason loading would be refused (None when loadable).
     """
 
@@ -151,6 +161,7 @@ class SeriesInfo:
     warnings: list[str] = field(default_factory=list)
     log: list[str] = field(default_factory=list)
     problem: str | None = None
+    part: str = ""
     rows: int = 0
     cols: int = 0
     spacing_mm: tuple[float, float, float] | None = None  # (z, y, x)
@@ -210,6 +221,9 @@ class DicomScan:
     def find(self, uid: str) -> SeriesInfo:
         """The series whose key or SeriesInstanceUID is ``uid``."""
         hits = [s for s in self.series if s.uid == uid]
+        if not hits and "#" in uid:  # a part found by a scan of another folder: same images
+            base, part = uid.split("#", 1)
+            hits = [s for s in self.series if s.series_uid == base and s.part == part]
         if not hits:
             hits = [s for s in self.series if s.series_uid == uid]
         if len(hits) == 1:
@@ -228,6 +242,18 @@ def _series_list(series) -> str:
 # --------------------------------------------------------------------------
 # Header parsing
 # --------------------------------------------------------------------------
+_CONTROL = dict.fromkeys([*range(0x00, 0x20), *range(0x7F, 0xA0)], " ")
+
+
+def printable(text) -> str:
+    """``text`` with control characters (C0, DEL, C1: terminal escape sequences) replaced by spaces.
+
+    Header strings (SeriesDescription, ...) come from whoever wrote the file;
+    they are shown in terminals, tables and dialogs only through this.
+    """
+    return " ".join(str(text if text is not None else "").translate(_CONTROL).split())
+
+
 def _f(value, default=None):
     try:
         if value is None or value == "":
@@ -266,6 +292,8 @@ def _read_header(path: Path):
         warnings.simplefilter("ignore")
         try:
             return pydicom.dcmread(path, stop_before_pixels=True)
+        except (PermissionError, IsADirectoryError, NotADirectoryError):
+            raise  # unreadable, not "not DICOM": the caller says why
         except InvalidDicomError:
             # no preamble: accept only files that start like a raw DICOM data set (group 0002 or 0008),
             # so large non-DICOM files are never parsed as garbage elements
@@ -423,7 +451,14 @@ def iter_scan_dicom(path: str | Path):
         except OSError:
             skipped["unreadable file"] += 1
             continue
-        ds = _read_header(p)
+        try:
+            ds = _read_header(p)
+        except OSError as exc:
+            from radgui.files import describe_os_error
+
+            skipped[f"unreadable file ({describe_os_error(exc)})"] += 1
+            scan.log.append(f"skipped {p}: {describe_os_error(exc)}")
+            continue
         if ds is None:
             skipped["not DICOM"] += 1
             continue
@@ -431,7 +466,7 @@ def iter_scan_dicom(path: str | Path):
         sop_class = str(ds.get("SOPClassUID", ""))
         if modality in MASK_MODALITIES:
             scan.masks.append(MaskObject(p, modality, str(ds.get("SOPInstanceUID", "")),
-                                         _referenced_series(ds), str(ds.get("SeriesDescription", "") or "")))
+                                         _referenced_series(ds), printable(ds.get("SeriesDescription", "") or "")))
             continue
         if sop_class == "1.2.840.10008.1.3.10" or "DirectoryRecordSequence" in ds:
             skipped["DICOMDIR"] += 1
@@ -456,8 +491,12 @@ def iter_scan_dicom(path: str | Path):
     by_series: dict[str, list[Frame]] = defaultdict(list)
     for fr in frames:
         by_series[fr.series_uid].append(fr)
-    for uid, group in by_series.items():
-        scan.series.extend(_split_series(uid, group, headers[uid], root))
+    import warnings
+
+    with warnings.catch_warnings():  # pydicom decodes header text lazily and warns on odd escape bytes
+        warnings.simplefilter("ignore", UserWarning)
+        for uid, group in by_series.items():
+            scan.series.extend(_split_series(uid, group, headers[uid], root))
     dup_lines = [ln for ln in scan.log if "duplicate SOPInstanceUID" in ln]
     for s in scan.series:
         kept = {str(f.path) for f in s.frames}
@@ -497,7 +536,9 @@ def _orientation_key(fr: Frame):
 def _split_series(uid: str, frames: list[Frame], header, root: Path) -> list[SeriesInfo]:
     """Split one DICOM series by orientation, image size and (for duplicates) acquisition."""
     if any(fr.ipp is None or fr.iop is None or fr.pixel_spacing is None for fr in frames):
-        return [_series_info(uid, uid, frames, header, root)]  # refused as a whole, never split
+        info = _series_info(uid, uid, frames, header, root)  # refused as a whole, never split
+        info.part = _part_id(frames)
+        return [info]
     parts: dict[tuple, list[Frame]] = defaultdict(list)
     for fr in frames:
         ps = None if fr.pixel_spacing is None else tuple(round(v, 4) for v in fr.pixel_spacing)
@@ -515,13 +556,23 @@ def _split_series(uid: str, frames: list[Frame], header, root: Path) -> list[Ser
             groups.append((sub, reasons + why))
     out = []
     for k, (group, why) in enumerate(groups):
-        key = uid if len(groups) == 1 else f"{uid}#{k + 1}"
+        part = _part_id(group)
+        key = uid if len(groups) == 1 else f"{uid}#{part}"
         info = _series_info(key, uid, group, header, root)
+        info.part = part
         if why and len(groups) > 1:
             info.warnings.append(f"DICOM series split by {', '.join(dict.fromkeys(why))} "
                                  f"(part {k + 1} of {len(groups)}); never merged")
         out.append(info)
     return out
+
+
+def _part_id(frames: list[Frame]) -> str:
+    """8 hex digits naming exactly these images (SOPInstanceUID and frame number)."""
+    import hashlib
+
+    ids = sorted(f"{f.sop_uid}/{f.frame_index}" for f in frames)
+    return hashlib.sha1("\n".join(ids).encode()).hexdigest()[:8]
 
 
 def _position_key(fr: Frame):
@@ -553,7 +604,7 @@ def _series_info(key, uid, frames, header, root) -> SeriesInfo:
     first = frames[0]
     info = SeriesInfo(
         uid=key, series_uid=uid, modality=first.modality,
-        description=str(header.get("SeriesDescription", "") or ""),
+        description=printable(header.get("SeriesDescription", "") or ""),
         date=str(header.get("SeriesDate", "") or header.get("StudyDate", "") or ""),
         time=str(header.get("SeriesTime", "") or ""), number=str(header.get("SeriesNumber", "") or ""),
         study_uid=str(header.get("StudyInstanceUID", "") or ""),
@@ -681,13 +732,12 @@ def analyse_geometry(frames: list[Frame], path: Path | None = None) -> StackGeom
             info.spacing_kind = "missing"
             info.spacing_problem = (
                 f"{n_missing} missing slice(s): gap of {steps[k]:.2f} mm {where} (nominal {nominal:.2f} mm); "
-                "refused; load with resample_spacing=True to interpolate onto an even grid")
+                f"refused; {RESAMPLE_HINT}")
         else:
             info.spacing_kind = "variable"
             info.spacing_problem = (
                 f"variable slice spacing from {steps.min():.2f} to {steps.max():.2f} mm "
-                f"(first uneven step {where}); refused, never averaged; "
-                "load with resample_spacing=True to interpolate onto an even grid")
+                f"(first uneven step {where}); refused, never averaged; {RESAMPLE_HINT}")
     if shear >= SHEAR_TOL_DEG:
         warnings.append(f"gantry tilt / sheared stack of {shear:.2f} degrees")
     return info
@@ -751,6 +801,8 @@ def _decode_file(path: Path) -> np.ndarray:
     try:
         ds = pydicom.dcmread(path)
         arr = ds.pixel_array
+    except (PermissionError, IsADirectoryError, FileNotFoundError):
+        raise  # reported as "cannot read the file (reason)" by _read_frames
     except Exception as exc:  # noqa: BLE001 - pydicom raises many types
         msg = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         if "length" in msg.lower() or "truncat" in msg.lower() or isinstance(exc, EOFError):
@@ -763,24 +815,32 @@ def _read_frames(frames: list[Frame], path):
     """Yield (index, stored 2D array) for frames in the given order."""
     cache: dict[Path, np.ndarray] = {}
     for i, fr in enumerate(frames):
-        if fr.frame_index is None:
-            arr = _fast_native(fr.path, fr)
-            if arr is None:
-                arr = _decode_file(fr.path)
-        else:
-            if fr.path not in cache:
-                cache.clear()
-                cache[fr.path] = _decode_file(fr.path)
-            full = cache[fr.path]
-            if full.ndim == 2:
-                full = full[None]
-            if fr.frame_index >= full.shape[0]:
-                raise DicomError(f"{fr.path}: truncated pixel data (frame {fr.frame_index + 1} missing)", path)
-            arr = full[fr.frame_index]
+        try:
+            arr = _read_frame(fr, cache, path)
+        except OSError as exc:
+            from radgui.files import describe_os_error
+
+            raise DicomError(f"{fr.path}: cannot read the file ({describe_os_error(exc)})", path) from None
         if arr.shape != (fr.rows, fr.cols):
             raise DicomError(f"{fr.path}: pixel data of shape {arr.shape} but Rows x Columns is "
                              f"{fr.rows} x {fr.cols}", path)
         yield i, arr
+
+
+def _read_frame(fr: Frame, cache: dict, path) -> np.ndarray:
+    """Stored values of one frame (multi-frame files decoded once, kept in ``cache``)."""
+    if fr.frame_index is None:
+        arr = _fast_native(fr.path, fr)
+        return _decode_file(fr.path) if arr is None else arr
+    if fr.path not in cache:
+        cache.clear()
+        cache[fr.path] = _decode_file(fr.path)
+    full = cache[fr.path]
+    if full.ndim == 2:
+        full = full[None]
+    if fr.frame_index >= full.shape[0]:
+        raise DicomError(f"{fr.path}: truncated pixel data (frame {fr.frame_index + 1} missing)", path)
+    return full[fr.frame_index]
 
 
 def estimate_bytes(series: SeriesInfo, float_output: bool = True) -> int:
@@ -844,10 +904,7 @@ def iter_load_series(series: SeriesInfo, *, suv: bool = True, suv_type: str = "b
     intercepts = np.array([f.intercept for f in frames], float)
     integer_ok = (not is_pet and np.all(slopes == 1.0) and np.all(intercepts == np.round(intercepts))
                   and frames[0].bits_allocated <= 16)
-    budget = memory_budget_bytes
-    if budget is None:
-        env = os.environ.get("RADGUI_MEMORY_BUDGET_GB")
-        budget = int(float(env) * 1024**3) if env else DEFAULT_MEMORY_BUDGET
+    budget = memory_budget(memory_budget_bytes)
     need = estimate_bytes(series, float_output=not integer_ok)
     if need > budget:
         raise MemoryBudgetError(
@@ -1049,15 +1106,20 @@ def load_dicom_volume(path: str | Path, series_uid: str | None = None, modality:
     path = Path(path)
     if path.is_file() and path.name.upper() != "DICOMDIR":
         # a single file: load the series it belongs to, from its folder
-        ds = _read_header(path)
+        try:
+            ds = _read_header(path)
+        except OSError as exc:
+            from radgui.files import describe_os_error
+
+            raise InputFileError(f"cannot read the file ({describe_os_error(exc)})", path) from None
         if ds is None:
             raise InputFileError("not a DICOM file", path)
-        if series_uid is None:
-            series_uid = str(ds.get("SeriesInstanceUID", ""))
         scan = scan_dicom(path.parent)
-        series = choose_series(scan, series_uid)
-        if len([s for s in scan.series if s.series_uid == series_uid]) > 1:
-            series = next(s for s in scan.series if s.series_uid == series_uid
-                          and any(f.path == path for f in s.frames))
+        if series_uid is None:  # the series (or the part of a split series) this file belongs to
+            here = os.path.abspath(path)
+            mine = [s for s in scan.series if any(os.path.abspath(f.path) == here for f in s.frames)]
+            series = mine[0] if len(mine) == 1 else choose_series(scan, str(ds.get("SeriesInstanceUID", "")))
+        else:
+            series = choose_series(scan, series_uid)
         return load_series(series, **kwargs)
     return run(iter_load_dicom_volume(path, series_uid, **kwargs))

@@ -29,6 +29,11 @@ from radgui.errors import DicomError, GeometryMismatchError
 #: Tolerance, in mm, for matching a frame or contour plane to a slice.
 PLANE_TOL_MM = 0.5
 
+#: Type 2 attributes (Patient, General Study modules) highdicom copies from the source images;
+#: set empty when a series lacks them.
+_TYPE2_COPIED = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime",
+                 "ReferringPhysicianName", "StudyID", "AccessionNumber")
+
 
 def _original_layout(volume) -> sitk.Image:
     """The Volume's image in the orientation the DICOM frames were stored in."""
@@ -73,7 +78,8 @@ def write_seg(masks: dict, volume, path: str | Path, *, identifying: bool = Fals
     from pydicom.sr.codedict import codes
 
     from radgui import __version__
-    from radgui.io.deid import deidentify
+    from radgui.files import atomic_path
+    from radgui.io.deid import deidentify, identifying_attributes, source_values
 
     meta = _dicom_meta(volume)
     if any("resampled" in w for w in volume.warnings):
@@ -112,6 +118,10 @@ def write_seg(masks: dict, volume, path: str | Path, *, identifying: bool = Fals
         pixel_array = np.zeros_like(stack)
         for k, fi in enumerate(frame_idx):
             pixel_array[fi] = stack[k]
+    for src in sources:  # Type 2 attributes highdicom copies; a series may lack them
+        for kw in _TYPE2_COPIED:
+            if kw not in src:
+                setattr(src, kw, "")
     descriptions = [
         hd.seg.SegmentDescription(
             segment_number=k + 1, segment_label=name[:64],
@@ -126,12 +136,18 @@ def write_seg(masks: dict, volume, path: str | Path, *, identifying: bool = Fals
             instance_number=1, manufacturer="radgui", manufacturer_model_name="radgui",
             software_versions=__version__, device_serial_number="0", series_description=description[:64],
             omit_empty_frames=False)
-    except (ValueError, TypeError) as exc:
-        raise DicomError(f"cannot build the DICOM-SEG ({exc})", path) from None
+    except (ValueError, TypeError, AttributeError, KeyError) as exc:
+        raise DicomError(f"cannot build the DICOM-SEG from this series ({str(exc)[:160]})", path) from None
     if not identifying:
+        originals = source_values(sources)
         deidentify(seg)
+        leaks = identifying_attributes(seg, originals)
+        if leaks:  # the independent self-check: never write a SEG that still identifies the patient
+            raise DicomError(f"de-identification left identifying attributes ({', '.join(leaks[:8])}); "
+                             "nothing was written", path)
     path = Path(path)
-    seg.save_as(path)
+    with atomic_path(path) as tmp:
+        seg.save_as(tmp)
     return path
 
 

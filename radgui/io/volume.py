@@ -22,7 +22,12 @@ the viewer's left and anterior at the top: the radiological convention.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import math
+import os
+import re
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +35,13 @@ from typing import Any
 import numpy as np
 import SimpleITK as sitk
 
-from radgui.errors import GeometryError, GeometryMismatchError, InputFileError
+from radgui.errors import (
+    GeometryError,
+    GeometryMismatchError,
+    InputFileError,
+    MaskLabelError,
+    MemoryBudgetError,
+)
 
 #: File suffixes read by :func:`load_volume` (besides DICOM folders).
 IMAGE_SUFFIXES = (".nrrd", ".nhdr", ".nii", ".nii.gz", ".mha", ".mhd")
@@ -40,6 +51,32 @@ DIRECTION_TOL = 1e-4
 
 #: Default tolerance, in mm, for two grids to count as the same.
 GEOMETRY_TOL_MM = 1e-3
+
+#: Default memory budget for one decoded image, in bytes (4 GiB); every format (DICOM too) checks it
+#: against the size its header implies, before decoding a voxel.
+DEFAULT_MEMORY_BUDGET = 4 * 1024**3
+
+#: Most distinct non-zero labels a mask file may hold (a CT given as the mask has thousands of values).
+MAX_MASK_LABELS = 255
+
+#: Largest label value a mask may use (labels are stored as UInt8 or UInt16).
+MAX_LABEL_VALUE = 65535
+
+
+def memory_budget(budget_bytes: int | None = None) -> int:
+    """The memory budget in bytes: ``budget_bytes``, else ``RADGUI_MEMORY_BUDGET_GB``, else 4 GiB."""
+    if budget_bytes is not None:
+        return int(budget_bytes)
+    env = os.environ.get("RADGUI_MEMORY_BUDGET_GB")
+    if env:
+        try:
+            value = float(env)
+        except ValueError:
+            value = float("nan")
+        if not math.isfinite(value) or value <= 0:
+            raise InputFileError(f"RADGUI_MEMORY_BUDGET_GB={env!r} is not a positive number of GiB")
+        return int(value * 1024**3)
+    return DEFAULT_MEMORY_BUDGET
 
 
 @dataclass
@@ -61,6 +98,16 @@ class Volume:
     image: sitk.Image
     modality: str = "OT"
     meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if isinstance(self.image, sitk.Image):
+            spacing = self.image.GetSpacing()
+            if not all(math.isfinite(float(v)) and v > 0 for v in spacing):
+                raise GeometryError(f"image spacing {tuple(spacing)} mm is not finite and positive",
+                                    self.meta.get("source") or None)
+            origin = self.image.GetOrigin()
+            if not all(math.isfinite(float(v)) for v in origin):
+                raise GeometryError(f"image origin {origin} is not finite", self.meta.get("source") or None)
 
     @property
     def array(self) -> np.ndarray:
@@ -220,8 +267,115 @@ def _has_image_suffix(path: Path) -> bool:
     return any(name.endswith(s) for s in IMAGE_SUFFIXES)
 
 
-def read_image(path: str | Path) -> sitk.Image:
-    """Read an image file with SimpleITK, turning its errors into radgui's."""
+def _bits_per_component(pixel_id: int) -> int:
+    text = sitk.GetPixelIDValueAsString(pixel_id)
+    m = re.search(r"(\d+)-bit", text)
+    bits = int(m.group(1)) if m else 64
+    return bits * (2 if "complex" in text else 1)
+
+
+def _open_check(path: Path) -> None:
+    """Open the file as the reader will, so a refusal says why in words (permission denied, ...)."""
+    from radgui.files import describe_os_error
+
+    try:
+        with open(path, "rb") as fh:
+            fh.read(1)
+    except OSError as exc:
+        raise InputFileError(f"cannot read the file ({describe_os_error(exc)})", path) from None
+
+
+def _nrrd_header(path: Path) -> dict[str, str]:
+    with open(path, "rb") as fh:
+        head = fh.read(65536)
+    fields = {}
+    for line in head.split(b"\n\n", 1)[0].decode("latin-1").splitlines()[1:]:
+        if ":" in line and not line.startswith("#") and ":=" not in line:
+            key, value = line.split(":", 1)
+            fields[key.strip().lower()] = value.strip()
+    return fields
+
+
+def _nifti_pixdim(path: Path) -> list[float] | None:
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rb") as fh:
+        head = fh.read(540)
+    if len(head) < 348:
+        return None
+    for endian in "<>":
+        size = struct.unpack(endian + "i", head[:4])[0]
+        if size == 348:
+            dim = struct.unpack(endian + "8h", head[40:56])
+            pixdim = struct.unpack(endian + "8f", head[76:108])
+            return list(pixdim[1:1 + min(max(dim[0], 0), 3)])
+        if size == 540 and len(head) >= 540:
+            dim = struct.unpack(endian + "8q", head[16:80])
+            pixdim = struct.unpack(endian + "8d", head[104:168])
+            return list(pixdim[1:1 + min(max(dim[0], 0), 3)])
+    return None
+
+
+def _header_spacing_problem(path: Path) -> str | None:
+    """What is wrong with the spacing the header itself states (SimpleITK replaces some of it with 1 mm)."""
+    name = path.name.lower()
+    try:
+        if name.endswith((".nrrd", ".nhdr")):
+            fields = _nrrd_header(path)
+            kinds = fields.get("kinds", "").lower().split()
+            for key in ("spacings", "space directions"):
+                text = fields.get(key, "")
+                if key == "spacings" and kinds:  # NaN is the NRRD convention for non-spatial axes (list, vector)
+                    values = text.split()
+                    text = " ".join(v for i, v in enumerate(values) if i >= len(kinds) or kinds[i] in ("domain", "space"))
+                numbers = [t for t in re.split(r"[\s(),]+", text) if t and t.lower() != "none"]
+                bad = [t for t in numbers if not math.isfinite(_float(t))]
+                if bad:
+                    return f"the NRRD header's {key} ({text}) holds {bad[0]}"
+                if key == "spacings" and any(_float(t) == 0 for t in numbers):
+                    return f"the NRRD header's spacings ({text}) holds a zero spacing"
+        elif name.endswith((".nii", ".nii.gz")):
+            pixdim = _nifti_pixdim(path)
+            if pixdim is not None and not all(math.isfinite(v) and v > 0 for v in pixdim):
+                return f"the NIfTI header's pixdim {tuple(pixdim)} is not finite and positive"
+        elif name.endswith((".mha", ".mhd")):
+            with open(path, "rb") as fh:
+                head = fh.read(65536).decode("latin-1")
+            for key in ("ElementSpacing", "ElementSize"):
+                m = re.search(rf"^\s*{key}\s*=\s*(.*)$", head, re.M)
+                if m:
+                    values = [_float(t) for t in m.group(1).split()]
+                    if not all(math.isfinite(v) and v > 0 for v in values):
+                        return f"the MetaImage header's {key} ({m.group(1).strip()}) is not finite and positive"
+    except OSError:
+        return None
+    return None
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return float("nan")
+
+
+def read_image(path: str | Path, memory_budget_bytes: int | None = None) -> sitk.Image:
+    """Read an image file with SimpleITK, turning its errors into radgui's.
+
+    The header is read first: a file whose size, pixel type and components
+    imply more than the memory budget (:func:`memory_budget`) is refused
+    before any voxel is decoded, as is a header with non-finite or zero
+    spacing and a layered 3D Slicer segmentation.
+
+    Raises
+    ------
+    InputFileError
+        Missing, empty, unreadable (the reason in words), unsupported type,
+        layered segmentation.
+    MemoryBudgetError
+        The decoded image would exceed the budget.
+    GeometryError
+        The header's spacing is not finite and positive.
+    """
     path = Path(path)
     _check_readable(path)
     if path.is_dir():
@@ -231,12 +385,52 @@ def read_image(path: str | Path) -> sitk.Image:
             f"unsupported file type; radgui reads {', '.join(IMAGE_SUFFIXES)} files and DICOM folders",
             path,
         )
+    _open_check(path)
+    problem = _header_spacing_problem(path)
+    if problem:
+        raise GeometryError(f"{problem}; refused rather than read as 1 mm", path)
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
     try:
-        return sitk.ReadImage(str(path))
+        reader.ReadImageInformation()
     except RuntimeError as exc:
-        first = str(exc).strip().splitlines()
-        detail = next((ln for ln in first if "ERROR" in ln or "Exception" in ln), first[0] if first else "")
-        raise InputFileError(f"cannot read the image ({detail.strip()[:160]})", path) from None
+        raise InputFileError(f"cannot read the image ({_sitk_detail(exc)})", path) from None
+    keys = reader.GetMetaDataKeys()
+    layers = reader.GetNumberOfComponents()
+    if (layers > 1 or reader.GetDimension() == 4) and any(re.fullmatch(r"Segment\d+_Layer", k) for k in keys):
+        raise InputFileError(
+            f"is a layered 3D Slicer segmentation ({max(layers, 2)} layers: its segments overlap); radgui reads "
+            "one label map per ROI: in Slicer export the segments as label maps (Segmentations module > "
+            "Export/import models and labelmaps > Export to files) and load those", path)
+    n_voxels = math.prod(int(v) for v in reader.GetSize())
+    need = n_voxels * max(layers, 1) * _bits_per_component(reader.GetPixelID()) // 8
+    if reader.GetDimension() == 3 and not np.allclose(reader.GetDirection(), np.eye(3).ravel()):
+        need *= 2  # reorienting to LPS (canonicalize) holds a second copy
+    budget = memory_budget(memory_budget_bytes)
+    if need > budget:
+        size = "x".join(str(v) for v in reader.GetSize())
+        raise MemoryBudgetError(
+            f"the header declares {size} voxels of {sitk.GetPixelIDValueAsString(reader.GetPixelID())} "
+            f"({need / 1024**3:.2f} GiB to load), over the memory budget of {budget / 1024**3:.2f} GiB "
+            "(raise it with memory_budget_bytes= or RADGUI_MEMORY_BUDGET_GB); nothing was decoded", path)
+    try:
+        return reader.Execute()
+    except RuntimeError as exc:
+        raise InputFileError(f"cannot read the image ({_sitk_detail(exc)})", path) from None
+
+
+def _sitk_detail(exc: Exception) -> str:
+    """The useful sentence of a SimpleITK error, without its source file locations."""
+    cleaned = []
+    for ln in str(exc).splitlines():
+        ln = re.sub(r"Exception thrown in SimpleITK \w+:", "", ln)
+        ln = re.sub(r"(/[^\s:]+)+:\d+:", "", ln)
+        ln = re.sub(r"(itk::)?ERROR:\s*\w+\(0x[0-9a-fA-F]+\):\s*", "", ln).strip()
+        if ln:
+            cleaned.append(ln)
+    teem = [re.sub(r"^\[\w+\]\s*\w+:\s*", "", ln) for ln in cleaned if ln.startswith("[")]
+    detail = teem[-1] if teem else (cleaned[0] if cleaned else "")
+    return (detail or "unknown error")[:160]
 
 
 def guess_modality(image: sitk.Image) -> str:
@@ -264,7 +458,8 @@ def load_volume(path: str | Path, modality: str | None = None, **kwargs: Any) ->
         no reliable modality; when not given it is guessed
         (:func:`guess_modality`) and the guess is recorded.
     **kwargs
-        Passed on to the DICOM loader for folders (e.g. ``series_uid``).
+        Passed on to the DICOM loader for folders (e.g. ``series_uid``,
+        ``resample_spacing``); ``memory_budget_bytes`` applies to every format.
 
     Returns
     -------
@@ -286,7 +481,7 @@ def load_volume(path: str | Path, modality: str | None = None, **kwargs: Any) ->
         except ImportError:  # pragma: no cover - until DICOM support lands
             raise InputFileError("DICOM folders are not supported yet", path) from None
         return dicom.load_dicom_volume(path, **kwargs)
-    image = read_image(path)
+    image = read_image(path, kwargs.get("memory_budget_bytes"))
     if image.GetNumberOfComponentsPerPixel() != 1:
         raise InputFileError(
             f"has {image.GetNumberOfComponentsPerPixel()} components per voxel; expected a scalar image",
@@ -330,8 +525,8 @@ def volume_from_array(array: np.ndarray, spacing: tuple[float, float, float] = (
     arr = np.asarray(array)
     if arr.ndim != 3:
         raise GeometryError(f"expected a 3D (z, y, x) array, got {arr.ndim}D")
-    if len(spacing) != 3 or min(spacing) <= 0:
-        raise GeometryError(f"spacing must be three positive numbers (z, y, x) in mm, got {spacing}")
+    if len(spacing) != 3 or not all(math.isfinite(float(v)) and float(v) > 0 for v in spacing):
+        raise GeometryError(f"spacing must be three finite positive numbers (z, y, x) in mm, got {spacing}")
     image = sitk.GetImageFromArray(arr)
     image.SetSpacing(tuple(float(s) for s in reversed(spacing)))
     image.SetOrigin(tuple(float(o) for o in reversed(origin)))
@@ -360,9 +555,115 @@ def grid_mismatch_mm(a: sitk.Image, b: sitk.Image) -> float:
     return worst
 
 
+def label_values(arr: np.ndarray, what: str | Path | None = None) -> np.ndarray:
+    """The non-zero labels of a label map, checked to be one (the mask rule, part 1).
+
+    A mask is an integer label image: integer values (a float file must hold
+    whole numbers), none negative, at most :data:`MAX_LABEL_VALUE`, and at most
+    :data:`MAX_MASK_LABELS` distinct non-zero labels. A CT or PET given in
+    place of its mask fails one of these, and the message says which.
+
+    Parameters
+    ----------
+    arr : ndarray
+        The mask's voxels (any shape).
+    what : str or Path, optional
+        The file (or ROI name) for the message.
+
+    Returns
+    -------
+    ndarray of int
+        Sorted distinct non-zero labels (empty for an empty mask).
+
+    Raises
+    ------
+    MaskLabelError
+    """
+    path = what if isinstance(what, Path) else None
+    prefix = "" if path is not None or what is None else f"{what}: "
+    arr = np.asarray(arr)
+    if arr.dtype == bool:
+        return np.array([1]) if arr.any() else np.array([], int)
+    if not np.issubdtype(arr.dtype, np.integer):
+        if not np.issubdtype(arr.dtype, np.floating):
+            raise MaskLabelError(f"{prefix}mask of type {arr.dtype} is not a label map", path)
+        finite = np.isfinite(arr)
+        if not finite.all():
+            raise MaskLabelError(f"{prefix}mask holds {int((~finite).sum())} NaN or infinite value(s); "
+                                 "expected an integer label map", path)
+        frac = np.mod(arr, 1) != 0
+        if frac.any():
+            example = float(arr[frac].flat[0])
+            raise MaskLabelError(f"{prefix}mask holds non-integer values (e.g. {example:g}); expected an integer "
+                                 "label map: is this the image rather than its mask?", path)
+    if arr.size == 0:
+        return np.array([], int)
+    lo, hi = float(arr.min()), float(arr.max())
+    if lo < 0:
+        raise MaskLabelError(f"{prefix}mask holds negative values (down to {lo:g}); a label map has labels >= 0: "
+                             "is this the image rather than its mask?", path)
+    if hi > MAX_LABEL_VALUE:
+        raise MaskLabelError(f"{prefix}mask holds values up to {hi:g}; labels go up to {MAX_LABEL_VALUE}", path)
+    n = int(hi) + 1
+    if n <= 9:  # the usual masks: a few labels, one pass each, no copy
+        return np.array([v for v in range(1, n) if (arr == v).any()], int)
+    counts = np.zeros(n, np.int64)
+    planes = arr.reshape(-1, arr.shape[-1]) if arr.ndim >= 2 else arr.reshape(1, -1)
+    step = max(1, 1_000_000 // max(planes.shape[1], 1))
+    for k in range(0, planes.shape[0], step):
+        chunk = planes[k:k + step]
+        counts += np.bincount(chunk.ravel().astype(np.intp, copy=False), minlength=n)
+    labels = np.flatnonzero(counts[1:]) + 1
+    if len(labels) > MAX_MASK_LABELS:
+        raise MaskLabelError(f"{prefix}mask holds {len(labels)} distinct values; a label map has at most "
+                             f"{MAX_MASK_LABELS} labels: is this the image rather than its mask?", path)
+    return labels
+
+
+def choose_label(labels, label: int | None = None, what: str | Path | None = None) -> int | None:
+    """Which label is the ROI (the mask rule, part 2): the one asked for, else the only one.
+
+    Every entry point (``radgui extract``, ``roi``, ``predict``, the viewer,
+    :func:`radgui.features.extract`) uses this rule: ``label`` (``--label N``)
+    must be present; without it the mask must hold a single non-zero label.
+    Several labels and no choice is refused: radgui never picks or merges
+    labels silently.
+
+    Returns
+    -------
+    int or None
+        The label; None for an empty mask with no label asked for.
+
+    Raises
+    ------
+    MaskLabelError
+    """
+    path = what if isinstance(what, Path) else None
+    prefix = "" if path is not None or what is None else f"{what}: "
+    present = [int(v) for v in labels]
+    shown = ", ".join(str(v) for v in present[:12]) + (", ..." if len(present) > 12 else "")
+    if label is not None:
+        if int(label) != label or label < 1:
+            raise MaskLabelError(f"{prefix}label must be a positive whole number, got {label!r}", path)
+        if int(label) not in present:
+            raise MaskLabelError(f"{prefix}label {int(label)} is absent from the mask (labels present: "
+                                 f"{shown or 'none, the mask is empty'})", path)
+        return int(label)
+    if len(present) > 1:
+        raise MaskLabelError(f"{prefix}the mask holds {len(present)} labels ({shown}); choose the ROI's label with "
+                             "--label N (label=N in Python)", path)
+    return present[0] if present else None
+
+
 def load_mask(path: str | Path, like: Volume, label: int | None = None,
-              resample: bool = False, tol_mm: float = GEOMETRY_TOL_MM) -> sitk.Image:
-    """Load a label map and put it on ``like``'s canonical grid.
+              resample: bool = False, tol_mm: float = GEOMETRY_TOL_MM,
+              memory_budget_bytes: int | None = None) -> sitk.Image:
+    """Load a label map, pick the ROI's label and put it on ``like``'s canonical grid.
+
+    The mask rule (:func:`label_values`, :func:`choose_label`): the file must
+    be an integer label image with few labels; the ROI is label ``label``,
+    else the file's only non-zero label; several labels without ``label`` are
+    refused with the labels named.
 
     Parameters
     ----------
@@ -371,36 +672,49 @@ def load_mask(path: str | Path, like: Volume, label: int | None = None,
     like : Volume
         The image the mask belongs to.
     label : int, optional
-        Keep only this label (as 1); by default all labels are kept as they are.
+        The ROI's label (``--label`` on the command line).
     resample : bool
         When the grids differ, resample the mask onto ``like`` with nearest
         neighbour instead of refusing.
     tol_mm : float
         Largest corner mismatch, in mm, still counted as the same grid.
+    memory_budget_bytes : int, optional
+        See :func:`memory_budget`.
 
     Returns
     -------
     SimpleITK.Image
-        UInt8 label image on ``like.image``'s grid (identity direction).
+        UInt8 (UInt16 for labels over 255) image on ``like.image``'s grid
+        (identity direction) holding the chosen label's value inside the ROI
+        and 0 elsewhere (all 0 for an empty mask).
 
     Raises
     ------
+    MaskLabelError
+        Not a label map (non-integer, negative, too many values), or the label
+        is absent or ambiguous.
     GeometryMismatchError
         When the grids differ by more than ``tol_mm`` and ``resample`` is
         False; the message states the mismatch in mm.
     """
     path = Path(path)
-    image = read_image(path)
+    source = like.meta.get("source") if isinstance(like, Volume) else None
+    if source and path.exists() and os.path.abspath(path) == os.path.abspath(source):
+        raise MaskLabelError("this is the image file itself, not its mask", path)
+    image = read_image(path, memory_budget_bytes)
     if image.GetDimension() != 3:
         raise GeometryError(f"mask is {image.GetDimension()}D; expected 3D", path)
+    if image.GetNumberOfComponentsPerPixel() != 1:
+        raise MaskLabelError(f"mask has {image.GetNumberOfComponentsPerPixel()} components per voxel; "
+                             "expected a scalar label map", path)
     mask, _ = canonicalize(image, path)
-    arr = sitk.GetArrayViewFromImage(mask)
-    if not np.issubdtype(arr.dtype, np.integer):
-        if not np.all(np.mod(arr, 1) == 0):
-            raise InputFileError("mask holds non-integer values; expected a label map", path)
-    mask = sitk.Cast(mask, sitk.sitkUInt8 if arr.max(initial=0) < 256 else sitk.sitkUInt16)
-    if label is not None:
-        mask = sitk.Cast(mask == label, sitk.sitkUInt8)
+    labels = label_values(sitk.GetArrayViewFromImage(mask), path)
+    chosen = choose_label(labels, label, path)
+    kind = sitk.sitkUInt8 if (chosen or 0) < 256 else sitk.sitkUInt16
+    if chosen is None or list(labels) == [chosen]:
+        mask = sitk.Cast(mask, kind)  # already 0 and the chosen label only
+    else:
+        mask = sitk.Cast(sitk.BinaryThreshold(mask, chosen, chosen, 1, 0), kind) * chosen
     mismatch = grid_mismatch_mm(mask, like.image)
     if mismatch > tol_mm:
         if not resample:
@@ -446,8 +760,12 @@ def save_mask(mask: sitk.Image | np.ndarray, path: str | Path, like: Volume | No
         mask = mask_from_array(mask, like)
     if not _has_image_suffix(path):
         raise InputFileError(f"cannot write a mask with this suffix; use one of {', '.join(IMAGE_SUFFIXES)}", path)
-    try:
-        sitk.WriteImage(mask, str(path), useCompression=True)
-    except RuntimeError as exc:
-        raise InputFileError(f"cannot write the mask ({str(exc).strip().splitlines()[-1][:160]})", path) from None
+    from radgui.errors import OutputFileError
+    from radgui.files import atomic_path
+
+    with atomic_path(path) as tmp:
+        try:
+            sitk.WriteImage(mask, str(tmp), useCompression=True)
+        except RuntimeError as exc:
+            raise OutputFileError(f"cannot write the mask ({_sitk_detail(exc)})", path) from None
     return path
