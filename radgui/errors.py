@@ -122,3 +122,7 @@ class PredictionInputError(RadguiError, ValueError):
 
 class FrameOfReferenceError(GeometryMismatchError):
     """Two DICOM series do not share a FrameOfReferenceUID; fusing them needs the user's explicit consent."""
+
+
+class ModelFitError(RadguiError, ArithmeticError):
+    """A model cannot be fitted to the data (a solver did not converge); the message says what to change."""
