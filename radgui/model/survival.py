@@ -72,7 +72,11 @@ def _surv(time, event):
 
 
 def _coxnet_path(X, time, event, *, alphas=None, n_lambdas=50, min_ratio=None, max_iter=100000):
-    """``(alphas, coef (p, L))`` of the LASSO-Cox path; non-convergence is a one-line :class:`ModelFitError`."""
+    """``(alphas, coef (p, L), converged)`` of the LASSO-Cox path.
+
+    A numerical failure of the solver is a one-line :class:`ModelFitError`;
+    running out of iterations is reported by ``converged = False``.
+    """
     from sklearn.exceptions import ConvergenceWarning
     from sksurv.linear_model import CoxnetSurvivalAnalysis
 
@@ -86,12 +90,14 @@ def _coxnet_path(X, time, event, *, alphas=None, n_lambdas=50, min_ratio=None, m
         except (ArithmeticError, ValueError) as exc:
             raise ModelFitError(f"LASSO-Cox could not be fitted ({str(exc).splitlines()[0]}); raise "
                                 "steps.lasso.min_ratio or reduce the number of features") from None
-    if any(issubclass(w.category, ConvergenceWarning) for w in caught):
-        smallest = float(np.min(model.alphas_))
-        raise ModelFitError(f"LASSO-Cox did not converge within {int(max_iter)} iterations on the penalty path "
-                            f"(smallest lambda {smallest:.3g}); raise steps.lasso.min_ratio or reduce the number "
-                            "of features")
-    return np.asarray(model.alphas_, float), np.asarray(model.coef_, float)
+    converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    return np.asarray(model.alphas_, float), np.asarray(model.coef_, float), converged
+
+
+def _not_converged(max_iter, smallest) -> ModelFitError:
+    return ModelFitError(f"LASSO-Cox did not converge within {int(max_iter)} iterations even on the shortest "
+                         f"penalty path (smallest lambda {smallest:.3g}); raise steps.lasso.min_ratio or reduce the "
+                         "number of features")
 
 
 class LassoCox(BaseEstimator):
@@ -115,8 +121,12 @@ class LassoCox(BaseEstimator):
     score : {"deviance", "cindex"}
         CV criterion.
     max_iter : int
-        Coordinate-descent iterations per path; exceeding it raises
-        :class:`~radgui.errors.ModelFitError` (one line).
+        Coordinate-descent iterations per fit. Where the solver runs out of
+        them (near-saturated models at the smallest lambdas, typical when
+        there are more patients than features), the path is shortened by
+        20 % steps until the full-data fit and every fold converge, like
+        glmnet; if even three lambdas do not converge,
+        :class:`~radgui.errors.ModelFitError` is raised (one line).
 
     Attributes
     ----------
@@ -128,6 +138,8 @@ class LassoCox(BaseEstimator):
         The best, the one-SE and the chosen lambda.
     index_ : int
         Position of ``lambda_`` on the path.
+    path_stopped_ : bool
+        True when the path was shortened because the solver did not converge.
     fallback_ : bool
         True when the chosen lambda selected no feature and the largest
         lambda selecting one was used instead.
@@ -160,14 +172,31 @@ class LassoCox(BaseEstimator):
         if n_events < max(2, self.folds):
             raise ConfigError(f"LASSO-Cox with {self.folds}-fold cross-validation needs at least "
                               f"{max(2, self.folds)} events (one per fold); these data have {n_events}")
-        self.lambdas_, self.coef_path_ = _coxnet_path(A, t, e, n_lambdas=self.n_lambdas, min_ratio=self.min_ratio,
-                                                      max_iter=self.max_iter)
+        lambdas, path, ok = _coxnet_path(A, t, e, n_lambdas=self.n_lambdas, min_ratio=self.min_ratio,
+                                         max_iter=self.max_iter)
+        requested = lambdas.size
+        splits = list(StratifiedKFold(self.folds, shuffle=True, random_state=self.random_state).split(A, e))
+        fold_coefs = None
+        while True:  # like glmnet, stop the path where the solver no longer converges (full data or any fold)
+            if ok:
+                fold_coefs = []
+                for tr, _ in splits:
+                    _, coef, ok = _coxnet_path(A[tr], t[tr], e[tr], alphas=lambdas, max_iter=self.max_iter)
+                    if not ok:
+                        break
+                    fold_coefs.append(coef)
+            if ok:
+                break
+            if lambdas.size <= 3:
+                raise _not_converged(self.max_iter, lambdas[-1])
+            lambdas = lambdas[: max(3, int(lambdas.size * 0.8))]
+            _, path, ok = _coxnet_path(A, t, e, alphas=lambdas, max_iter=self.max_iter)
+        self.lambdas_, self.coef_path_ = lambdas, path
+        self.path_stopped_ = bool(lambdas.size < requested)
         L = self.lambdas_.size
-        cv = StratifiedKFold(self.folds, shuffle=True, random_state=self.random_state)
         raw = np.full((self.folds, L), np.nan)
         weights = np.zeros(self.folds)
-        for k, (tr, te) in enumerate(cv.split(A, e)):
-            _, coef = _coxnet_path(A[tr], t[tr], e[tr], alphas=self.lambdas_, max_iter=self.max_iter)
+        for k, ((tr, te), coef) in enumerate(zip(splits, fold_coefs)):
             if self.score == "deviance":
                 full = breslow_loglik(A @ coef, t, e)
                 train = breslow_loglik(A[tr] @ coef, t[tr], e[tr])
@@ -208,6 +237,7 @@ class LassoCox(BaseEstimator):
                 "score": self.score, "rule": self.rule, "folds": self.folds, "n_lambdas": int(self.lambdas_.size),
                 "lambda": self.lambda_, "lambda_min": self.lambda_min_, "lambda_1se": self.lambda_1se_,
                 "n_selected": int((self.coef_ != 0).sum()), "fallback_to_first_nonzero": self.fallback_,
+                "path_stopped_where_solver_failed": self.path_stopped_, "smallest_lambda": float(self.lambdas_[-1]),
                 "n_events": self.n_events_}
 
 
