@@ -158,8 +158,6 @@ class LassoCox(BaseEstimator):
         self.random_state = random_state
 
     def fit(self, X: pd.DataFrame, time, event):
-        from lifelines.utils import concordance_index
-
         if self.rule not in RULES:
             raise ConfigError(f"LASSO-Cox rule must be one of {', '.join(RULES)}, got {self.rule!r}")
         if self.score not in SCORES:
@@ -203,6 +201,8 @@ class LassoCox(BaseEstimator):
                 weights[k] = e[te].sum()
                 raw[k] = -2.0 * (full - train) / weights[k]
             else:
+                from lifelines.utils import concordance_index
+
                 risk = A[te] @ coef
                 weights[k] = 1.0
                 raw[k] = [concordance_index(t[te], -risk[:, j], e[te]) for j in range(L)]
