@@ -192,6 +192,9 @@ def check_survival_cohort(config, time, event, what: str = "cohort", where=None)
     event = np.asarray(event, dtype=int)
     unit = config.survival.get("unit", "")
     u = f" {unit}" if unit else ""
+    if (time < 0).any():
+        raise ConfigError(f"survival time '{config.survival['time']}' is negative for {int((time < 0).sum())} "
+                          f"patient(s) (minimum {time.min():g}{u}); follow-up must be >= 0", where)
     d, need = int(event.sum()), events_needed(config)
     if what != "training cohort" and config.split["method"] == "holdout":
         need = int(np.ceil(need / (1 - config.split["test_fraction"])))

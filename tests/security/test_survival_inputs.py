@@ -68,6 +68,16 @@ def test_horizon_beyond_follow_up_refused_naming_the_maximum(tmp_path, capsys):
             f"('os_months') is {longest:g} months") in err
 
 
+def test_negative_follow_up_refused(tmp_path, capsys):
+    _tables(tmp_path)
+    clin = pd.read_csv(tmp_path / "clinical.csv")
+    clin.loc[[3, 7], "os_months"] = [-2.0, -0.5]
+    clin.to_csv(tmp_path / "clinical.csv", index=False)
+    code, err = _train_cli(tmp_path, _doc(), capsys)
+    assert code == 2 and err.endswith("survival time 'os_months' is negative for 2 patient(s) (minimum -2 months); "
+                                      "follow-up must be >= 0")
+
+
 @pytest.mark.parametrize("h", [0, -3, "24"])
 def test_horizon_not_positive_refused(h):
     doc = _doc(survival={"time": "os_months", "event": "death", "horizon": h})
