@@ -150,6 +150,9 @@ def test_trained_survival_bundle_evaluates_end_to_end(tmp_path, capsys):
         np.exp(rs["coef"] * rs["radscore_sd"]))
     assert m["lasso_cox"]["rule"] == "1se" and m["lasso_cox"]["folds"] == 3 and m["lasso_cox"]["n_lambdas"] <= 15
     assert "per standard deviation" in m["methods"]
+    td = m["survival"]["train"]["time_dependent"]
+    assert td["horizon"] == 24 and 0.6 < td["auc"] <= 1 and 0 < td["brier"] < 0.25
+    assert sum(g["n"] for g in m["survival"]["train"]["calibration_at_horizon"]["groups"]) == 100
     f2, c2 = mod.make(60, 11)
     f2.to_csv(tmp_path / "f2.csv", index=False)
     c2.to_csv(tmp_path / "c2.csv", index=False)

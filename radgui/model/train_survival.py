@@ -275,6 +275,12 @@ def iter_train_survival(config, cohort, train_c, test_c, test_name, icc) -> Gene
                                    index=c.features.index.get_level_values("patient_id"))
     cutoff = float(np.median(preds["train"]["linear_predictor"]))
     metrics["survival"] = {k: _survival_metrics(f, cutoff, final="cox") for k, f in preds.items()}
+    for k, f in preds.items():  # at the horizon: time-dependent AUC, Uno's C, Brier, calibration (censoring: training)
+        lp, t, e = f["linear_predictor"].to_numpy(float), f["time"].to_numpy(float), f["event"].to_numpy(int)
+        prob = 1 - fitted.s0_ ** np.exp(lp)
+        metrics["survival"][k]["time_dependent"] = {"horizon": horizon, **_time_dependent(
+            (train_c.time, train_c.event), t, e, lp, prob, horizon)}
+        metrics["survival"][k]["calibration_at_horizon"] = calibration_at_horizon(t, e, prob, horizon)
     metrics["cutoff"] = {"value": cutoff, "scale": "linear_predictor", "method": "median training linear predictor"}
     res = fitted.result_
     metrics["final_model"] = {"terms": final_terms(res, preds["train"]["radscore"].to_numpy()),
@@ -357,13 +363,13 @@ def _methods(config, m, kept) -> str:
     coh = m["cohort"]
     cv = m["cross_validation"].get("cox")
     lasso = m["lasso_cox"]
+    prep = ", ".join(s for s in STEP_ORDER if s in config.steps and s != "lasso")
     test = m["survival"].get(coh["test_cohort"] or "", {})
     parts = [f"Survival model for {config.survival['event']} ({coh['n_train']} training patients, "
              f"{coh['events_train']} events"
              + (f"; {coh['test_cohort']} cohort {coh['n_test']} patients, {coh['events_test']} events" if coh["n_test"]
                 else "") + ").",
-             f"{coh['n_features']} radiomic features were processed by "
-             f"{', '.join(s for s in STEP_ORDER if s in config.steps and s != 'lasso') or 'no step'} and a LASSO-penalised Cox "
+             f"{coh['n_features']} radiomic features were processed by {prep or 'no step'} and a LASSO-penalised Cox "
              f"regression (coordinate descent over a path of {lasso['n_lambdas']} penalties, scikit-survival "
              f"Coxnet; lambda.{lasso['rule']} by {lasso['folds']}-fold cross-validated "
              f"{'partial-likelihood deviance' if lasso['score'] == 'deviance' else 'C-index'}; "

@@ -85,12 +85,17 @@ def write_training_report(pdf_path, result) -> Path:
         _table(fig.add_subplot(gs[0]), pd.DataFrame(_hr_rows(m["final_model"]["terms"]),
                                                     columns=["term", "HR [95% CI]", "scale", "p", "coefficient"]),
                "Final Cox model (the Radscore's unit is arbitrary: read its HR per SD)")
-        rows = [[c, _fmt(s.get("c_index_linear_predictor")), _p(s.get("logrank", {}).get("p_value")),
-                 _fmt(s.get("cox_hr_high_vs_low", {}).get("hr"), 2)] for c, s in m["survival"].items()]
+        rows = [[c, _fmt(s.get("c_index_linear_predictor")), _fmt(s.get("time_dependent", {}).get("auc")),
+                 _fmt(s.get("calibration_at_horizon", {}).get("observed_expected"), 2),
+                 _p(s.get("logrank", {}).get("p_value")), _fmt(s.get("cox_hr_high_vs_low", {}).get("hr"), 2)]
+                for c, s in m["survival"].items()]
         for v in m.get("cross_validation", {}).values():
-            rows.append([f"{v['repeats']} x {v['folds']}-fold CV", _fmt(v["c_index_of_mean_prediction"]), "", ""])
-        _table(fig.add_subplot(gs[1]), pd.DataFrame(rows, columns=["cohort", "C-index", "log-rank p", "HR high/low"]),
-               "Discrimination")
+            rows.append([f"{v['repeats']} x {v['folds']}-fold CV", _fmt(v["c_index_of_mean_prediction"]), "", "", "",
+                         ""])
+        h = cfg.survival["horizon"]
+        _table(fig.add_subplot(gs[1]), pd.DataFrame(rows, columns=["cohort", "C-index", f"AUC({h:g} {unit})",
+                                                                   "observed/expected", "log-rank p", "HR high/low"]),
+               f"Discrimination and calibration at {h:g} {unit} (training row: apparent)")
         pdf.savefig(fig)
     return Path(pdf_path)
 
@@ -114,7 +119,8 @@ def write_survival_evaluation_report(pdf_path, *, bundle, frame: pd.DataFrame, m
                f"[{_fmt(cal['slope']['ci_low'], 2)}-{_fmt(cal['slope']['ci_high'], 2)}]. Censoring is respected "
                f"throughout (censoring distribution: {td['censoring_distribution']}).", *metrics.get("notes", [])]
     rows = [["Harrell's C (linear predictor)", _fmt(c["harrell"])], [f"Uno's C (truncated at {h:g})", _fmt(c["uno"])],
-            [f"time-dependent AUC at {h:g} {unit}", _fmt(td["auc"])], [f"Brier score at {h:g} {unit}", _fmt(td["brier"])],
+            [f"time-dependent AUC at {h:g} {unit}", _fmt(td["auc"])],
+            [f"Brier score at {h:g} {unit}", _fmt(td["brier"])],
             ["observed risk (1 - KM)", _fmt(cal["observed"])], ["mean predicted risk", _fmt(cal["mean_predicted"])],
             ["observed / expected", _fmt(cal["observed_expected"], 2)],
             ["calibration slope", _fmt(cal["slope"]["value"], 2)]]
@@ -136,9 +142,10 @@ def write_survival_evaluation_report(pdf_path, *, bundle, frame: pd.DataFrame, m
         ax.legend(fontsize="small")
         pdf.savefig(fig)
         s = metrics["survival"]["external"]
+        title = (f"external: C-index {_fmt(s.get('c_index_linear_predictor'), 2)}; "
+                 f"log-rank p {_p(s.get('logrank', {}).get('p_value'))}; HR high vs low")
         _km_page(pdf, {"external": frame}, "linear_predictor", metrics["cutoff"]["value"], unit,
-                 metrics["survival"], lambda _c, _s: f"external: C-index {_fmt(s.get('c_index_linear_predictor'), 2)}; "
-                                                     f"log-rank p {_p(s.get('logrank', {}).get('p_value'))}; HR high vs low")
+                 metrics["survival"], lambda _c, _s: title)
         info = pdf.infodict()
         info["Title"] = f"External validation: {bundle.name}"
         info["Creator"] = "radgui"

@@ -111,7 +111,8 @@ def test_survival_lasso_keys_reach_the_model(tmp_path):
 @pytest.mark.parametrize("changes, message", [
     ({"steps": {"zscore": {}, "univariate": {}}},
      "step 'univariate' needs a binary outcome ('outcome: {column: ...}'): it tests each feature between the two "
-     "classes of the binary outcome; a survival model (no 'outcome') runs only the steps icc, nzv, zscore, combat, lasso"),
+     "classes of the binary outcome; a survival model (no 'outcome') runs only the steps icc, nzv, zscore, combat, "
+     "lasso"),
     ({"clinical_model": {"screen_p": 0.1, "direction": "both"}},
      "clinical_model key(s) ['direction'] are not used by a survival model"),
     ({"validation": {"repeats": 1, "folds": 3, "bootstrap": 50}},
