@@ -260,9 +260,11 @@ def _check_survival_keys(doc: dict, fail) -> None:
     for name, params in steps.items():
         if name in _SURVIVAL_STEP_KEYS or name not in _STEP_KEYS or params is False:
             continue
-        why = _SURVIVAL_NEEDS.get(name, "it is implemented for binary outcomes only")
-        fail(f"step '{name}' needs a binary outcome ('outcome: {{column: ...}}'): {why}; a survival model "
-             f"(no 'outcome') runs only the steps {allowed}")
+        if name in _SURVIVAL_NEEDS:
+            fail(f"step '{name}' needs a binary outcome ('outcome: {{column: ...}}'): {_SURVIVAL_NEEDS[name]}; a "
+                 f"survival model (no 'outcome') runs only the steps {allowed}")
+        fail(f"step '{name}' is not implemented for survival models (no 'outcome'); they run only the steps "
+             f"{allowed}")
     lasso = steps.get("lasso")
     if isinstance(lasso, dict):
         keys = _SURVIVAL_STEP_KEYS["lasso"]

@@ -218,3 +218,14 @@ def test_evaluate_with_follow_up_shorter_than_horizon_says_so(cox_bundle, tmp_pa
     assert "time-dependent AUC at 12 months NA" in out.splitlines()[0]
     assert "note: the horizon (12 months) is beyond this cohort's longest follow-up" in out
     assert "note: time-dependent AUC at the horizon is not defined for this cohort" in out
+
+
+def test_a_step_survival_models_lack_is_named_without_blaming_the_outcome(monkeypatch):
+    """A step added for binary models later (e.g. an unsupervised one) is refused as not implemented for survival."""
+    from radgui.model import config as cfg
+
+    monkeypatch.setitem(cfg._STEP_KEYS, "pca", {"n_components"})
+    with pytest.raises(ConfigError) as info:
+        config_from_dict(_doc(steps={"zscore": {}, "pca": {}, "lasso": {}}))
+    assert str(info.value) == ("step 'pca' is not implemented for survival models (no 'outcome'); they run only the "
+                               "steps icc, nzv, zscore, combat, lasso")
