@@ -229,3 +229,19 @@ def test_a_step_survival_models_lack_is_named_without_blaming_the_outcome(monkey
         config_from_dict(_doc(steps={"zscore": {}, "pca": {}, "lasso": {}}))
     assert str(info.value) == ("step 'pca' is not implemented for survival models (no 'outcome'); they run only the "
                                "steps icc, nzv, zscore, combat, lasso")
+
+
+def test_evaluate_binary_bundle_without_outcome_is_one_line(tmp_path, capsys):
+    """--outcome is optional now (a Cox bundle refuses it); a logistic bundle still needs it, said in one line."""
+    from pathlib import Path
+
+    from radgui.cli import main
+
+    demo = Path(__file__).resolve().parents[2] / "resources" / "models" / "demo.radgui-model"
+    pd.DataFrame({"patient_id": ["A"], "original_shape_LeastAxisLength": [30.0]}).to_csv(tmp_path / "f.csv",
+                                                                                        index=False)
+    code = main(["evaluate", str(demo), str(tmp_path / "f.csv"), "--out", str(tmp_path / "ev")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err
+    assert err.endswith("a logistic bundle is evaluated against a binary outcome: give --outcome COLUMN (and "
+                        "--positive VALUE when the event is not 1)")
