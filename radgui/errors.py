@@ -126,3 +126,7 @@ class FrameOfReferenceError(GeometryMismatchError):
 
 class MaskLabelError(RadguiError, ValueError):
     """A mask is not an integer label map with few labels, or which label is the ROI is ambiguous or absent."""
+
+
+class ModelFitError(RadguiError, ArithmeticError):
+    """A model cannot be fitted to the data (a solver did not converge); the message says what to change."""

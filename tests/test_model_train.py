@@ -127,7 +127,7 @@ def test_example_config_is_valid():
     ({"steps": {"zscore": {}, "lasso": {"fold": 3}}}, "unknown key(s) ['fold'] under 'steps.lasso'"),
     ({"learner": {"name": "deep"}}, "learner.name 'deep' is not one of"),
     ({"outcome": None, "survival": None}, "'outcome' is required"),
-    ({"outcome": None}, "step(s) ['correlation'] need a binary outcome"),
+    ({"outcome": None}, "step 'correlation' needs a binary outcome ('outcome: {column: ...}'): it keeps the feature"),
     ({"split": {"method": "holdout", "test_fraction": 2}}, "test_fraction must be between 0 and 1"),
     ({"validation": {"folds": 1}}, "validation.folds must be an integer >= 2"),
     ({"steps": {"lasso": {}}}, "needs the 'zscore' step"),
@@ -263,7 +263,8 @@ def test_survival_only_model(tmp_path):
     feats = feats.iloc[:, [0, *range(1, 11), 16, 31]]   # id, 10 features + Entropy and Correlation (speed)
     feats.to_csv(tmp_path / "features.csv", index=False)
     path, doc = _config(tmp_path, outcome=None, validation={"repeats": 1, "folds": 3, "bootstrap": 0},
-                        steps={"zscore": {}, "combat": {}, "lasso": {"folds": 3}})
+                        steps={"zscore": {}, "combat": {}, "lasso": {"folds": 3}},
+                        clinical_model={"screen_p": 0.1})   # survival: no stepwise 'direction' (refused if given)
     result = train(path)
     bundle = ModelBundle.load(result.bundle.save(tmp_path / "cox"))
     assert bundle.model_kind == "cox" and bundle.linear_model.horizon == 24

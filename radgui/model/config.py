@@ -56,6 +56,17 @@ _STEP_KEYS = {
     "stability": {"n_bootstrap", "top_k", "threshold", "sample_fraction", "folds"},
     "rfe": {"n_features", "step"},
 }
+# Survival-only models (``survival`` without a binary ``outcome``): the steps they run and the keys each uses.
+# 'lasso' is then LASSO-Cox (radgui.model.survival.LassoCox), which has no 'exact' polish (its solver is exact).
+_SURVIVAL_STEP_KEYS = {**{k: _STEP_KEYS[k] for k in ("icc", "nzv", "zscore", "combat")},
+                       "lasso": {"folds", "rule", "n_lambdas", "min_ratio", "score"}}
+_SURVIVAL_NEEDS = {  # why a binary-outcome step cannot run on a survival model
+    "correlation": "it keeps the feature of a correlated pair more associated with the binary outcome",
+    "univariate": "it tests each feature between the two classes of the binary outcome",
+    "mrmr": "it ranks features by mutual information with the binary outcome",
+    "stability": "it refits LASSO logistic regression of the binary outcome on bootstrap samples",
+    "rfe": "it eliminates features by logistic regression of the binary outcome",
+}
 
 
 @dataclass
@@ -155,11 +166,7 @@ def config_from_dict(doc: Any, base: str | Path = ".", source: str | Path | None
     if outcome is None:
         if survival.get("horizon") is None:
             fail("a survival model needs 'survival.horizon' (the time at which risk is predicted)")
-        allowed = {"icc", "nzv", "zscore", "combat", "lasso"}
-        bad = sorted(set(doc.get("steps") or {}) - allowed)
-        if bad:
-            fail(f"step(s) {bad} need a binary outcome; a survival model allows {sorted(allowed)} "
-                 "('lasso' is then LASSO-Cox)")
+        _check_survival_keys(doc, fail)
     cv = {}
     for name, spec in (doc.get("clinical_variables") or {}).items():
         spec = mapping(f"clinical_variables.{name}", spec, {"type", "unit", "min", "max", "categories", "label"})
@@ -200,7 +207,8 @@ def config_from_dict(doc: Any, base: str | Path = ".", source: str | Path | None
             fail(f"unknown step {name!r} under 'steps' (known, in their fixed order: {', '.join(STEP_ORDER)})")
         if params is False:
             continue
-        steps[name] = mapping(f"steps.{name}", params if isinstance(params, dict) else {}, _STEP_KEYS[name])
+        keys = _SURVIVAL_STEP_KEYS[name] if outcome is None else _STEP_KEYS[name]
+        steps[name] = mapping(f"steps.{name}", params if isinstance(params, dict) else {}, keys)
     learner = mapping("learner", doc.get("learner", {"name": "lasso"}), {"name", "tune", "meta", "stack_folds"})
     learner.setdefault("name", "lasso")
     if learner["name"] not in LEARNERS:
@@ -241,3 +249,51 @@ def config_from_dict(doc: Any, base: str | Path = ".", source: str | Path | None
         seed=seed, intended_use=str(doc.get("intended_use", "Research use only, not for clinical decisions.")),
         source=None if source is None else Path(source), raw=copy.deepcopy(doc),
     )
+
+
+def _check_survival_keys(doc: dict, fail) -> None:
+    """A survival-only config: every step and key must be one the survival model uses (else an error naming it)."""
+    allowed = ", ".join(_SURVIVAL_STEP_KEYS)
+    steps = doc.get("steps") or {}
+    if not isinstance(steps, dict):
+        return  # the generic check names this
+    for name, params in steps.items():
+        if name in _SURVIVAL_STEP_KEYS or name not in _STEP_KEYS or params is False:
+            continue
+        if name in _SURVIVAL_NEEDS:
+            fail(f"step '{name}' needs a binary outcome ('outcome: {{column: ...}}'): {_SURVIVAL_NEEDS[name]}; a "
+                 f"survival model (no 'outcome') runs only the steps {allowed}")
+        fail(f"step '{name}' is not implemented for survival models (no 'outcome'); they run only the steps "
+             f"{allowed}")
+    lasso = steps.get("lasso")
+    if isinstance(lasso, dict):
+        keys = _SURVIVAL_STEP_KEYS["lasso"]
+        bad = sorted(set(lasso) - keys)
+        if bad:
+            fail(f"steps.lasso key(s) {bad} are not used by LASSO-Cox (a survival model); its keys are "
+                 f"{', '.join(sorted(keys))}")
+        from radgui.model.survival import RULES, SCORES
+
+        for k, lowest, highest in (("folds", 2, 100), ("n_lambdas", 2, 1000)):
+            v = lasso.get(k)
+            if v is not None and (not isinstance(v, int) or isinstance(v, bool) or not lowest <= v <= highest):
+                fail(f"steps.lasso.{k} must be an integer from {lowest} to {highest}, got {v!r}")
+        r = lasso.get("min_ratio")
+        if r is not None and (not isinstance(r, (int, float)) or isinstance(r, bool) or not 0 < r < 1):
+            fail(f"steps.lasso.min_ratio must be a number between 0 and 1 (exclusive), got {r!r}")
+        for k, options in (("rule", RULES), ("score", SCORES)):
+            if k in lasso and lasso[k] not in options:
+                fail(f"steps.lasso.{k} must be one of {', '.join(options)} for LASSO-Cox, got {lasso[k]!r}")
+    learner = doc.get("learner")
+    if isinstance(learner, dict) and set(learner) - {"name"}:
+        fail(f"learner key(s) {sorted(set(learner) - {'name'})} are not used by a survival model (its learner is "
+             "the LASSO-Cox Radscore; only 'learner.name: lasso' is accepted)")
+    cm = doc.get("clinical_model")
+    if isinstance(cm, dict) and set(cm) - {"screen_p"}:
+        fail(f"clinical_model key(s) {sorted(set(cm) - {'screen_p'})} are not used by a survival model (clinical "
+             "variables are screened by univariate Cox regression, without a stepwise step); its key is screen_p")
+    val = doc.get("validation")
+    if isinstance(val, dict) and val.get("bootstrap") not in (None, 0):
+        fail(f"validation.bootstrap {val['bootstrap']!r} is not used by a survival model (it is validated by "
+             "repeated cross-validation and the held-out C-index; no bootstrap optimism correction): set it to 0 "
+             "or remove it")

@@ -211,6 +211,10 @@ def iter_train(config: TrainConfig | str | Path) -> Generator[Step, None, TrainR
     seed = config.seed
     yield Step(0, None, "reading tables")
     cohort = load_cohort(config, config.features, config.clinical)
+    if config.outcome is None:  # survival-only: enough events and a horizon within follow-up, before splitting
+        from radgui.model.train_survival import check_survival_cohort
+
+        check_survival_cohort(config, cohort.time, cohort.event, "cohort", config.clinical or config.features)
     icc = _read_icc(config.icc_table) if config.icc_table else None
     if "icc" in config.steps and icc is None:
         raise ConfigError("step 'icc' needs 'icc_table'")

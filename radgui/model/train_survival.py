@@ -29,7 +29,7 @@ from sklearn.model_selection import StratifiedKFold
 from radgui.errors import ConfigError
 from radgui.model.bundle import LinearModel, ModelBundle, Predictor, Term, _software, nomogram_scales
 from radgui.model.clinical import encode
-from radgui.model.learners import build_pipeline, set_seed
+from radgui.model.learners import STEP_ORDER, build_pipeline, set_seed
 from radgui.model.survival import LassoCox, cox_linear_model
 from radgui.progress import Step
 
@@ -40,21 +40,27 @@ def _split_y(y):
 
 
 class CoxRadscore(BaseEstimator):
-    """LASSO-Cox as the last pipeline step; ``y`` is an (n, 2) array of (time, event).
+    """LASSO-Cox (:class:`~radgui.model.survival.LassoCox`) as the last pipeline step; ``y`` is (n, 2) (time, event).
 
     ``decision_function`` is the Radscore ``sum(b_i z_i)`` over the selected
-    features (higher = shorter survival).
+    features (higher = shorter survival). The parameters are the
+    ``steps.lasso`` keys of a survival config.
     """
 
-    def __init__(self, penalizers=(0.3, 0.1, 0.05, 0.02), folds: int = 5, random_state: int | None = None):
-        self.penalizers = penalizers
+    def __init__(self, folds: int = 10, rule: str = "1se", n_lambdas: int = 50, min_ratio: float | None = None,
+                 score: str = "deviance", random_state: int | None = None):
         self.folds = folds
+        self.rule = rule
+        self.n_lambdas = n_lambdas
+        self.min_ratio = min_ratio
+        self.score = score
         self.random_state = random_state
 
     def fit(self, X, y):
         time, event = _split_y(y)
         X = pd.DataFrame(X)
-        self.lasso_ = LassoCox(self.penalizers, self.folds, random_state=self.random_state).fit(X, time, event)
+        self.lasso_ = LassoCox(folds=self.folds, rule=self.rule, n_lambdas=self.n_lambdas, min_ratio=self.min_ratio,
+                               score=self.score, random_state=self.random_state).fit(X, time, event)
         coef = self.lasso_.coef_
         self.coefficients_ = {str(f): float(coef[f]) for f in self.lasso_.selected_}
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
@@ -158,17 +164,86 @@ def iter_survival_cv(estimator, X, y, *, repeats, folds, seed, n_jobs=1) -> Gene
             "prediction": mean}
 
 
+MIN_EVENTS = 10  # a Cox model on a Radscore + clinical variables: the usual ~10 events per parameter, at least
+
+
+def lasso_params(config) -> dict:
+    """``steps.lasso`` of a survival config as :class:`CoxRadscore` parameters (defaults: 10-fold, 1se, 50)."""
+    lasso = dict(config.steps.get("lasso") or {})
+    return {"folds": int(lasso.get("folds", 10)), "rule": str(lasso.get("rule", "1se")),
+            "n_lambdas": int(lasso.get("n_lambdas", 50)),
+            "min_ratio": None if lasso.get("min_ratio") is None else float(lasso["min_ratio"]),
+            "score": str(lasso.get("score", "deviance"))}
+
+
+def events_needed(config) -> int:
+    """Fewest training events for which every LASSO-Cox CV fold, inside every outer CV fold, has an event."""
+    inner = lasso_params(config)["folds"]
+    outer = config.validation["folds"] if config.validation["repeats"] > 0 else 0
+    need = max(MIN_EVENTS, inner, outer)
+    while outer and need - -(-need // outer) < inner:   # an outer training part keeps d - ceil(d / k) events
+        need += 1
+    return need
+
+
+def check_survival_cohort(config, time, event, what: str = "cohort", where=None) -> None:
+    """Refuse too few events, or a horizon outside the follow-up, naming the minimum / the maximum follow-up."""
+    time = np.asarray(time, dtype=float)
+    event = np.asarray(event, dtype=int)
+    unit = config.survival.get("unit", "")
+    u = f" {unit}" if unit else ""
+    if (time < 0).any():
+        raise ConfigError(f"survival time '{config.survival['time']}' is negative for {int((time < 0).sum())} "
+                          f"patient(s) (minimum {time.min():g}{u}); follow-up must be >= 0", where)
+    d, need = int(event.sum()), events_needed(config)
+    if what != "training cohort" and config.split["method"] == "holdout":
+        need = int(np.ceil(need / (1 - config.split["test_fraction"])))
+    if d < need:
+        detail = f"{config.split['test_fraction']:g} held out, " if what != "training cohort" and \
+            config.split["method"] == "holdout" else ""
+        raise ConfigError(f"the {what} has {d} event{'s' if d != 1 else ''} ('{config.survival['event']}' = 1); "
+                          f"this survival model needs at least {need} ({detail}at least {MIN_EVENTS} to fit the Cox "
+                          f"model and one per fold of the {lasso_params(config)['folds']}-fold LASSO-Cox "
+                          "cross-validation)", where)
+    h = float(config.survival["horizon"])
+    longest = float(time.max())
+    if not 0 < h <= longest:
+        raise ConfigError(f"survival.horizon {h:g}{u} is outside the {what}'s follow-up: the longest follow-up "
+                          f"('{config.survival['time']}') is {longest:g}{u}; choose a horizon above 0 and at most "
+                          f"{longest:g}{u}", where)
+
+
+def final_terms(res, radscore_train) -> dict:
+    """Per term of the final Cox model: HR per unit with Wald CI and p; for the Radscore also HR per SD.
+
+    The Radscore's unit is arbitrary (it is a sum of LASSO-Cox coefficients
+    times z-scores), so its HR per unit can be huge or tiny; the HR per
+    standard deviation of the training cohort's Radscore is the comparable one.
+    """
+    out = {}
+    for name, row in res.summary.iterrows():
+        term = {"hr": float(row["hr"]), "ci_low": float(row["ci_low"]), "ci_high": float(row["ci_high"]),
+                "p_value": float(row["p_value"]), "coef": float(row["coef"]), "se": float(row["se"]),
+                "hr_scale": "per unit"}
+        if name == "radscore":
+            sd = float(np.std(np.asarray(radscore_train, float), ddof=1))
+            z = float(np.log(row["ci_high"] / row["hr"]) / row["se"]) if row["se"] > 0 else 1.959963984540054
+            term.update(hr_scale="per 1 Radscore unit", radscore_sd=sd, hr_per_sd=float(np.exp(row["coef"] * sd)),
+                        hr_per_sd_ci_low=float(np.exp((row["coef"] - z * row["se"]) * sd)),
+                        hr_per_sd_ci_high=float(np.exp((row["coef"] + z * row["se"]) * sd)))
+        out[str(name)] = term
+    return out
+
+
 def iter_train_survival(config, cohort, train_c, test_c, test_name, icc) -> Generator[Step, None, object]:
     """The survival-only branch of :func:`radgui.model.train.iter_train`; returns a TrainResult."""
     from radgui.model.train import TrainResult, _pct, _survival_metrics
 
     seed, horizon = config.seed, float(config.survival["horizon"])
-    if int(train_c.event.sum()) < 10:
-        raise ConfigError(f"the training cohort has {int(train_c.event.sum())} events; a Cox model needs at least 10")
+    check_survival_cohort(config, train_c.time, train_c.event, "training cohort")
     steps = {k: v for k, v in config.steps.items() if k != "lasso"}
-    lasso = dict(config.steps.get("lasso") or {})
     pipe = build_pipeline(steps, {"name": "logistic"}, icc=icc, seed=seed)
-    pipe.steps[-1] = ("learner", CoxRadscore(folds=int(lasso.get("folds", 5)), random_state=seed))
+    pipe.steps[-1] = ("learner", CoxRadscore(**lasso_params(config), random_state=seed))
     model = CoxCombined(pipe, list(cohort.features.columns), config.clinical_variables,
                         config.clinical_model["screen_p"], horizon)
     val = config.validation
@@ -200,10 +275,17 @@ def iter_train_survival(config, cohort, train_c, test_c, test_name, icc) -> Gene
                                    index=c.features.index.get_level_values("patient_id"))
     cutoff = float(np.median(preds["train"]["linear_predictor"]))
     metrics["survival"] = {k: _survival_metrics(f, cutoff, final="cox") for k, f in preds.items()}
+    for k, f in preds.items():  # at the horizon: time-dependent AUC, Uno's C, Brier, calibration (censoring: training)
+        lp, t, e = f["linear_predictor"].to_numpy(float), f["time"].to_numpy(float), f["event"].to_numpy(int)
+        prob = 1 - fitted.s0_ ** np.exp(lp)
+        metrics["survival"][k]["time_dependent"] = {"horizon": horizon, **_time_dependent(
+            (train_c.time, train_c.event), t, e, lp, prob, horizon)}
+        metrics["survival"][k]["calibration_at_horizon"] = calibration_at_horizon(t, e, prob, horizon)
     metrics["cutoff"] = {"value": cutoff, "scale": "linear_predictor", "method": "median training linear predictor"}
     res = fitted.result_
-    metrics["final_model"] = {"terms": {k: {"hr": float(np.exp(v)), "coef": float(v)} for k, v in fitted.params_.items()},
+    metrics["final_model"] = {"terms": final_terms(res, preds["train"]["radscore"].to_numpy()),
                               "clinical_screening": fitted.screening_, "concordance_train": res.concordance}
+    metrics["lasso_cox"] = fitted.radiomics_[-1].lasso_.summary()
     metrics["selected_features"] = fitted.radiomics_[-1].coefficients_
     metrics["cohort"] = {"n_train": int(len(train_c.event)), "events_train": int(train_c.event.sum()),
                          "n_test": None if test_c is None else int(len(test_c.event)),
@@ -280,16 +362,26 @@ def iter_train_survival(config, cohort, train_c, test_c, test_name, icc) -> Gene
 def _methods(config, m, kept) -> str:
     coh = m["cohort"]
     cv = m["cross_validation"].get("cox")
+    lasso = m["lasso_cox"]
+    prep = ", ".join(s for s in STEP_ORDER if s in config.steps and s != "lasso")
     test = m["survival"].get(coh["test_cohort"] or "", {})
     parts = [f"Survival model for {config.survival['event']} ({coh['n_train']} training patients, "
              f"{coh['events_train']} events"
              + (f"; {coh['test_cohort']} cohort {coh['n_test']} patients, {coh['events_test']} events" if coh["n_test"]
                 else "") + ").",
-             f"{coh['n_features']} radiomic features were processed by {', '.join(config.steps) or 'no step'} and a "
-             "LASSO-penalised Cox regression (penalty chosen by cross-validated C-index); its linear predictor is "
-             "the Radscore. Clinical candidates were screened by univariate Cox regression "
-             f"(p < {config.clinical_model['screen_p']}); the final Cox model (Efron ties) includes the Radscore"
-             + (f" and {', '.join(kept)}" if kept else "") + ". Every step was refitted inside each resampling fold."]
+             f"{coh['n_features']} radiomic features were processed by {prep or 'no step'} and a LASSO-penalised Cox "
+             f"regression (coordinate descent over a path of {lasso['n_lambdas']} penalties, scikit-survival "
+             f"Coxnet; lambda.{lasso['rule']} by {lasso['folds']}-fold cross-validated "
+             f"{'partial-likelihood deviance' if lasso['score'] == 'deviance' else 'C-index'}; "
+             f"{lasso['n_selected']} features selected); its linear predictor is the Radscore. Clinical candidates "
+             f"were screened by univariate Cox regression (p < {config.clinical_model['screen_p']}); the final Cox "
+             "model (Efron ties) includes the Radscore" + (f" and {', '.join(kept)}" if kept else "")
+             + ". Every step was refitted inside each resampling fold."]
+    rs = m["final_model"]["terms"].get("radscore")
+    if rs:
+        parts.append(f"The hazard ratio of the Radscore was {rs['hr_per_sd']:.2f} per standard deviation "
+                     f"(95% CI {rs['hr_per_sd_ci_low']:.2f}-{rs['hr_per_sd_ci_high']:.2f}; SD {rs['radscore_sd']:.3g} "
+                     f"in the training cohort), {rs['hr']:.3g} per Radscore unit.")
     if cv:
         parts.append(f"{cv['repeats']} x {cv['folds']}-fold repeated cross-validation gave a C-index of "
                      f"{cv['c_index_of_mean_prediction']:.2f}.")
@@ -299,3 +391,163 @@ def _methods(config, m, kept) -> str:
                      "compared by Kaplan-Meier curves, the log-rank test and Cox regression.")
     parts.append("Reporting follows TRIPOD (Collins et al., 2015).")
     return " ".join(parts)
+
+
+# ------------------------------------------------------------------ evaluating a Cox bundle on a new cohort
+def _score_patients(bundle, features: pd.DataFrame, clinical: pd.DataFrame | None) -> pd.DataFrame:
+    from radgui.errors import RadguiError
+    from radgui.model.predict import predict_from_features
+
+    rows = []
+    for pid in features.index:
+        clin = {} if clinical is None else {k: v for k, v in clinical.loc[pid].items()}
+        try:
+            pred = predict_from_features(bundle, features.loc[pid].to_dict(), clin)
+        except RadguiError as exc:
+            raise type(exc)(f"patient {pid}: {exc.reason}", exc.path) from None
+        rows.append({"model": pred.probability, "linear_predictor": pred.linear_predictor,
+                     "radscore": pred.radscore, "risk_group": pred.risk_group})
+    return pd.DataFrame(rows, index=features.index)
+
+
+def calibration_at_horizon(time, event, risk, horizon: float, groups: int = 5) -> dict:
+    """Predicted vs Kaplan-Meier observed risk of an event by ``horizon``, overall and by risk group.
+
+    Patients are split into ``groups`` groups of equal size by predicted risk
+    (fewer when there are fewer than 10 patients per group); in each the
+    observed risk is ``1 - KM(horizon)`` with its log-log 95% CI, so censoring
+    is respected. ``observed_expected`` is the overall observed / mean
+    predicted risk (1 = calibrated in the large).
+    """
+    from radgui.stats import kaplan_meier
+
+    t, e, p = np.asarray(time, float), np.asarray(event, int), np.asarray(risk, float)
+    groups = int(max(1, min(groups, len(t) // 10)))
+    order = np.argsort(p, kind="stable")
+    rows = []
+    for idx in np.array_split(order, groups):
+        km = kaplan_meier(t[idx], e[idx])
+        lo, hi = km.ci_at(horizon)
+        rows.append({"n": int(idx.size), "events": int(e[idx].sum()), "predicted": float(p[idx].mean()),
+                     "observed": float(1 - km.survival_at(horizon)), "observed_ci_low": float(1 - hi),
+                     "observed_ci_high": float(1 - lo), "at_risk_at_horizon": int(km.n_at_risk(horizon))})
+    km = kaplan_meier(t, e)
+    observed = float(1 - km.survival_at(horizon))
+    return {"horizon": float(horizon), "groups": rows, "observed": observed, "mean_predicted": float(p.mean()),
+            "observed_expected": observed / float(p.mean()) if p.mean() > 0 else float("nan"),
+            "method": "1 - Kaplan-Meier at the horizon per group of predicted risk (log-log 95% CI)"}
+
+
+def _time_dependent(ref, t, e, lp, prob, horizon: float) -> dict:
+    """Time-dependent AUC, Uno's C and IPCW Brier score at the horizon (scikit-survival).
+
+    The censoring distribution is estimated on ``ref`` (the bundle's training
+    cohort when it has survival data, else the validation cohort itself).
+    """
+    from sksurv.metrics import brier_score, concordance_index_ipcw, cumulative_dynamic_auc
+
+    from radgui.model.survival import _surv
+
+    train, test = _surv(ref[0], ref[1]), _surv(t, e)
+    out: dict = {}
+    try:
+        auc, _ = cumulative_dynamic_auc(train, test, lp, [horizon])
+        out["auc"] = float(np.ravel(auc)[0])
+    except ValueError as exc:
+        out["auc"] = None
+        out["auc_error"] = str(exc).splitlines()[0]
+    try:
+        out["uno_c"] = float(concordance_index_ipcw(train, test, lp, tau=horizon)[0])
+    except ValueError as exc:
+        out["uno_c"] = None
+        out["uno_c_error"] = str(exc).splitlines()[0]
+    try:
+        _, bs = brier_score(train, test, (1 - np.asarray(prob, float))[:, None], [horizon])
+        out["brier"] = float(np.ravel(bs)[0])
+    except ValueError as exc:
+        out["brier"] = None
+        out["brier_error"] = str(exc).splitlines()[0]
+    return out
+
+
+def evaluate_survival_bundle(bundle, features: pd.DataFrame, clinical: pd.DataFrame | None, time, event,
+                             where=None) -> tuple[pd.DataFrame, dict]:
+    """Score a cohort with a Cox bundle and compute survival validation metrics, respecting censoring.
+
+    Returns the per-patient frame (``time``, ``event``, ``model`` = predicted
+    probability of an event by the bundle's horizon, ``linear_predictor``,
+    ``radscore``, ``risk_group``) and the metrics: Harrell's C of the linear
+    predictor (lifelines), Uno's C, time-dependent (cumulative/dynamic) AUC
+    and IPCW Brier score at the horizon (scikit-survival), the calibration
+    slope (Cox regression of the new outcome on the linear predictor; 1 is
+    ideal), calibration at the horizon by risk group (:func:`calibration_at_horizon`),
+    and Kaplan-Meier curves by the bundle's risk groups with log-rank p and HR.
+    """
+    from radgui.model.train import _survival_metrics
+    from radgui.stats import cox
+
+    if bundle.model_kind != "cox" or bundle.linear_model is None or bundle.linear_model.horizon is None:
+        raise ConfigError(f"bundle '{bundle.name}' is a {bundle.model_kind} model, not a Cox survival model")
+    t = pd.to_numeric(pd.Series(np.asarray(time, dtype=object)), errors="coerce").to_numpy(float)
+    e = pd.to_numeric(pd.Series(np.asarray(event, dtype=object)), errors="coerce").to_numpy(float)
+    if np.isnan(t).any() or np.isnan(e).any():
+        raise ConfigError("the survival time or event has missing or non-numeric values", where)
+    if (t < 0).any():
+        raise ConfigError(f"the survival time has negative values (minimum {t.min():g})", where)
+    if set(np.unique(e)) - {0, 1}:
+        raise ConfigError("the event column must hold 0 (censored) or 1 (event)", where)
+    e = e.astype(int)
+    if e.sum() < 2:
+        raise ConfigError(f"the validation cohort has {int(e.sum())} event(s); a survival evaluation needs at "
+                          "least 2", where)
+    horizon = float(bundle.linear_model.horizon)
+    frame = _score_patients(bundle, features, clinical)
+    frame.insert(0, "time", t)
+    frame.insert(1, "event", e)
+    frame.insert(0, "y", e)   # the report's Kaplan-Meier helpers expect y; for a Cox bundle it is the event
+    cut = bundle.cutoff or {"value": float(np.median(frame["linear_predictor"])), "scale": "linear_predictor",
+                            "method": "median of this cohort (the bundle has no cutoff)"}
+    if cut["scale"] == "linear_predictor":
+        cutoff_lp = float(cut["value"])
+    else:  # probability cutoff: the same risk group on the linear-predictor scale
+        s0 = bundle.linear_model.baseline_survival
+        cutoff_lp = float(np.log(np.log(1 - cut["value"]) / np.log(s0)))
+    surv = _survival_metrics(frame, cutoff_lp, final="linear_predictor")
+    lp = frame["linear_predictor"].to_numpy(float)
+    ref = bundle.reference_cohort
+    if ref is not None and {"time", "event"} <= set(ref.columns):
+        ref_te, censoring = (ref["time"].to_numpy(float), ref["event"].to_numpy(int)), "training cohort (bundle)"
+    else:
+        ref_te, censoring = (t, e), "validation cohort (the bundle has no training survival data)"
+    longest = float(t.max())
+    unit = (bundle.outcome or {}).get("time_unit", "") or \
+        bundle.provenance.get("reference_cohort", {}).get("time_unit", "")
+    td = _time_dependent(ref_te, t, e, lp, frame["model"].to_numpy(float), horizon)
+    td["censoring_distribution"] = censoring
+    slope = cox(pd.DataFrame({"time": t, "event": e, "lp": lp}), "time", "event", ["lp"])["lp"]
+    cal = calibration_at_horizon(t, e, frame["model"].to_numpy(float), horizon)
+    cal["slope"] = {"value": slope.coef, "ci_low": float(np.log(slope.ci_low)), "ci_high": float(np.log(slope.ci_high)),
+                    "method": "Cox regression of the validation outcome on the bundle's linear predictor (1 = ideal)"}
+    notes = []
+    if horizon > longest:
+        notes.append(f"the horizon ({horizon:g} {unit}) is beyond this cohort's longest follow-up ({longest:g} "
+                     f"{unit}): observed risks at the horizon are carried forward from the last follow-up")
+    for key, what in (("auc_error", "time-dependent AUC"), ("uno_c_error", "Uno's C"), ("brier_error", "Brier score")):
+        if key in td:
+            notes.append(f"{what} at the horizon is not defined for this cohort ({td[key]})")
+    metrics = {
+        "survival": {"external": surv},
+        "c_index": {"harrell": surv["c_index_linear_predictor"], "uno": td.get("uno_c"),
+                    "method": "Harrell's C of the linear predictor (lifelines); Uno's C truncated at the horizon "
+                              "(scikit-survival, IPCW)"},
+        "time_dependent": {"horizon": horizon, "time_unit": unit, **td,
+                           "method": "cumulative/dynamic AUC and IPCW Brier score at the horizon (scikit-survival)"},
+        "calibration_at_horizon": cal,
+        "cutoff": {"value": cutoff_lp, "scale": "linear_predictor", "method": cut.get("method", "")},
+        "bundle": {"name": bundle.name, "model_kind": bundle.model_kind,
+                   "provenance_validation": bundle.provenance.get("validation")},
+        "cohort": {"n_test": int(len(frame)), "events_test": int(e.sum()), "test_cohort": "external",
+                   "longest_follow_up": longest},
+        "notes": notes,
+    }
+    return frame, metrics

@@ -295,56 +295,10 @@ def write_report(pdf_path, *, title: str, summary: list[str], metrics: dict, pre
 
 
 def write_survival_report(pdf_path, result) -> Path:
-    """Report of a survival-only model: summary, LASSO-Cox, Kaplan-Meier by risk group, nomogram, metrics."""
-    from matplotlib.backends.backend_pdf import PdfPages
+    """Report of a survival-only model (see :func:`radgui.report.survival_report.write_training_report`)."""
+    from radgui.report.survival_report import write_training_report
 
-    from radgui.plots.model_figures import CoefficientDisplay
-
-    cfg, m, bundle = result.config, result.metrics, result.bundle
-    unit = cfg.survival.get("unit", "")
-    cutoff = m["cutoff"]["value"]
-    with PdfPages(pdf_path) as pdf:
-        coh = m["cohort"]
-        _text_page(pdf, f"Survival model report: {cfg.name}",
-                   [f"Event: {cfg.survival['event']}; time: {cfg.survival['time']} ({unit}); risk predicted at "
-                    f"{cfg.survival['horizon']} {unit}. Training cohort {coh['n_train']} patients "
-                    f"({coh['events_train']} events).", "Methods. " + result.methods,
-                    f"Intended use: {cfg.intended_use}"])
-        lasso = result.radiomics[-1].lasso_
-        fig = _figure()
-        ax1, ax2 = fig.subplots(2, 1)
-        ax1.plot(lasso.penalizers, lasso.cv_cindex_, "o-")
-        ax1.axvline(lasso.penalizer_, color="0.3", ls="--", label=f"chosen {lasso.penalizer_:g}")
-        ax1.set(xscale="log", xlabel="L1 penalty (lifelines penalizer)", ylabel="CV C-index",
-                title="LASSO-Cox: cross-validated C-index")
-        ax1.legend(fontsize="small")
-        CoefficientDisplay(bundle.radscore["coefficients"]).plot(ax2)
-        ax2.set_title("Radscore coefficients (log hazard per SD)")
-        pdf.savefig(fig)
-        _km_page(pdf, {c: result.predictions[c] for c in m["survival"]}, "linear_predictor", cutoff, unit,
-                 m["survival"], lambda c, s: f"{c}: C-index {_fmt(s.get('c_index_linear_predictor'), 2)}; "
-                                             f"log-rank p {_p(s.get('logrank', {}).get('p_value'))}; HR high vs low")
-        if bundle.nomogram is not None:
-            from radgui.plots.nomogram import NomogramDisplay
-
-            fig = _figure((A4[0], 0.9 + 0.6 * (len(bundle.nomogram["axes"]) + 4)))
-            ax = fig.add_subplot()
-            NomogramDisplay(bundle).plot(ax)
-            ax.set_title(f"Nomogram: {bundle.name}", fontsize=10)
-            pdf.savefig(fig)
-        fig = _figure()
-        rows = [[k, _fmt(v["hr"], 3), _fmt(v["coef"], 3)] for k, v in m["final_model"]["terms"].items()]
-        gs = fig.add_gridspec(2, 1)
-        _table(fig.add_subplot(gs[0]), pd.DataFrame(rows, columns=["term", "HR", "coefficient"]),
-               "Final Cox model")
-        rows = [[c, _fmt(s.get("c_index_linear_predictor")), _p(s.get("logrank", {}).get("p_value")),
-                 _fmt(s.get("cox_hr_high_vs_low", {}).get("hr"), 2)] for c, s in m["survival"].items()]
-        for k, v in m.get("cross_validation", {}).items():
-            rows.append([f"{v['repeats']} x {v['folds']}-fold CV", _fmt(v["c_index_of_mean_prediction"]), "", ""])
-        _table(fig.add_subplot(gs[1]), pd.DataFrame(rows, columns=["cohort", "C-index", "log-rank p", "HR high/low"]),
-               "Discrimination")
-        pdf.savefig(fig)
-    return Path(pdf_path)
+    return write_training_report(pdf_path, result)
 
 
 def report_from_training(result, out_dir) -> tuple[Path, Path, Path]:
