@@ -112,7 +112,9 @@ def _describe(p) -> str:
     if p.type == "categorical":
         text = f"categorical, one of {', '.join(p.categories or [])}"
     elif p.source == "radiomics":
-        text = "continuous" + (f", training range {p.min:.6g} to {p.max:.6g}" if p.min is not None and p.max is not None else "")
+        text = "continuous"
+        if p.min is not None and p.max is not None:
+            text += f", training range {p.min:.6g} to {p.max:.6g}"
     else:
         if p.min is not None and p.max is not None:
             rng = f"allowed {p.min:g} to {p.max:g}{unit}"

@@ -1101,8 +1101,9 @@ def _check_zip_directory(zf: zipfile.ZipFile, path, what: str, caps: Mapping[str
             raise BundleError(f"refused: {what} member '{name}' declares {info.file_size:,} bytes "
                               f"(limit {cap:,})", path)
         if info.file_size > _MiB and info.file_size > MAX_RATIO * max(info.compress_size, 1):
-            raise BundleError(f"refused: {what} member '{name}' inflates {info.file_size / max(info.compress_size, 1):.0f}"
-                              f" times (limit {MAX_RATIO}); a compression bomb", path)
+            ratio = info.file_size / max(info.compress_size, 1)
+            raise BundleError(f"refused: {what} member '{name}' inflates {ratio:.0f} times "
+                              f"(limit {MAX_RATIO}); a compression bomb", path)
         total += info.file_size
         if total > total_cap:
             raise BundleError(f"refused: {what} members declare more than {total_cap:,} bytes in total", path)
@@ -1136,7 +1137,9 @@ def _check_skops_payload(data: bytes, path) -> dict:
             raise BundleError(f"{ESTIMATOR_FILE} is not a valid skops payload (schema.json missing)", path)
         raw = _read_member(zf, "schema.json", path)
         for info in zf.infolist():
-            if info.filename != "schema.json" and _read_member(zf, info.filename, path, 16).startswith(_PICKLE_PREFIXES):
+            if info.filename == "schema.json":
+                continue
+            if _read_member(zf, info.filename, path, 16).startswith(_PICKLE_PREFIXES):
                 raise BundleError(f"refused: {ESTIMATOR_FILE} member '{info.filename}' contains a pickle stream", path)
     from radgui.untrusted import load_json
 
@@ -1173,6 +1176,8 @@ def _check_native(est) -> None:
         seen.add(id(obj))
         if isinstance(obj, Tree):
             _check_tree(obj)
+        elif type(obj).__module__ == "xgboost.core" and type(obj).__name__ == "Booster":
+            _check_booster(obj)
         elif isinstance(obj, (list, tuple)):
             stack.extend(obj)
         elif isinstance(obj, dict):
@@ -1197,6 +1202,39 @@ def _check_tree(tree) -> None:
         raise ValueError("a decision tree has child indices out of range")
     if np.any((feature[inner] < 0) | (feature[inner] >= int(tree.n_features))):
         raise ValueError("a decision tree splits on a feature index out of range")
+
+
+def _check_booster(booster) -> None:
+    """XGBoost accepts trees whose child or feature indices are out of range; prediction then reads
+    outside its arrays. Check every tree of the booster's own JSON dump (children in range, each node
+    reached once from the root, split features < num_feature, no categorical splits)."""
+    doc = json.loads(bytes(booster.save_raw("json")))
+    learner = doc["learner"]
+    nfeat = int(learner["learner_model_param"]["num_feature"])
+    gb = learner["gradient_booster"]
+    gb = gb.get("gbtree", gb)
+    trees = gb["model"]["trees"]
+    for k, t in enumerate(trees):
+        n = int(t["tree_param"]["num_nodes"])
+        left, right, feat = t["left_children"], t["right_children"], t["split_indices"]
+        if n < 1 or len(left) != n or len(right) != n or len(feat) != n:
+            raise ValueError(f"XGBoost tree {k} has inconsistent node arrays")
+        if t.get("categories_nodes"):
+            raise ValueError(f"XGBoost tree {k} has categorical splits, which radgui never trains")
+        seen, stack = set(), [0]
+        while stack:
+            i = stack.pop()
+            if i in seen:
+                raise ValueError(f"XGBoost tree {k} reaches node {i} twice (a cycle)")
+            seen.add(i)
+            lc, rc = left[i], right[i]
+            if lc == -1 and rc == -1:
+                continue
+            if not (0 < lc < n and 0 < rc < n):
+                raise ValueError(f"XGBoost tree {k} node {i} has child indices out of range")
+            if not 0 <= feat[i] < nfeat:
+                raise ValueError(f"XGBoost tree {k} node {i} splits on feature {feat[i]} of {nfeat}")
+            stack += [lc, rc]
 
 
 #: Payload hashes already loaded and probed in a child: hash -> None (fine) or the refusal.

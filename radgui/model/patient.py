@@ -16,7 +16,8 @@ The feature preset the model was trained with (``provenance.feature_preset``:
 a shipped preset's name, or the preset itself inline as ``{"name": ...,
 "params": {...}}`` or ``{"name": ..., "yaml": "..."}``; never a file path, as
 a bundle comes from someone else) is validated and bounded
-(:func:`radgui.features.presets.check_bounds`), then restricted in memory to the image types (and LoG sigmas), feature classes
+(:func:`radgui.features.presets.check_bounds`), then restricted in memory to
+the image types (and LoG sigmas), feature classes
 and features those names require, so a model using 6 of 1,130 wavelet/LoG
 features costs one filtering pass and 6 feature computations, not a full
 extraction. The values are those of the full extraction (same PyRadiomics
