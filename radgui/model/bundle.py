@@ -413,6 +413,7 @@ class ModelBundle:
         if path.suffix != SUFFIX:
             path = path.with_name(path.name + SUFFIX)
         doc = self.to_dict()
+        doc["provenance"] = _embed_preset(doc["provenance"])
         # Round-trip through the validator so a bundle that cannot be loaded is never written.
         bundle = _parse(json.loads(json.dumps(doc)), path, check_files=False)
         if self.reference_cohort is not None:
@@ -835,6 +836,28 @@ def _check_feature_preset(ck, provenance, radiomics) -> None:
         check_feature_demand(radiomics)
     except PresetError as exc:
         ck.fail("predictors", f"are refused: {exc.reason}")
+
+
+def _embed_preset(provenance: dict) -> dict:
+    """Carry a shipped feature preset inline (``yaml`` + its ``hash``), so the bundle names no file.
+
+    Only when the bundle names a shipped preset and its recorded hash is empty or
+    is the shipped file's (a different hash means another version of the preset
+    was used; then nothing is guessed).
+    """
+    fp = provenance.get("feature_preset")
+    if not isinstance(fp, dict) or fp.get("yaml") is not None or fp.get("params") is not None:
+        return provenance
+    from radgui.features.presets import PRESET_DIR, presets
+
+    name = fp.get("name")
+    if not isinstance(name, str) or name not in presets():
+        return provenance
+    text = (PRESET_DIR / f"{name}.yaml").read_text(encoding="utf-8")
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    if fp.get("hash") not in (None, "", digest):
+        return provenance
+    return {**provenance, "feature_preset": {**fp, "hash": digest, "yaml": text}}
 
 
 def _check_reference(bundle: ModelBundle, ref: pd.DataFrame, path) -> None:

@@ -133,7 +133,10 @@ def _preset_spec(value, where: str):
         if value.get("yaml") is not None:
             if not isinstance(value["yaml"], str):
                 raise PresetError(f"{where}.yaml must be YAML text")
-            return preset_from_text(value["yaml"], name=label)
+            preset = preset_from_text(value["yaml"], name=label)
+            if value.get("hash") and value["hash"] != preset.sha256:
+                raise PresetError(f"{where}: the inline preset does not match its recorded hash")
+            return type(preset)(name=name or "inline", text=preset.text, params=preset.params)
         if not isinstance(value["params"], Mapping):
             raise PresetError(f"{where}.params must be a PyRadiomics parameter mapping")
         preset = load_preset(dict(value["params"]))

@@ -151,3 +151,21 @@ def test_preset_bounds_give_one_line_preset_errors():
             load_preset({**base, **change})
         assert "\n" not in str(info.value)
     assert np.isfinite(25)
+
+
+def test_shipped_preset_travels_inline_and_its_hash_is_checked(tmp_path):
+    from radgui.features.presets import load_preset
+    from radgui.model.patient import needed_rois
+
+    b = ModelBundle.from_formula(0.0, {F: 0.01})
+    b.provenance["feature_preset"] = {"name": "ct-wavelet", "hash": ""}
+    path = b.save(tmp_path / "inline")
+    fp = json.loads(_members(path)["model.json"])["provenance"]["feature_preset"]
+    shipped = load_preset("ct-wavelet")
+    assert fp["yaml"] == shipped.text and fp["hash"] == shipped.sha256
+    need, = needed_rois(ModelBundle.load(path), ["tumour"])
+    assert need.preset.params == shipped.params
+    bad = _edit(path, tmp_path, lambda d: d["provenance"]["feature_preset"].__setitem__(
+        "yaml", fp["yaml"].replace("binWidth: 25", "binWidth: 5")))
+    with pytest.raises(BundleError, match="does not match its recorded hash"):
+        ModelBundle.load(bad)
