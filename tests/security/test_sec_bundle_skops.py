@@ -268,3 +268,28 @@ def test_sklearn_tree_with_out_of_range_child_is_refused(rf_bundle, tmp_path):
     members[ESTIMATOR_FILE] = sio.dumps(bad)
     with pytest.raises(BundleError, match="child indices out of range|crashed"):
         ModelBundle.load(_write(tmp_path / "bad-sk.radgui-model", members))
+
+
+def _with_inner(skops: bytes, extra: dict, compression=zipfile.ZIP_DEFLATED, schema: bytes | None = None) -> bytes:
+    src = zipfile.ZipFile(io.BytesIO(skops))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=compression) as zf:
+        for info in src.infolist():
+            data = schema if (schema is not None and info.filename == "schema.json") else src.read(info.filename)
+            zf.writestr(info.filename, data)
+        for name, data in extra.items():
+            zf.writestr(name, data)
+    return out.getvalue()
+
+
+def test_inner_skops_bomb_and_deep_schema_are_refused_before_skops_reads_them(rf_bundle, tmp_path):
+    path, _, _ = rf_bundle
+    members = _members(path)
+    members[ESTIMATOR_FILE] = _with_inner(members[ESTIMATOR_FILE], {"zeros.npy": b"\0" * (8 * 1024 * 1024)})
+    with pytest.raises(BundleError, match="member 'zeros.npy' inflates .* times"):
+        ModelBundle.load(_write(tmp_path / "inner-bomb.radgui-model", members))
+    members = _members(path)
+    deep = b'{"protocol": 2, "x": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    members[ESTIMATOR_FILE] = _with_inner(members[ESTIMATOR_FILE], {}, schema=deep)
+    with pytest.raises(BundleError, match="schema.json not valid JSON .*nested deeper than 200"):
+        ModelBundle.load(_write(tmp_path / "inner-deep.radgui-model", members))
