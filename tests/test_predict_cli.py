@@ -81,3 +81,32 @@ def test_absent_roi_and_bad_bundle_exit_2(tmp_path, capsys):
     bad.write_text("not a zip")
     code, _, err = _run(capsys, bad, "--image", image, "--mask", mask)
     assert code == 2 and "not a radgui model bundle" in err
+
+
+def test_unknown_clinical_name_is_refused_with_the_expected_list(capsys):
+    image, mask = demo_paths()
+    code, out, err = _run(capsys, "demo", "--image", image, "--mask", mask,
+                          "--clinical", "ECOG=1", "--clinical", "nlr=3")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "unknown clinical value 'ECOG' (did you mean 'ecog'?)" in err
+    assert "ecog (one of ['0', '1', '2'])" in err and "nlr (a number (allowed 0.1 to 50 ratio))" in err
+
+
+def test_every_missing_clinical_value_is_named_at_once(capsys):
+    image, mask = demo_paths()
+    code, out, err = _run(capsys, "demo", "--image", image, "--mask", mask)
+    assert code == 2 and err.count("\n") == 1
+    assert "clinical values 'ecog', 'nlr' are missing" in err
+
+
+def test_model_info_lists_predictors(capsys):
+    assert main(["model", "info", "demo"]) == 0
+    out = capsys.readouterr().out
+    assert "  ecog: categorical, one of 0, 1, 2 - ECOG PS" in out
+    assert "  nlr: continuous, allowed 0.1 to 50 ratio (training 1st-99th percentile 1.212 to 8.537) - NLR" in out
+    assert "preset ct-original" in out
+    assert main(["model", "info", "demo", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["clinical"] == ["ecog", "nlr"] and len(doc["radiomics"]) == 2
+    nlr = next(p for p in doc["predictors"] if p["name"] == "nlr")
+    assert (nlr["unit"], nlr["min"], nlr["max"]) == ("ratio", 0.1, 50.0)

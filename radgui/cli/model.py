@@ -1,4 +1,5 @@
-"""``radgui model from-formula``: build a bundle from a published Radscore formula."""
+"""``radgui model from-formula``: build a bundle from a published Radscore formula;
+``radgui model info BUNDLE [--json]``: what a bundle needs (predictors, types, units, ranges)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import re
 from radgui.cli._args import parse_pairs
 
 NAME = "model"
-HELP = "Build model bundles without training data (from-formula: a paper's logistic Radscore)."
+HELP = ("Build model bundles without training data (from-formula: a paper's logistic Radscore); "
+        "show what a bundle needs (info).")
 
 
 def add_arguments(parser):
@@ -29,6 +31,12 @@ def add_arguments(parser):
     p.add_argument("--source", default="", help="citation of the paper")
     p.add_argument("--intended-use", default="Research use only, not for clinical decisions.")
     p.add_argument("--out", required=True, help="output bundle file")
+    i = sub.add_parser("info", help="list a bundle's predictors with types, units and allowed ranges",
+                       description="Lists what 'radgui predict' needs: the clinical values (--clinical NAME=VALUE) "
+                                   "with their types, units, allowed ranges or levels, and the radiomics features "
+                                   "computed from the image.")
+    i.add_argument("bundle", metavar="BUNDLE", help="model bundle (*.radgui-model), or 'demo'")
+    i.add_argument("--json", action="store_true", help="print the description as JSON")
 
 
 _NUM = r"(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
@@ -80,10 +88,86 @@ def _pairs(items, what, two=False):
     return out
 
 
+def info_dict(bundle) -> dict:
+    """The JSON document ``radgui model info --json`` prints."""
+    from radgui.model.patient import bundle_preset
+
+    lm = bundle.linear_model
+    return {
+        "name": bundle.name, "model_kind": bundle.model_kind, "outcome": dict(bundle.outcome),
+        "intended_use": bundle.intended_use, "schema_version": bundle.schema_version,
+        "predictors": [p.to_dict() for p in bundle.predictors],
+        "clinical": [p.name for p in bundle.clinical_predictors],
+        "radiomics": list(bundle.radiomics_features),
+        "feature_preset": bundle_preset(bundle),
+        "cutoff": bundle.cutoff,
+        "horizon": None if lm is None else lm.horizon,
+        "has_confidence_interval": lm is not None and (lm.covariance is not None or lm.bootstrap is not None),
+        "reference_cohort": None if bundle.reference_cohort is None else int(len(bundle.reference_cohort)),
+    }
+
+
+def _describe(p) -> str:
+    unit = f" {p.unit}" if p.unit else ""
+    if p.type == "categorical":
+        text = f"categorical, one of {', '.join(p.categories or [])}"
+    elif p.source == "radiomics":
+        text = "continuous"
+        if p.min is not None and p.max is not None:
+            text += f", training range {p.min:.6g} to {p.max:.6g}"
+    else:
+        if p.min is not None and p.max is not None:
+            rng = f"allowed {p.min:g} to {p.max:g}{unit}"
+        elif p.min is not None:
+            rng = f"allowed >= {p.min:g}{unit}"
+        elif p.max is not None:
+            rng = f"allowed <= {p.max:g}{unit}"
+        else:
+            rng = f"any number{unit}" if unit else "any number"
+        text = f"continuous, {rng}"
+    if p.p01 is not None and p.p99 is not None:
+        text += f" (training 1st-99th percentile {p.p01:.4g} to {p.p99:.4g})"
+    if p.role == "batch":
+        text += " [center/scanner for ComBat]"
+    return text + (f" - {p.label}" if p.label and p.label != p.name else "")
+
+
+def run_info(args) -> int:
+    import json
+
+    from radgui.cli.predict import load_bundle
+
+    bundle = load_bundle(args.bundle)
+    doc = info_dict(bundle)
+    if args.json:
+        print(json.dumps(doc, indent=2))
+        return 0
+    out = bundle.outcome
+    print(f"model: {bundle.name}")
+    print(f"kind: {bundle.model_kind} ({out.get('type')} outcome '{out.get('name')}')"
+          + (f", probability by {doc['horizon']:g}" if doc["horizon"] is not None else ""))
+    print(f"intended use: {bundle.intended_use}")
+    clinical = bundle.clinical_predictors
+    print(f"clinical values ({len(clinical)}; give each with --clinical NAME=VALUE):")
+    for p in clinical:
+        print(f"  {p.name}: {_describe(p)}")
+    feats = [p for p in bundle.predictors if p.source == "radiomics"]
+    print(f"radiomics features ({len(feats)}; computed from the image and ROI"
+          + (f", preset {doc['feature_preset']}" if doc["feature_preset"] else "") + "):")
+    for p in feats:
+        print(f"  {p.name}: {_describe(p)}")
+    if bundle.cutoff:
+        c = bundle.cutoff
+        print(f"risk cutoff: {c['value']:.4g} on the {c['scale'].replace('_', ' ')} scale ({c['method']})")
+    return 0
+
+
 def run(args) -> int:
     from radgui.errors import ConfigError
     from radgui.model.bundle import ModelBundle
 
+    if args.action == "info":
+        return run_info(args)
     if args.formula:
         intercept, coefs = parse_formula(args.formula)
     else:

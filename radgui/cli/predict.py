@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     # Check the clinical values before loading any image: bad input fails fast.
     from radgui.model.predict import check_clinical
 
-    check_clinical(bundle, clinical)
+    check_clinical(bundle, clinical, strict=True)
     volume = load_volume(args.image, modality=args.modality, **image_kwargs(args))
     pet = load_volume(args.pet, modality="PT") if args.pet else None
     rois = {}

@@ -9,7 +9,10 @@ YAML file can be loaded by path, and a preset can be edited as text in the GUI.
 Every preset is validated with pykwalify against the schema PyRadiomics itself
 uses (``radiomics/schemas/paramSchema.yaml`` and ``schemaFuncs.py``), so a
 misspelt key or a value out of range is refused with the key named, before any
-extraction starts.
+extraction starts. Then :func:`check_bounds` refuses presets whose cost is
+absurd (too many image types, LoG sigmas or wavelet levels, a bin width or bin
+count that implies an enormous number of grey levels): a preset may come from
+a model bundle, i.e. from someone else.
 """
 
 from __future__ import annotations
@@ -32,6 +35,18 @@ PRESET_DIR = Path(__file__).resolve().parents[1] / "resources" / "presets"
 #: Image types whose fast path radgui knows (others run on the whole image).
 KNOWN_IMAGE_TYPES = ("Original", "Wavelet", "LoG", "Square", "SquareRoot", "Logarithm",
                      "Exponential", "Gradient", "LBP2D", "LBP3D")
+
+
+#: Bounds :func:`check_bounds` applies to every preset radgui loads.
+MAX_LOG_SIGMAS = 10
+MAX_LOG_SIGMA_MM = 50.0
+MAX_WAVELET_LEVEL = 3
+#: Filtered images one extraction may compute (Original 1, LoG one per sigma, Wavelet 8 per level, ...).
+MAX_DERIVED_IMAGES = 64
+MIN_BIN_WIDTH = 0.01
+MAX_BIN_COUNT = 1000
+#: Largest number of grey levels a ``resegmentRange`` / ``binWidth`` pair may imply.
+MAX_BINS = 5000
 
 
 @dataclass(frozen=True)
@@ -189,9 +204,81 @@ def validate_params(params: Any, source: str = "preset") -> dict[str, Any]:
     finally:
         log.setLevel(old)
     valid = {k: v for k, v in params.items() if v is not None}
+    check_bounds(valid, source)
     if len(_VALID) < 256:
         _VALID[key] = copy.deepcopy(valid)
     return valid
+
+
+def _number(value, what: str, source: str) -> float:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise PresetError(f"{source}: {what} must be a number, got {value!r}") from None
+    if x != x or x in (float("inf"), float("-inf")):
+        raise PresetError(f"{source}: {what} must be a finite number, got {value!r}")
+    return x
+
+
+def check_bounds(params: dict, source: str = "preset") -> None:
+    """Refuse a preset whose extraction cost would be absurd (one-line :class:`PresetError`).
+
+    Limits: at most :data:`MAX_LOG_SIGMAS` LoG sigmas (each in (0,
+    :data:`MAX_LOG_SIGMA_MM`] mm), wavelet ``level`` at most
+    :data:`MAX_WAVELET_LEVEL`, at most :data:`MAX_DERIVED_IMAGES` filtered
+    images in all, ``binWidth`` at least :data:`MIN_BIN_WIDTH`, ``binCount``
+    at most :data:`MAX_BIN_COUNT`, and a ``resegmentRange`` / ``binWidth``
+    ratio of at most :data:`MAX_BINS` grey levels.
+    """
+    if not isinstance(params, dict):
+        raise PresetError(f"{source}: a preset must be a mapping, got {type(params).__name__}")
+    setting = params.get("setting") or {}
+    types = params.get("imageType") or {"Original": {}}
+    if not isinstance(setting, dict) or not isinstance(types, dict):
+        raise PresetError(f"{source}: 'setting' and 'imageType' must be mappings")
+    unknown = [t for t in types if t not in KNOWN_IMAGE_TYPES]
+    if unknown:
+        raise PresetError(f"{source}: unknown image type(s) {unknown[:5]} (known: {', '.join(KNOWN_IMAGE_TYPES)})")
+    images = 0
+    for name, custom in types.items():
+        custom = custom if isinstance(custom, dict) else {}
+        if name == "LoG":
+            sigmas = custom.get("sigma", setting.get("sigma", []))
+            sigmas = sigmas if isinstance(sigmas, (list, tuple)) else [sigmas]
+            if len(sigmas) > MAX_LOG_SIGMAS:
+                raise PresetError(f"{source}: LoG asks for {len(sigmas)} sigmas (limit {MAX_LOG_SIGMAS})")
+            for sg in sigmas:
+                if not 0 < _number(sg, "a LoG sigma", source) <= MAX_LOG_SIGMA_MM:
+                    raise PresetError(f"{source}: LoG sigma {sg} mm is outside (0, {MAX_LOG_SIGMA_MM:g}] mm")
+            images += len(sigmas)
+        elif name == "Wavelet":
+            level = _number(custom.get("level", setting.get("level", 1)), "the wavelet level", source)
+            if not 1 <= level <= MAX_WAVELET_LEVEL:
+                raise PresetError(f"{source}: wavelet level {level:g} is outside 1..{MAX_WAVELET_LEVEL}")
+            images += 8 * int(level)
+        elif name == "LBP3D":
+            images += int(_number(custom.get("lbp3DLevels", setting.get("lbp3DLevels", 2)), "lbp3DLevels",
+                                  source)) + 1
+        else:
+            images += 1
+    if images > MAX_DERIVED_IMAGES:
+        raise PresetError(f"{source}: the image types ask for {images} filtered images (limit {MAX_DERIVED_IMAGES})")
+    if setting.get("binCount") is not None:
+        count = _number(setting["binCount"], "binCount", source)
+        if not 1 <= count <= MAX_BIN_COUNT:
+            raise PresetError(f"{source}: binCount {count:g} is outside 1..{MAX_BIN_COUNT}")
+    width = setting.get("binWidth")
+    if width is not None:
+        width = _number(width, "binWidth", source)
+        if width < MIN_BIN_WIDTH:
+            raise PresetError(f"{source}: binWidth {width:g} is below {MIN_BIN_WIDTH:g} (it would make an "
+                              "absurd number of grey levels)")
+        rr = setting.get("resegmentRange")
+        if isinstance(rr, (list, tuple)) and len(rr) == 2 and setting.get("resegmentMode", "absolute") == "absolute":
+            span = abs(_number(rr[1], "resegmentRange", source) - _number(rr[0], "resegmentRange", source))
+            if span / width > MAX_BINS:
+                raise PresetError(f"{source}: resegmentRange {list(rr)} with binWidth {width:g} makes "
+                                  f"{span / width:,.0f} grey levels (limit {MAX_BINS:,})")
 
 
 #: Validated parameter sets, by their canonical YAML (validation loads the schema: ~80 ms).
@@ -230,7 +317,12 @@ def load_preset(preset: str | Path | Preset | dict) -> Preset:
     if p.suffix.lower() in (".yaml", ".yml", ".json") or p.exists():
         if not p.is_file():
             raise PresetError(f"{p}: preset file not found")
+        from radgui.untrusted import MAX_TEXT_BYTES
+
         try:
+            if p.stat().st_size > MAX_TEXT_BYTES:
+                raise PresetError(f"{p}: preset of {p.stat().st_size:,} bytes is larger than the "
+                                  f"{MAX_TEXT_BYTES:,}-byte limit")
             text = p.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise PresetError(f"{p}: cannot read the preset ({exc})") from None

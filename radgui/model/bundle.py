@@ -22,7 +22,14 @@ A bundle is a zip archive holding
 
 No pickle, ever: loading refuses any archive member that is not one of the
 three names above, any member that starts with a pickle opcode, and any skops
-payload naming a type outside :data:`TRUSTED_TYPES`.
+payload with a node outside radgui's allowlist (see :func:`_check_skops_schema`:
+node kinds in :data:`_SKOPS_NODE_TYPES`, object types in :data:`TRUSTED_TYPES`,
+dict key types in :data:`_KEY_TYPES`, no function/method/partial nodes, only
+the skops protocol radgui writes). Sizes are checked before anything is read
+(:data:`MAX_MEMBER_BYTES`, :data:`MAX_TOTAL_BYTES`, :data:`MAX_RATIO`), and a
+skops payload is first loaded and probed in a child process (once per payload
+hash), so a corrupt native payload (XGBoost booster, tree arrays) can crash
+only that child, never the GUI.
 
 Schema versions and migration rules
 -----------------------------------
@@ -53,10 +60,14 @@ by the horizon, ``1 - S0(h) ** exp(lp)``.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import math
+import subprocess
+import sys
 import zipfile
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,7 +76,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from radgui.errors import BundleError
+from radgui.errors import BundleError, UntrustedInputError
 
 SCHEMA_VERSION = 1
 FORMAT = "radgui-model"
@@ -110,6 +121,53 @@ _PICKLE_PREFIXES = tuple(bytes([0x80, p]) for p in range(2, 6)) + (b"(dp0", b"(l
 
 #: Migration functions keyed by the version they upgrade *from* (rule 3 above).
 MIGRATIONS: dict[int, Any] = {}
+
+_MiB = 1024 * 1024
+#: Largest uncompressed size of each archive member (checked on the zip directory, before reading).
+MAX_MEMBER_BYTES = {MODEL_JSON: 8 * _MiB, REFERENCE_CSV: 32 * _MiB, ESTIMATOR_FILE: 256 * _MiB}
+#: Largest uncompressed size of all members together.
+MAX_TOTAL_BYTES = 296 * _MiB
+#: Largest compression ratio of a member over 1 MiB (deflate bombs reach ~1000).
+MAX_RATIO = 100
+#: Limits on the zip archive inside ``estimator.skops``.
+SKOPS_MAX_MEMBERS = 100_000
+SKOPS_SCHEMA_MAX_BYTES = 128 * _MiB
+SKOPS_SCHEMA_MAX_DEPTH = 200
+#: Other bounds on ``model.json`` content.
+MAX_PREDICTORS = 5_000
+MAX_BOOTSTRAP_ROWS = 20_000
+#: Largest magnitude of an intercept or coefficient (a 1e308 intercept overflows the link).
+MAX_COEFFICIENT = 1e6
+#: Seconds the child process may take to load and probe a skops payload.
+PROBE_TIMEOUT_S = 300
+
+#: The skops node kinds a radgui payload may contain, with the types each may claim.
+#: FunctionNode, MethodNode, PartialNode, OperatorFuncNode, ReduceNode, ... are not
+#: listed, so they are refused whatever type they claim to be.
+_SKOPS_NODE_TYPES: dict[str, tuple[str, ...] | None] = {
+    "DictNode": ("builtins.dict", "sklearn.utils._bunch.Bunch"),
+    "ListNode": ("builtins.list",),
+    "TupleNode": ("builtins.tuple",),
+    "JsonNode": ("builtins.str", "builtins.int", "builtins.float", "builtins.bool", "builtins.NoneType",
+                 "builtins.list", "builtins.dict"),
+    "TypeNode": ("builtins.str", "builtins.int", "builtins.float", "builtins.bool", "builtins.NoneType",
+                 "numpy.float64", "numpy.float32", "numpy.int64", "numpy.int32"),
+    "NdArrayNode": ("numpy.ndarray", "numpy.float64", "numpy.float32", "numpy.int64", "numpy.int32",
+                    "numpy.bool_", "numpy.bool"),
+    "BytesNode": ("builtins.bytes",),
+    "BytearrayNode": ("builtins.bytearray",),
+    "RandomStateNode": ("numpy.random.mtrand.RandomState",),
+    "TreeNode": ("sklearn.tree._tree.Tree",),
+    "ObjectNode": None,  # any type of TRUSTED_TYPES that is an estimator/object class
+    "CachedNode": None,  # a reference to a node already checked (by __id__)
+}
+#: Types a skops dict may name for its keys (skops *calls* the key type with the key).
+_KEY_TYPES = ("builtins.str", "builtins.int", "builtins.float", "builtins.bool",
+              "numpy.int64", "numpy.int32", "numpy.float64")
+#: Functions a payload may reference (FunctionNode). radgui's learners need none.
+TRUSTED_FUNCTIONS: tuple[str, ...] = ()
+_OBJECT_TYPES = tuple(t for t in TRUSTED_TYPES if not t.startswith("builtins.") and t not in (
+    "numpy.float64", "numpy.int64", "numpy.ndarray", "numpy.random.mtrand.RandomState", "sklearn.tree._tree.Tree"))
 
 
 # --------------------------------------------------------------------------
@@ -343,33 +401,57 @@ class ModelBundle:
 
     # ---------------------------------------------------------------- files
     def save(self, path: str | Path) -> Path:
-        """Write the bundle to ``path`` (``.radgui-model`` is appended if absent)."""
+        """Write the bundle to ``path`` (``.radgui-model`` is appended if absent).
+
+        The archive is written beside ``path`` and renamed over it only when
+        complete (:func:`radgui.files.atomic_path`), so an interrupted save
+        never destroys a previous bundle of that name.
+        """
+        from radgui.files import atomic_path
+
         path = Path(path)
         if path.suffix != SUFFIX:
             path = path.with_name(path.name + SUFFIX)
         doc = self.to_dict()
+        doc["provenance"] = _embed_preset(doc["provenance"])
         # Round-trip through the validator so a bundle that cannot be loaded is never written.
-        _parse(json.loads(json.dumps(doc)), path, check_files=False)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-            zf.writestr(MODEL_JSON, json.dumps(doc, indent=1, allow_nan=False))
-            if self.reference_cohort is not None:
-                zf.writestr(REFERENCE_CSV, self.reference_cohort.to_csv(index=False))
-            if self.estimator is not None:
-                import skops.io as sio
+        bundle = _parse(json.loads(json.dumps(doc)), path, check_files=False)
+        if self.reference_cohort is not None:
+            _check_reference(bundle, self.reference_cohort, path)
+        estimator = None
+        if self.estimator is not None:
+            import skops.io as sio
 
-                zf.writestr(ESTIMATOR_FILE, sio.dumps(self.estimator))
+            estimator = sio.dumps(self.estimator)
+            _check_skops_payload(estimator, path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp:
+            with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+                zf.writestr(MODEL_JSON, json.dumps(doc, indent=1, allow_nan=False))
+                if self.reference_cohort is not None:
+                    zf.writestr(REFERENCE_CSV, self.reference_cohort.to_csv(index=False))
+                if estimator is not None:
+                    zf.writestr(ESTIMATOR_FILE, estimator)
         return path
 
     @classmethod
     def load(cls, path: str | Path) -> ModelBundle:
-        """Read and validate a bundle; raise :class:`BundleError` naming the problem."""
+        """Read and validate a bundle; raise :class:`BundleError` naming the problem.
+
+        Member sizes and compression ratios are checked on the zip directory
+        before anything is decompressed; ``model.json`` is parsed with
+        :func:`radgui.untrusted.load_json`'s bounds; a skops payload is checked
+        against radgui's allowlist, then loaded and probed in a child process
+        before it is loaded here.
+        """
+        from radgui.untrusted import load_json
+
         path = Path(path)
         if not path.is_file():
             raise BundleError("model bundle not found", path)
         try:
             zf = zipfile.ZipFile(path)
-        except (zipfile.BadZipFile, OSError) as exc:
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
             raise BundleError(f"not a radgui model bundle (not a zip archive: {exc})", path) from None
         with zf:
             names = zf.namelist()
@@ -380,25 +462,29 @@ class ModelBundle:
                 if name not in _ALLOWED_MEMBERS:
                     raise BundleError(f"refused: unexpected archive member '{name}' "
                                       f"(a bundle holds only {sorted(_ALLOWED_MEMBERS)})", path)
-                head = zf.read(name)[:16]
-                if head.startswith(_PICKLE_PREFIXES):
+            _check_zip_directory(zf, path, "the bundle", MAX_MEMBER_BYTES, 0, MAX_TOTAL_BYTES, len(_ALLOWED_MEMBERS))
+            for name in names:
+                if _read_member(zf, name, path, 16).startswith(_PICKLE_PREFIXES):
                     raise BundleError(f"refused: archive member '{name}' contains a pickle stream", path)
             if MODEL_JSON not in names:
                 raise BundleError(f"not a radgui model bundle ({MODEL_JSON} missing)", path)
             try:
-                doc = json.loads(zf.read(MODEL_JSON).decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise BundleError(f"{MODEL_JSON} is not valid JSON ({exc})", path) from None
+                doc = load_json(_read_member(zf, MODEL_JSON, path), MODEL_JSON,
+                                max_bytes=MAX_MEMBER_BYTES[MODEL_JSON])
+            except UntrustedInputError as exc:
+                raise BundleError(f"{MODEL_JSON} is not valid JSON ({exc.reason})", path) from None
             bundle = _parse(doc, path, check_files=False)
             ref = doc.get("reference_cohort")
             if ref is not None:
                 if REFERENCE_CSV not in names:
                     raise BundleError(f"{REFERENCE_CSV} is announced in {MODEL_JSON} but missing", path)
-                bundle.reference_cohort = _read_reference(zf.read(REFERENCE_CSV), path)
+                bundle.reference_cohort = _read_reference(_read_member(zf, REFERENCE_CSV, path), path)
+                _check_reference(bundle, bundle.reference_cohort, path)
             if doc.get("estimator") is not None:
                 if ESTIMATOR_FILE not in names:
                     raise BundleError(f"{ESTIMATOR_FILE} is announced in {MODEL_JSON} but missing", path)
-                bundle.estimator = _load_skops(zf.read(ESTIMATOR_FILE), path)
+                bundle.estimator = _load_skops(_read_member(zf, ESTIMATOR_FILE, path), path,
+                                               bundle.estimator_features)
         return bundle
 
     # ---------------------------------------------------------------- builders
@@ -571,6 +657,8 @@ def _parse(doc: Any, path, check_files: bool = True) -> ModelBundle:
     raw_preds = ck.get(doc, "predictors", "", list)
     if not raw_preds:
         ck.fail("predictors", "must list at least one predictor")
+    if len(raw_preds) > MAX_PREDICTORS:
+        ck.fail("predictors", f"lists {len(raw_preds):,} predictors (limit {MAX_PREDICTORS:,})")
     seen = set()
     for i, p in enumerate(raw_preds):
         w = f"predictors[{i}]"
@@ -617,11 +705,12 @@ def _parse(doc: Any, path, check_files: bool = True) -> ModelBundle:
 
     radscore = ck.get(doc, "radscore", "", dict, optional=True)
     if radscore is not None:
-        ck.number(radscore, "intercept", "radscore")
+        _bounded(ck, ck.number(radscore, "intercept", "radscore"), "radscore.intercept")
         coefs = ck.get(radscore, "coefficients", "radscore", dict)
         for f, c in coefs.items():
             if not isinstance(c, (int, float)) or isinstance(c, bool) or not math.isfinite(c):
                 ck.fail(f"radscore.coefficients.{f}", "must be a finite number")
+            _bounded(ck, c, f"radscore.coefficients.{f}")
         _known(ck, list(coefs), radiomics, "radscore.coefficients")
 
     lm = None
@@ -644,15 +733,24 @@ def _parse(doc: Any, path, check_files: bool = True) -> ModelBundle:
             ck.fail("linear_model.link", "must be 'cox' for a cox model")
         if lm.baseline_survival is None or lm.horizon is None:
             ck.fail("linear_model.baseline_survival", "and 'horizon' are required for a cox model")
+        if not 0.0 < lm.baseline_survival < 1.0:
+            ck.fail("linear_model.baseline_survival", f"must lie strictly between 0 and 1 (a survival "
+                    f"probability), got {lm.baseline_survival:g}")
+        if not lm.horizon > 0:
+            ck.fail("linear_model.horizon", f"must be a positive time, got {lm.horizon:g}")
     if kind == "logistic" and lm.link != "logit":
         ck.fail("linear_model.link", "must be 'logit' for a logistic model")
 
     cutoff = ck.get(doc, "cutoff", "", dict, optional=True)
     if cutoff is not None:
-        ck.number(cutoff, "value", "cutoff")
+        value = ck.number(cutoff, "value", "cutoff")
         scale = ck.get(cutoff, "scale", "cutoff", str)
         if scale not in ("probability", "linear_predictor"):
             ck.fail("cutoff.scale", f"must be 'probability' or 'linear_predictor', got {scale!r}")
+        if scale == "probability" and not 0.0 < value < 1.0:
+            ck.fail("cutoff.value", f"is {value:g} on the probability scale; it must lie strictly between 0 and 1")
+        if scale == "linear_predictor":
+            _bounded(ck, value, "cutoff.value")
         ck.get(cutoff, "method", "cutoff", str)
     nomogram = ck.get(doc, "nomogram", "", dict, optional=True)
     if nomogram is not None:
@@ -672,7 +770,9 @@ def _parse(doc: Any, path, check_files: bool = True) -> ModelBundle:
                 ck.numbers(ax, "ticks", w)
             else:
                 ck.get(ax, "levels", w, list)
+        _check_nomogram(ck, nomogram, lm)
     provenance = ck.get(doc, "provenance", "", dict)
+    _check_feature_preset(ck, provenance, radiomics)
     ref = ck.get(doc, "reference_cohort", "", dict, optional=True)
     if ref is not None and ck.get(ref, "file", "reference_cohort", str) != REFERENCE_CSV:
         ck.fail("reference_cohort.file", f"must be {REFERENCE_CSV!r}")
@@ -682,6 +782,95 @@ def _parse(doc: Any, path, check_files: bool = True) -> ModelBundle:
         zscore=zscore, combat=combat, radscore=radscore, linear_model=lm, estimator_features=est_features,
         cutoff=cutoff, nomogram=nomogram, provenance=dict(provenance),
     )
+
+
+def _bounded(ck, value, where):
+    if value is not None and abs(value) > MAX_COEFFICIENT:
+        ck.fail(where, f"is {value:g}, beyond the +/-{MAX_COEFFICIENT:g} radgui accepts for a model coefficient")
+    return value
+
+
+def _check_nomogram(ck, nomogram, lm) -> None:
+    """The stored scales must be the ones :func:`nomogram_scales` gives for the linear model."""
+    if lm is None:
+        ck.fail("nomogram", "is present but the bundle has no linear model")
+    axes = nomogram["axes"]
+    names = [ax["term"] for ax in axes]
+    if names != [t.name for t in lm.terms]:
+        ck.fail("nomogram.axes", f"must list the linear model's terms {[t.name for t in lm.terms]} in order, "
+                f"got {names}")
+    ranges = {}
+    for ax, t in zip(axes, lm.terms):
+        if (ax["type"] == "categorical") != (t.type == "categorical"):
+            ck.fail(f"nomogram.axes[{names.index(t.name)}].type", f"does not match term '{t.name}'")
+        if t.type != "categorical":
+            if not ax["low"] <= ax["high"]:
+                ck.fail(f"nomogram.axes[{names.index(t.name)}].low", "exceeds 'high'")
+            ranges[t.name] = (ax["low"], ax["high"])
+    try:
+        want = nomogram_scales(lm, ranges)
+    except BundleError as exc:
+        ck.fail("nomogram", f"cannot be rebuilt from the linear model ({exc.reason})")
+    for key in ("points_per_lp", "lp_at_zero_points", "max_total_points"):
+        if not math.isclose(nomogram[key], want[key], rel_tol=1e-6, abs_tol=1e-9):
+            ck.fail(f"nomogram.{key}", f"is {nomogram[key]:g} but the linear model gives {want[key]:g}")
+    for i, (ax, wx) in enumerate(zip(axes, want["axes"])):
+        if not math.isclose(ax["min_contribution"], wx["min_contribution"], rel_tol=1e-6, abs_tol=1e-9):
+            ck.fail(f"nomogram.axes[{i}].min_contribution",
+                    f"is {ax['min_contribution']:g} but the linear model gives {wx['min_contribution']:g}")
+        if ax["type"] == "categorical" and sorted(ax["levels"]) != sorted(wx["levels"]):
+            ck.fail(f"nomogram.axes[{i}].levels", f"must be {wx['levels']}")
+
+
+def _check_feature_preset(ck, provenance, radiomics) -> None:
+    """``provenance.feature_preset``: a shipped preset's name, or the preset itself inline; never a path."""
+    from radgui.errors import PresetError
+
+    from radgui.model.patient import bundle_feature_preset, check_feature_demand
+
+    try:
+        bundle_feature_preset(provenance)
+    except PresetError as exc:
+        ck.fail("provenance.feature_preset", f"is refused: {exc.reason}")
+    try:
+        check_feature_demand(radiomics)
+    except PresetError as exc:
+        ck.fail("predictors", f"are refused: {exc.reason}")
+
+
+def _embed_preset(provenance: dict) -> dict:
+    """Carry a shipped feature preset inline (``yaml`` + its ``hash``), so the bundle names no file.
+
+    Only when the bundle names a shipped preset and its recorded hash is empty or
+    is the shipped file's (a different hash means another version of the preset
+    was used; then nothing is guessed).
+    """
+    fp = provenance.get("feature_preset")
+    if not isinstance(fp, dict) or fp.get("yaml") is not None or fp.get("params") is not None:
+        return provenance
+    from radgui.features.presets import PRESET_DIR, presets
+
+    name = fp.get("name")
+    if not isinstance(name, str) or name not in presets():
+        return provenance
+    text = (PRESET_DIR / f"{name}.yaml").read_text(encoding="utf-8")
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    if fp.get("hash") not in (None, "", digest):
+        return provenance
+    return {**provenance, "feature_preset": {**fp, "hash": digest, "yaml": text}}
+
+
+def _check_reference(bundle: ModelBundle, ref: pd.DataFrame, path) -> None:
+    """A Cox horizon must lie within the reference cohort's follow-up (when it has times)."""
+    lm = bundle.linear_model
+    if lm is None or lm.link != "cox" or "time" not in ref.columns:
+        return
+    times = pd.to_numeric(ref["time"], errors="coerce").to_numpy(dtype=float)
+    times = times[np.isfinite(times)]
+    if times.size and lm.horizon > times.max():
+        raise BundleError(f"{MODEL_JSON}: field 'linear_model.horizon' ({lm.horizon:g}) lies beyond the "
+                          f"reference cohort's longest follow-up ({times.max():g}); the model cannot "
+                          "predict that far", path)
 
 
 def _known(ck, names, allowed, where):
@@ -749,20 +938,21 @@ def _parse_linear_model(ck, raw, preds, radscore) -> LinearModel:
             if bad:
                 ck.fail(f"{tw}.coefficients", f"names level(s) {bad} not among the predictor's categories")
             for lvl, c in coefs.items():
-                if not isinstance(c, (int, float)) or not math.isfinite(c):
+                if not isinstance(c, (int, float)) or isinstance(c, bool) or not math.isfinite(c):
                     ck.fail(f"{tw}.coefficients.{lvl}", "must be a finite number")
+                _bounded(ck, c, f"{tw}.coefficients.{lvl}")
             terms.append(Term(name=name, type="categorical", reference=ref,
                               coefficients={k: float(v) for k, v in coefs.items()},
                               label=ck.get(t, "label", tw, str, optional=True, default="")))
         elif ttype == "continuous":
             if name != "radscore" and clinical[name].type != "continuous":
                 ck.fail(f"{tw}.type", f"is continuous but predictor {name!r} is categorical")
-            terms.append(Term(name=name, coefficient=ck.number(t, "coefficient", tw),
+            terms.append(Term(name=name, coefficient=_bounded(ck, ck.number(t, "coefficient", tw), f"{tw}.coefficient"),
                               p01=ck.number(t, "p01", tw, optional=True), p99=ck.number(t, "p99", tw, optional=True),
                               label=ck.get(t, "label", tw, str, optional=True, default="")))
         else:
             ck.fail(f"{tw}.type", f"must be 'continuous' or 'categorical', got {ttype!r}")
-    lm = LinearModel(link=link, intercept=ck.number(raw, "intercept", w), terms=terms,
+    lm = LinearModel(link=link, intercept=_bounded(ck, ck.number(raw, "intercept", w), f"{w}.intercept"), terms=terms,
                      baseline_survival=ck.number(raw, "baseline_survival", w, optional=True),
                      horizon=ck.number(raw, "horizon", w, optional=True))
     names = lm.parameter_names()
@@ -789,6 +979,10 @@ def _parse_linear_model(ck, raw, preds, radscore) -> LinearModel:
             ck.fail(f"{w}.bootstrap_coefficients", "must be a matrix of numbers")
         if b.ndim != 2 or b.shape[1] != k or not np.all(np.isfinite(b)):
             ck.fail(f"{w}.bootstrap_coefficients", f"must be a finite matrix with {k} columns")
+        if b.shape[0] > MAX_BOOTSTRAP_ROWS:
+            ck.fail(f"{w}.bootstrap_coefficients", f"has {b.shape[0]:,} rows (limit {MAX_BOOTSTRAP_ROWS:,})")
+        if np.any(np.abs(b) > MAX_COEFFICIENT):
+            ck.fail(f"{w}.bootstrap_coefficients", f"holds a value beyond +/-{MAX_COEFFICIENT:g}")
         lm.bootstrap = b
     return lm
 
@@ -823,21 +1017,317 @@ def skops_types(data: bytes) -> set[str]:
     return found
 
 
-def _load_skops(data: bytes, path):
-    import skops.io as sio
+def _skops_fail(path, problem: str):
+    raise BundleError(f"refused: {ESTIMATOR_FILE} {problem}", path)
+
+
+def _check_skops_schema(schema: Any, path) -> None:
+    """Check every node of a skops ``schema.json`` against radgui's allowlist.
+
+    The checks are on what skops *does* with a node, not only on what it claims
+    to be: the node kind (``__loader__``) must be one of
+    :data:`_SKOPS_NODE_TYPES` and its claimed type one of that kind's types
+    (objects: :data:`TRUSTED_TYPES`); function, method, partial, operator and
+    reduce nodes are refused (their target is not their claimed type); a dict's
+    key types must be :data:`_KEY_TYPES` type nodes; the protocol must be the
+    one radgui writes (older protocols use other, older node loaders).
+    """
+    from skops.io._protocol import PROTOCOL
+
+    if not isinstance(schema, dict):
+        _skops_fail(path, "has no valid schema.json")
+    protocol = schema.get("protocol")
+    if not isinstance(protocol, int) or isinstance(protocol, bool) or protocol != PROTOCOL:
+        _skops_fail(path, f"uses skops protocol {protocol!r}; radgui reads only protocol {PROTOCOL}, "
+                          "the one it writes (retrain or re-save the model with this radgui)")
+    stack: list = [(schema, "root")]
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, list):
+            stack.extend((v, where) for v in node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        if "__loader__" not in node:
+            # plain mapping (a DictNode's content, a TreeNode's __reduce__), or a reference
+            # to an already-built node by its __id__ (which is checked where it is defined)
+            stack.extend((v, where) for v in node.values())
+            continue
+        loader = node.get("__loader__")
+        cls, mod = node.get("__class__"), node.get("__module__")
+        if not isinstance(loader, str) or not isinstance(cls, str) or not isinstance(mod, str):
+            _skops_fail(path, f"has a malformed node at {where}")
+        name = f"{mod}.{cls}"
+        if loader == "FunctionNode" and name in TRUSTED_FUNCTIONS and "content" not in node:
+            continue
+        if loader not in _SKOPS_NODE_TYPES:
+            _skops_fail(path, f"contains a {loader} (claiming {name}); radgui bundles never hold "
+                              "function, method, partial or reduce nodes")
+        allowed = _SKOPS_NODE_TYPES[loader]
+        if loader == "ObjectNode":
+            allowed = _OBJECT_TYPES
+        if allowed is not None and name not in allowed:
+            _skops_fail(path, f"contains untrusted types ['{name}'] (as {loader})")
+        # Object ids repeat in genuine payloads (skops memoises by id(), and ephemeral objects
+        # share ids), so a node may resolve to an earlier node with its id. That is harmless
+        # here: every node anywhere is checked, and the only callables an allowed node can
+        # build are the allowed TypeNode types.
+        node_id = node.get("__id__")
+        if loader == "CachedNode":
+            if node_id is None:
+                _skops_fail(path, "has a cached node without an id")
+            continue
+        if loader == "DictNode":
+            kt = node.get("key_types")
+            if not (isinstance(kt, dict) and kt.get("__loader__") == "ListNode"
+                    and isinstance(kt.get("content"), list)):
+                _skops_fail(path, f"has a dict without a plain list of key types at {where}")
+            for t in kt["content"]:
+                tname = f"{t.get('__module__')}.{t.get('__class__')}" if isinstance(t, dict) else repr(t)
+                if not (isinstance(t, dict) and t.get("__loader__") == "TypeNode" and tname in _KEY_TYPES
+                        and set(t) <= {"__class__", "__module__", "__loader__", "__id__"}):
+                    _skops_fail(path, f"has a dict key type {tname} outside {list(_KEY_TYPES)}")
+            content = node.get("content")
+            if not isinstance(content, dict) or len(content) != len(kt["content"]):
+                _skops_fail(path, f"has a dict whose keys and key types disagree at {where}")
+            stack.extend((v, f"{where}.{k}") for k, v in content.items())
+            continue
+        if loader == "NdArrayNode" and node.get("type") not in ("numpy", "json"):
+            _skops_fail(path, f"has an array of unknown storage {node.get('type')!r}")
+        if loader in ("TypeNode", "JsonNode", "BytesNode", "BytearrayNode"):
+            continue
+        for key, value in node.items():
+            if key not in ("__class__", "__module__", "__loader__", "__id__", "protocol", "_skops_version",
+                           "type", "file", "is_json"):
+                stack.append((value, f"{where}.{key}" if loader != "ListNode" else where))
+
+
+def _check_zip_directory(zf: zipfile.ZipFile, path, what: str, caps: Mapping[str, int] | None,
+                         default_cap: int, total_cap: int, max_members: int) -> list[zipfile.ZipInfo]:
+    """Refuse encrypted/odd members, duplicates and oversize or bomb-like members, before reading."""
+    infos = zf.infolist()
+    if len(infos) > max_members:
+        raise BundleError(f"refused: {what} has {len(infos):,} members (limit {max_members:,})", path)
+    seen, total = set(), 0
+    for info in infos:
+        name = info.filename
+        if name in seen:
+            raise BundleError(f"refused: {what} holds member '{name}' twice", path)
+        seen.add(name)
+        if info.flag_bits & 0x1:
+            raise BundleError(f"refused: {what} member '{name}' is encrypted", path)
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise BundleError(f"refused: {what} member '{name}' uses an unsupported compression "
+                              f"(method {info.compress_type}); only stored or deflated members are read", path)
+        cap = (caps or {}).get(name, default_cap)
+        if info.file_size > cap:
+            raise BundleError(f"refused: {what} member '{name}' declares {info.file_size:,} bytes "
+                              f"(limit {cap:,})", path)
+        if info.file_size > _MiB and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+            ratio = info.file_size / max(info.compress_size, 1)
+            raise BundleError(f"refused: {what} member '{name}' inflates {ratio:.0f} times "
+                              f"(limit {MAX_RATIO}); a compression bomb", path)
+        total += info.file_size
+        if total > total_cap:
+            raise BundleError(f"refused: {what} members declare more than {total_cap:,} bytes in total", path)
+    return infos
+
+
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, NotImplementedError,
+               ValueError, KeyError)
+
+
+def _read_member(zf: zipfile.ZipFile, name: str, path, limit: int | None = None) -> bytes:
+    """Read one member (at most ``limit`` bytes); CRC and decompression errors become BundleError."""
+    try:
+        with zf.open(name) as fh:
+            return fh.read() if limit is None else fh.read(limit)
+    except _ZIP_ERRORS as exc:
+        raise BundleError(f"archive member '{name}' cannot be read ({' '.join(str(exc).split())[:200]})",
+                          path) from None
+
+
+def _check_skops_payload(data: bytes, path) -> dict:
+    """All static checks of an ``estimator.skops`` payload; returns its schema."""
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise BundleError(f"{ESTIMATOR_FILE} is not a valid skops payload ({exc})", path) from None
+    with zf:
+        _check_zip_directory(zf, path, ESTIMATOR_FILE, {"schema.json": SKOPS_SCHEMA_MAX_BYTES},
+                             MAX_MEMBER_BYTES[ESTIMATOR_FILE], MAX_MEMBER_BYTES[ESTIMATOR_FILE], SKOPS_MAX_MEMBERS)
+        if "schema.json" not in zf.namelist():
+            raise BundleError(f"{ESTIMATOR_FILE} is not a valid skops payload (schema.json missing)", path)
+        raw = _read_member(zf, "schema.json", path)
+        for info in zf.infolist():
+            if info.filename == "schema.json":
+                continue
+            if _read_member(zf, info.filename, path, 16).startswith(_PICKLE_PREFIXES):
+                raise BundleError(f"refused: {ESTIMATOR_FILE} member '{info.filename}' contains a pickle stream", path)
+    from radgui.untrusted import load_json
 
     try:
-        types = skops_types(data)
-    except Exception as exc:  # noqa: BLE001
-        raise BundleError(f"{ESTIMATOR_FILE} is not a valid skops payload ({exc})", path) from None
-    refused = sorted(types - set(TRUSTED_TYPES))
-    if refused:
-        raise BundleError(f"refused: {ESTIMATOR_FILE} contains untrusted types {refused[:5]}", path)
+        schema = load_json(raw, f"{ESTIMATOR_FILE}/schema.json", max_bytes=SKOPS_SCHEMA_MAX_BYTES,
+                           max_depth=SKOPS_SCHEMA_MAX_DEPTH)
+    except UntrustedInputError as exc:
+        raise BundleError(f"{ESTIMATOR_FILE}: schema.json {exc.reason}", path) from None
+    _check_skops_schema(schema, path)
+    return schema
+
+
+def _construct_skops(data: bytes):
+    """Build the estimator of a payload that passed :func:`_check_skops_payload` (trusted list: ours only)."""
+    import skops.io as sio
+
+    est = sio.loads(data, trusted=list(TRUSTED_TYPES))
+    _check_native(est)
+    return est
+
+
+def _check_native(est) -> None:
+    """Structural checks of what native code will index without bounds checks (tree node arrays)."""
+    from sklearn.tree._tree import Tree
+
+    if not hasattr(est, "predict_proba"):
+        raise ValueError(f"the stored object ({type(est).__name__}) is not a classifier with predict_proba")
+    seen: set[int] = set()
+    stack = [est]
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, Tree):
+            _check_tree(obj)
+        elif type(obj).__module__ == "xgboost.core" and type(obj).__name__ == "Booster":
+            _check_booster(obj)
+        elif isinstance(obj, (list, tuple)):
+            stack.extend(obj)
+        elif isinstance(obj, dict):
+            stack.extend(obj.values())
+        elif type(obj).__module__.startswith(("sklearn.", "xgboost.")) and hasattr(obj, "__dict__"):
+            stack.extend(vars(obj).values())
+
+
+def _check_tree(tree) -> None:
+    n = int(tree.node_count)
+    left, right = np.asarray(tree.children_left), np.asarray(tree.children_right)
+    feature, value = np.asarray(tree.feature), np.asarray(tree.value)
+    if n < 1 or left.shape != (n,) or right.shape != (n,) or feature.shape != (n,) or value.shape[0] != n:
+        raise ValueError("a decision tree has inconsistent node arrays")
+    idx = np.arange(n)
+    leaf = left == -1
+    if np.any(leaf != (right == -1)):
+        raise ValueError("a decision tree node has only one child")
+    inner = ~leaf
+    # children come after their parent (how scikit-learn builds trees): no cycles, no out-of-range index
+    if np.any((left[inner] <= idx[inner]) | (left[inner] >= n) | (right[inner] <= idx[inner]) | (right[inner] >= n)):
+        raise ValueError("a decision tree has child indices out of range")
+    if np.any((feature[inner] < 0) | (feature[inner] >= int(tree.n_features))):
+        raise ValueError("a decision tree splits on a feature index out of range")
+
+
+def _check_booster(booster) -> None:
+    """XGBoost accepts trees whose child or feature indices are out of range; prediction then reads
+    outside its arrays. Check every tree of the booster's own JSON dump (children in range, each node
+    reached once from the root, split features < num_feature, no categorical splits)."""
+    doc = json.loads(bytes(booster.save_raw("json")))
+    learner = doc["learner"]
+    nfeat = int(learner["learner_model_param"]["num_feature"])
+    gb = learner["gradient_booster"]
+    gb = gb.get("gbtree", gb)
+    trees = gb["model"]["trees"]
+    for k, t in enumerate(trees):
+        n = int(t["tree_param"]["num_nodes"])
+        left, right, feat = t["left_children"], t["right_children"], t["split_indices"]
+        if n < 1 or len(left) != n or len(right) != n or len(feat) != n:
+            raise ValueError(f"XGBoost tree {k} has inconsistent node arrays")
+        if t.get("categories_nodes"):
+            raise ValueError(f"XGBoost tree {k} has categorical splits, which radgui never trains")
+        seen, stack = set(), [0]
+        while stack:
+            i = stack.pop()
+            if i in seen:
+                raise ValueError(f"XGBoost tree {k} reaches node {i} twice (a cycle)")
+            seen.add(i)
+            lc, rc = left[i], right[i]
+            if lc == -1 and rc == -1:
+                continue
+            if not (0 < lc < n and 0 < rc < n):
+                raise ValueError(f"XGBoost tree {k} node {i} has child indices out of range")
+            if not 0 <= feat[i] < nfeat:
+                raise ValueError(f"XGBoost tree {k} node {i} splits on feature {feat[i]} of {nfeat}")
+            stack += [lc, rc]
+
+
+#: Payload hashes already loaded and probed in a child: hash -> None (fine) or the refusal.
+_PROBED: dict[str, str | None] = {}
+
+_CHILD_CODE = r"""
+import json, sys
+sys.path.insert(0, sys.argv[1])
+features = json.loads(sys.argv[2])
+data = sys.stdin.buffer.read()
+try:
+    import numpy as np
+    from radgui.model.bundle import _check_skops_payload, _construct_skops
+    _check_skops_payload(data, None)
+    est = _construct_skops(data)
+    if features:
+        import pandas as pd
+        rows = np.zeros((3, len(features)))
+        rows[1], rows[2] = 1.0, -1.0
+        p = np.asarray(est.predict_proba(pd.DataFrame(rows, columns=features)), dtype=float)
+        if p.ndim != 2 or p.shape[0] != 3 or not np.all(np.isfinite(p)):
+            raise ValueError("predict_proba does not give finite probabilities")
+except Exception as exc:
+    sys.stderr.write(" ".join(str(exc).split())[:300])
+    sys.exit(3)
+"""
+
+
+def _probe_in_child(data: bytes, features, path) -> None:
+    """Load and probe the payload in a separate Python process (once per payload hash).
+
+    A payload whose native part is corrupt (XGBoost booster bytes, ...) may
+    crash the process that unserialises it; that process is a child, and its
+    death becomes a :class:`BundleError` here.
+    """
+    digest = hashlib.sha256(data).hexdigest()
+    if digest not in _PROBED:
+        root = str(Path(__file__).resolve().parents[2])
+        try:
+            proc = subprocess.run([sys.executable, "-c", _CHILD_CODE, root, json.dumps(list(features or []))],
+                                  input=data, capture_output=True, timeout=PROBE_TIMEOUT_S, check=False)
+        except subprocess.TimeoutExpired:
+            _PROBED[digest] = f"took more than {PROBE_TIMEOUT_S} s to load"
+        except OSError as exc:
+            raise BundleError(f"{ESTIMATOR_FILE} cannot be checked (cannot start a Python process: {exc})",
+                              path) from None
+        else:
+            err = " ".join(proc.stderr.decode("utf-8", "replace").split())[-300:]
+            if proc.returncode < 0:
+                _PROBED[digest] = (f"crashed the model loader (signal {-proc.returncode}); "
+                                   "the file is corrupt or hostile")
+            elif proc.returncode != 0:
+                _PROBED[digest] = f"cannot be loaded ({err or 'exit status ' + str(proc.returncode)})"
+            else:
+                _PROBED[digest] = None
+    problem = _PROBED[digest]
+    if problem is not None:
+        raise BundleError(f"{ESTIMATOR_FILE} {problem}", path)
+
+
+def _load_skops(data: bytes, path, features=None, *, isolate: bool = True):
+    """Check, probe in a child process, then build a skops payload; any failure is a BundleError."""
+    _check_skops_payload(data, path)
+    if isolate:
+        _probe_in_child(data, features, path)
     try:
-        untrusted = sio.get_untrusted_types(data=data)
-        return sio.loads(data, trusted=list(untrusted))
+        return _construct_skops(data)
     except Exception as exc:  # noqa: BLE001
-        raise BundleError(f"{ESTIMATOR_FILE} cannot be loaded ({exc})", path) from None
+        msg = " ".join(str(exc).split())[:300]
+        raise BundleError(f"{ESTIMATOR_FILE} cannot be loaded ({msg})", path) from None
 
 
 def _software() -> dict:

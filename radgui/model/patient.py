@@ -12,8 +12,12 @@ Only the needed features
 A model names its radiomics predictors with PyRadiomics' feature names
 (``<imageType>_<class>_<feature>``, e.g. ``wavelet-HLL_glcm_Imc1``), prefixed
 ``<roi>__`` when it was trained on several ROIs (``ring3mm__original_...``).
-The feature preset the model was trained with (``provenance.feature_preset``)
-is restricted in memory to the image types (and LoG sigmas), feature classes
+The feature preset the model was trained with (``provenance.feature_preset``:
+a shipped preset's name, or the preset itself inline as ``{"name": ...,
+"params": {...}}`` or ``{"name": ..., "yaml": "..."}``; never a file path, as
+a bundle comes from someone else) is validated and bounded
+(:func:`radgui.features.presets.check_bounds`), then restricted in memory to
+the image types (and LoG sigmas), feature classes
 and features those names require, so a model using 6 of 1,130 wavelet/LoG
 features costs one filtering pass and 6 feature computations, not a full
 extraction. The values are those of the full extraction (same PyRadiomics
@@ -75,15 +79,16 @@ class RoiNeeds:
         ROI name in the study (the key of ``rois``).
     modality : str
         ``"CT"`` (or the study's main modality) or ``"PT"``.
-    preset : str
-        Preset the model was trained with for this ROI.
+    preset : str or Preset
+        Preset the model was trained with for this ROI (a shipped name, or
+        the bundle's inline preset).
     features : dict
         PyRadiomics feature name -> the bundle's predictor name.
     """
 
     roi: str
     modality: str
-    preset: str
+    preset: Any
     features: dict[str, str] = field(default_factory=dict)
 
 
@@ -96,7 +101,7 @@ def _preset_name(value) -> str | None:
 
 
 def bundle_preset(bundle) -> str | None:
-    """Name (or YAML path) of the feature preset a bundle was trained with, if it says."""
+    """Name of the feature preset a bundle was trained with, if it says."""
     prov = bundle.provenance or {}
     for key in ("feature_preset", "preset"):
         name = _preset_name(prov.get(key))
@@ -106,6 +111,67 @@ def bundle_preset(bundle) -> str | None:
     if isinstance(feats, Mapping):
         return _preset_name(feats.get("preset"))
     return None
+
+
+def _preset_spec(value, where: str):
+    """A bundle's preset entry as something :func:`~radgui.features.presets.load_preset` takes safely.
+
+    A name (``"ct-wavelet"`` or ``{"name": "ct-wavelet", ...}``) stays a name,
+    resolved among the shipped presets only; ``{"params": {...}}`` or
+    ``{"yaml": "..."}`` is parsed, validated and bounded into a
+    :class:`~radgui.features.presets.Preset`. A path is refused: a bundle must
+    never make radgui read a local file it names.
+    """
+    from radgui.errors import PresetError
+    from radgui.features.presets import load_preset, preset_from_text
+
+    if value is None:
+        return None
+    name = _preset_name(value)
+    if isinstance(value, Mapping) and (value.get("params") is not None or value.get("yaml") is not None):
+        label = f"{where} ({name or 'inline'})"
+        if value.get("yaml") is not None:
+            if not isinstance(value["yaml"], str):
+                raise PresetError(f"{where}.yaml must be YAML text")
+            preset = preset_from_text(value["yaml"], name=label)
+            if value.get("hash") and value["hash"] != preset.sha256:
+                raise PresetError(f"{where}: the inline preset does not match its recorded hash")
+            return type(preset)(name=name or "inline", text=preset.text, params=preset.params)
+        if not isinstance(value["params"], Mapping):
+            raise PresetError(f"{where}.params must be a PyRadiomics parameter mapping")
+        preset = load_preset(dict(value["params"]))
+        return type(preset)(name=name or "inline", text=preset.text, params=preset.params)
+    if name is None:
+        if isinstance(value, (str, Mapping)):
+            return None
+        raise PresetError(f"{where} must be a preset name or an inline preset")
+    if any(c in name for c in "/\\") or name.lower().endswith((".yaml", ".yml", ".json")) or name.startswith("."):
+        raise PresetError(f"{where} names the file {name!r}; a bundle must carry its preset inline "
+                          "('params' or 'yaml'), radgui never reads a file a bundle names")
+    return name
+
+
+def bundle_feature_preset(provenance) -> dict:
+    """Validate every preset a bundle's provenance names; ``{key: spec}`` for the ones present."""
+    prov = provenance or {}
+    out = {}
+    for key in ("feature_preset", "preset", "pet_preset"):
+        spec = _preset_spec(prov.get(key), f"provenance.{key}")
+        if spec is not None:
+            out[key] = spec
+    feats = prov.get("features")
+    if isinstance(feats, Mapping) and feats.get("preset") is not None and "feature_preset" not in out:
+        spec = _preset_spec(feats.get("preset"), "provenance.features.preset")
+        if spec is not None:
+            out["feature_preset"] = spec
+    rois = prov.get("rois")
+    if isinstance(rois, Mapping):
+        for roi, spec in rois.items():
+            if isinstance(spec, Mapping) and spec.get("preset") is not None:
+                s = _preset_spec(spec["preset"], f"provenance.rois.{roi}.preset")
+                if s is not None:
+                    out[f"rois.{roi}"] = s
+    return out
 
 
 def _roi_spec(bundle, roi: str) -> Mapping:
@@ -170,7 +236,8 @@ def needed_rois(bundle, roi_names) -> list[RoiNeeds]:
     roi_names = [str(r) for r in roi_names]
     features = bundle.radiomics_features
     prov = bundle.provenance or {}
-    main_preset = bundle_preset(bundle) or DEFAULT_PRESET
+    specs = bundle_feature_preset(prov)
+    main_preset = specs.get("feature_preset") or specs.get("preset") or DEFAULT_PRESET
     out: dict[str, RoiNeeds] = {}
     present = ", ".join(roi_names) if roi_names else "none"
     for f in features:
@@ -196,8 +263,8 @@ def needed_rois(bundle, roi_names) -> list[RoiNeeds]:
         if roi not in out:
             spec = _roi_spec(bundle, roi)
             pet = _is_pet(bundle, roi)
-            preset = _preset_name(spec.get("preset")) or (
-                _preset_name(prov.get("pet_preset")) or DEFAULT_PET_PRESET if pet else main_preset)
+            preset = specs.get(f"rois.{roi}") or (
+                specs.get("pet_preset") or DEFAULT_PET_PRESET if pet else main_preset)
             out[roi] = RoiNeeds(roi=roi, modality="PT" if pet else "CT", preset=preset)
         out[roi].features[feat] = f
     for need in out.values():
@@ -208,6 +275,32 @@ def needed_rois(bundle, roi_names) -> list[RoiNeeds]:
                 f"e.g. {next(iter(need.features))}) but the study has no ROI of that name "
                 f"(ROIs present: {present})")
     return list(out.values())
+
+
+def check_feature_demand(names) -> None:
+    """Refuse radiomics predictor names that would need an absurd number of filtered images.
+
+    The image types (LoG sigmas, wavelet decompositions) a model needs come
+    from its feature names; per ROI they are bounded like a preset
+    (:func:`radgui.features.presets.check_bounds`). Names that are not
+    PyRadiomics names are left to prediction time.
+    """
+    from radgui.features.presets import check_bounds
+
+    per_roi: dict[str, dict[str, dict]] = {}
+    for f in names:
+        roi, feat = f.split(ROI_SEP, 1) if ROI_SEP in f else ("", f)
+        try:
+            token, _, _ = parse_feature_name(feat)
+            itype, sigma = _image_type(token, feat)
+        except PredictionInputError:
+            continue
+        types = per_roi.setdefault(roi, {})
+        types.setdefault(itype, {"sigma": []} if itype == "LoG" else {})
+        if sigma is not None and sigma not in types["LoG"]["sigma"]:
+            types["LoG"]["sigma"].append(sigma)
+    for roi, types in per_roi.items():
+        check_bounds({"imageType": types}, f"the model's radiomics features{' for ROI ' + roi if roi else ''}")
 
 
 def restrict_preset(preset, features) -> dict:
@@ -253,6 +346,9 @@ def restrict_preset(preset, features) -> dict:
         types["Original"] = {}
     params["imageType"] = types
     params["featureClass"] = classes
+    from radgui.features.presets import check_bounds
+
+    check_bounds(params, f"features of the model (preset {full.name})")
     return params
 
 
@@ -408,7 +504,8 @@ def iter_predict(bundle, volume, rois: Mapping[str, Any], clinical: Mapping[str,
         for feat, pred_name in need.features.items():
             if feat not in row.index:
                 raise FeatureExtractionError(
-                    f"ROI {need.roi!r}: PyRadiomics did not return feature '{feat}' with preset {need.preset}")
+                    f"ROI {need.roi!r}: PyRadiomics did not return feature '{feat}' with preset "
+                    f"{getattr(need.preset, 'name', need.preset)}")
             features[pred_name] = float(row[feat])
     yield Step(92, 100, "scoring")
     pred = predict_from_features(bundle, features, clinical, level=level)

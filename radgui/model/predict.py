@@ -16,7 +16,7 @@ import numpy as np
 from scipy.special import expit, logit
 from scipy.stats import norm
 
-from radgui.errors import ClinicalValueError, FeatureValueError
+from radgui.errors import BundleError, ClinicalValueError, FeatureValueError
 from radgui.model.bundle import ModelBundle, Predictor
 
 
@@ -76,20 +76,41 @@ class Prediction:
         return clean(asdict(self))
 
 
-def check_clinical(bundle: ModelBundle, clinical: Mapping[str, object]) -> tuple[dict, list[str]]:
+def check_clinical(bundle: ModelBundle, clinical: Mapping[str, object], *,
+                   strict: bool = False) -> tuple[dict, list[str]]:
     """Validate and convert the clinical values a bundle needs.
 
+    With ``strict`` (what ``radgui predict`` uses), a name the model does not
+    know is refused (``ECOG`` for ``ecog``) instead of ignored; without it,
+    extra values (a whole clinical record) are ignored.
+
     Returns ``(values, warnings)``: continuous values as float, categorical as
-    their level string. Raises :class:`ClinicalValueError` naming the first
-    missing, non-numeric, unknown-level or out-of-range value.
+    their level string. Raises :class:`ClinicalValueError` naming a value the
+    model does not know (with the names it expects), every missing value at
+    once, or the first non-numeric, unknown-level or out-of-range value.
     """
     values, warnings = {}, []
+    clinical = {} if clinical is None else clinical
+    expected = [p.name for p in bundle.clinical_predictors]
+    unknown = [k for k in clinical if k not in expected] if strict else []
+    if unknown:
+        hints = []
+        for k in unknown:
+            close = [e for e in expected if e.lower() == str(k).lower()]
+            hints.append(f"'{k}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+        listed = ", ".join(f"{p.name} ({_expected_text(p)})" for p in bundle.clinical_predictors) or "none"
+        raise ClinicalValueError(f"unknown clinical value{'s' if len(unknown) > 1 else ''} {', '.join(hints)}; "
+                                 f"the model's clinical predictors are: {listed}")
+    missing = [p for p in bundle.clinical_predictors if _is_missing(clinical.get(p.name))]
+    if len(missing) == 1:
+        p = missing[0]
+        raise ClinicalValueError(f"clinical value '{p.name}' is missing (expected {_expected_text(p)})")
+    if missing:
+        raise ClinicalValueError(f"clinical values {', '.join(repr(p.name) for p in missing)} are missing "
+                                 f"(expected: {'; '.join(f'{p.name} {_expected_text(p)}' for p in missing)})")
     for p in bundle.clinical_predictors:
-        raw = clinical.get(p.name) if clinical is not None else None
+        raw = clinical.get(p.name)
         unit = f" {p.unit}" if p.unit else ""
-        if raw is None or (isinstance(raw, float) and math.isnan(raw)) or (isinstance(raw, str) and not raw.strip()):
-            what = f"one of {p.categories}" if p.type == "categorical" else f"a number{_range_text(p)}"
-            raise ClinicalValueError(f"clinical value '{p.name}' is missing (expected {what})")
         if p.type == "categorical":
             level = _level(raw, p.categories)
             if level is None:
@@ -109,6 +130,14 @@ def check_clinical(bundle: ModelBundle, clinical: Mapping[str, object]) -> tuple
         values[p.name] = x
         warnings += _percentile_warning(p, x)
     return values, warnings
+
+
+def _is_missing(raw) -> bool:
+    return raw is None or (isinstance(raw, float) and math.isnan(raw)) or (isinstance(raw, str) and not raw.strip())
+
+
+def _expected_text(p: Predictor) -> str:
+    return f"one of {p.categories}" if p.type == "categorical" else f"a number{_range_text(p)}"
 
 
 def _range_text(p: Predictor) -> str:
@@ -274,6 +303,7 @@ def predict_from_features(bundle: ModelBundle, features: Mapping[str, float],
         to_p = _to_probability(lm)
         pred = Prediction(probability=to_p(lp), ci_low=to_p(lo_lp), ci_high=to_p(hi_lp),
                           linear_predictor=float(lp), radscore=radscore, level=level)
+    _require_finite(pred)
     pred.values = term_values
 
     if bundle.nomogram is not None and bundle.linear_model is not None:
@@ -292,11 +322,30 @@ def predict_from_features(bundle: ModelBundle, features: Mapping[str, float],
     return pred
 
 
+def _require_finite(pred: Prediction) -> None:
+    """A prediction whose probability or linear predictor is not finite is refused, never shown."""
+    bad = [name for name, v in (("linear predictor", pred.linear_predictor), ("probability", pred.probability),
+                                ("radscore", pred.radscore)) if v is not None and not math.isfinite(v)]
+    if pred.probability is not None and math.isfinite(pred.probability) and not 0.0 <= pred.probability <= 1.0:
+        bad.append(f"probability ({pred.probability:g}, outside 0-1)")
+    if bad:
+        raise BundleError(f"the model gives a non-finite or impossible {' and '.join(bad)} for these values "
+                          "(its coefficients or the inputs overflow); no prediction is shown")
+
+
 def _to_probability(lm):
     if lm.link == "logit":
         return lambda v: float(expit(v)) if math.isfinite(v) else math.nan
     s0, = (lm.baseline_survival,)
-    return lambda v: float(1.0 - s0 ** math.exp(v)) if math.isfinite(v) else math.nan
+
+    def cox(v):
+        if not math.isfinite(v):
+            return math.nan
+        try:
+            return float(1.0 - s0 ** math.exp(v))
+        except OverflowError:
+            return math.nan
+    return cox
 
 
 def points_for(bundle: ModelBundle, term_values: Mapping[str, object]) -> dict[str, float]:
