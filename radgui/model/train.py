@@ -673,22 +673,23 @@ def _headline(metrics: dict, test_name) -> dict:
         m = metrics["models"][test_name]["combined"]
         out.update(auc=m["auc"], ci_low=m["auc_ci_low"], ci_high=m["auc_ci_high"], validated=True,
                    method=f"{test_name} cohort (n={metrics['models'][test_name]['n']}), DeLong 95% CI",
-                   source=test_name)
+                   source=test_name, label=test_name)
     elif cv:
         m = metrics["models"]["cross-validated"]["combined"]
         out.update(auc=m["auc"], ci_low=m["auc_ci_low"], ci_high=m["auc_ci_high"], validated=True,
                    method=f"{cv['repeats']} x {cv['folds']}-fold nested cross-validation (mean out-of-fold "
-                          "prediction), DeLong 95% CI", source="cross-validated")
+                          "prediction), DeLong 95% CI", source="cross-validated",
+                   label=f"{cv['repeats']} x {cv['folds']}-fold nested CV")
     elif boot:
         shift = boot["optimism"]
         out.update(auc=boot["optimism_corrected_auc"], ci_low=train["auc_ci_low"] - shift,
                    ci_high=train["auc_ci_high"] - shift, validated=True,
                    method=f"bootstrap optimism-corrected ({boot['n_boot']} resamples; CI = apparent DeLong CI "
-                          "shifted by the optimism)", source="bootstrap")
+                          "shifted by the optimism)", source="bootstrap", label="bootstrap optimism-corrected")
     else:
         out.update(auc=train["auc"], ci_low=train["auc_ci_low"], ci_high=train["auc_ci_high"], validated=False,
                    method="apparent (training) only: no held-out cohort, cross-validation or bootstrap was run",
-                   source="train")
+                   source="train", label="training, apparent")
     return out
 
 
@@ -934,8 +935,23 @@ def methods_paragraph(result: TrainResult) -> str:
                      f"(95% CI {_f(test['auc_ci_low'])}-{_f(test['auc_ci_high'])}, DeLong). Discrimination was assessed by "
                      "ROC AUC with DeLong intervals and compared by DeLong's test, calibration by calibration slope, "
                      "intercept, Brier score and the Hosmer-Lemeshow test, and clinical utility by decision curves.")
-    parts.append(f"The risk cutoff ({_f(m['cutoff']['value'], 3) if 'cutoff' in m else 'Youden'}) maximises Youden's J "
-                 "in the training cohort. Reporting follows TRIPOD (Collins et al., 2015).")
+    if m.get("radscore_source") == "out-of-fold":
+        parts.append(f"Because the {cfg.learner['name']} learner's in-sample predictions are optimistic, the Radscore "
+                     "that entered the combined logistic model was the out-of-fold Radscore of the training patients "
+                     "(5-fold cross-fitting: each patient scored by a pipeline fitted without them); new patients are "
+                     "scored by the pipeline fitted on all training patients.")
+    else:
+        parts.append("The Radscore that entered the combined model was the LASSO linear predictor of the training "
+                     "patients, as published radiomics nomograms do.")
+    if cfg.group:
+        parts.append(f"Patients contributed several rows (grouped by '{cfg.group}'); every split, cross-validation "
+                     "fold, bootstrap resample and stacking fold kept a patient's rows together.")
+    src = m.get("cutoff", {}).get("source", "the training cohort")
+    parts.append(f"The cutoff ({_f(m['cutoff']['value'], 3) if 'cutoff' in m else 'Youden'}) maximises Youden's J "
+                 f"on the {src}. Accuracy, sensitivity, specificity, PPV, NPV and F1 at the cutoff and the AUC are "
+                 f"given with {N_BOOT_CI}-resample stratified{' (patient-grouped)' if cfg.group else ''} percentile "
+                 "bootstrap 95% CIs. Figures are drawn from validated (held-out, external or out-of-fold) "
+                 "predictions where the design has them. Reporting follows TRIPOD (Collins et al., 2015).")
     return " ".join(parts)
 
 
