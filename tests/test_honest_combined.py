@@ -318,3 +318,33 @@ def test_outcome_direction_in_config_and_bundle(tmp_path):
     b.outcome["direction"] = "sideways"
     with pytest.raises(BundleError, match="outcome.direction"):
         ModelBundle.load(b.save(tmp_path / "bad.radgui-model"))
+
+
+@pytest.mark.parametrize("direction, names", [
+    ("adverse", {"high": "High risk", "low": "Low risk"}),
+    ("favourable", {"high": "High probability of progression within 12 months",
+                    "low": "Low probability of progression within 12 months"})])
+def test_predict_dock_km_panel_follows_the_direction(direction, names):
+    """The Predict dock's K-M placement panel: group names and colours (worse group orange)."""
+    import copy
+    from pathlib import Path
+
+    from matplotlib.colors import to_hex
+    from matplotlib.figure import Figure
+
+    from radgui.model.bundle import ModelBundle
+    from radgui.model.predict import Prediction
+    from radgui.plots.km_placement import _GROUP_COLORS, KMPlacementDisplay
+
+    demo = ModelBundle.load(Path(__file__).resolve().parents[1] / "resources" / "models" / "demo.radgui-model")
+    b = copy.copy(demo)
+    b.outcome = {**demo.outcome, "direction": direction}
+    pred = Prediction(probability=0.2, ci_low=0.1, ci_high=0.3, linear_predictor=-1.4, radscore=None)
+    pred.risk_group = "low"
+    d = KMPlacementDisplay(b, pred).plot(Figure(figsize=(9, 4)))
+    assert set(d.curves_) == set(names.values())
+    worse = names["high"] if direction == "adverse" else names["low"]
+    better = (set(names.values()) - {worse}).pop()
+    assert to_hex(d.km_.lines_[worse].get_color()) == _GROUP_COLORS["high"]
+    assert to_hex(d.km_.lines_[better].get_color()) == _GROUP_COLORS["low"]
+    assert d.summary_text_.startswith(f"{names['low']} group")

@@ -992,7 +992,10 @@ def evaluate_bundle(bundle: ModelBundle, features: pd.DataFrame, clinical: pd.Da
                           "provenance_validation": bundle.provenance.get("validation")},
                "cohort": {"n_test": int(len(frame)), "events_test": int(frame["y"].sum()), "test_cohort": "external"}}
     if time is not None:
-        metrics["survival"] = {"external": _survival_metrics(frame, cutoff, final="model")}
+        outcome = bundle.outcome or {}
+        metrics["survival"] = {"external": _survival_metrics(frame, cutoff, final="model",
+                                                              direction=outcome.get("direction", "adverse"),
+                                                              outcome_name=outcome.get("name", "the outcome"))}
     return frame, metrics
 
 
