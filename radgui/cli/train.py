@@ -38,14 +38,16 @@ def run(args) -> int:
     if not args.quiet:
         print(file=sys.stderr)
     bundle, pdf, metrics = report_from_training(result, args.out)
+    written = [bundle, pdf, metrics]
     if result.prediction_table is not None:
         from pathlib import Path
 
         from radgui.files import write_csv
 
-        write_csv(Path(args.out) / "predictions.csv", result.prediction_table, index=False)
+        written.append(Path(args.out) / "predictions.csv")
+        write_csv(written[-1], result.prediction_table, index=False)
     print(summary_line(result.metrics))
-    for p in (bundle, pdf, metrics):
+    for p in written:
         print(f"wrote {p}")
     return 0
 
