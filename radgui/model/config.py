@@ -50,7 +50,7 @@ _TOP = {"schema_version", "name", "features", "clinical", "id_column", "outcome"
         "icc_table", "clinical_variables", "feature_preset", "split", "steps", "learner", "clinical_model",
         "validation", "seed", "intended_use", "combat_covariates", "group"}
 OUTCOME_DIRECTIONS = ("adverse", "favourable")
-_LEARNER_KEYS = {"lasso": set(), "logistic": set(), "svm": {"tune"}, "rf": {"tune"}, "xgboost": {"tune"},
+LEARNER_KEYS = {"lasso": set(), "logistic": set(), "svm": {"tune"}, "rf": {"tune"}, "xgboost": {"tune"},
                  "stacking": {"tune", "meta", "stack_folds"}}
 MAX_SEED = 2**32 - 1
 _STEP_KEYS = {
@@ -243,11 +243,11 @@ def config_from_dict(doc: Any, base: str | Path = ".", source: str | Path | None
     learner.setdefault("name", "lasso")
     if learner["name"] not in LEARNERS:
         fail(f"learner.name {learner['name']!r} is not one of {', '.join(LEARNERS)}")
-    unused = sorted(set(learner) - {"name"} - _LEARNER_KEYS[learner["name"]])
+    unused = sorted(set(learner) - {"name"} - LEARNER_KEYS[learner["name"]])
     if unused:
         fail(f"key(s) {unused} under 'learner' are not used by learner {learner['name']!r}"
-             + (f" (it uses: {', '.join(sorted(_LEARNER_KEYS[learner['name']]))})"
-                if _LEARNER_KEYS[learner["name"]] else " (it takes no setting besides 'name')"))
+             + (f" (it uses: {', '.join(sorted(LEARNER_KEYS[learner['name']]))})"
+                if LEARNER_KEYS[learner["name"]] else " (it takes no setting besides 'name')"))
     if "tune" in learner:
         mapping("learner.tune", learner["tune"], {"n_iter", "folds"})
     if learner.get("meta", "logistic") not in ("logistic", "mlp"):
