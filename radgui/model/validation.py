@@ -29,9 +29,8 @@ import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.model_selection import train_test_split
 
-from radgui.errors import ConfigError
 from radgui.model.learners import set_seed
 from radgui.model.steps import GroupedStratifiedKFold, groups_of
 from radgui.progress import Step, run

@@ -292,11 +292,21 @@ def bootstrap_cis(metrics: Mapping[str, Callable], y, *arrays, n_boot: int = 100
                   stratified: bool = True, seed=None, groups=None) -> dict[str, BootstrapCI]:
     """Percentile bootstrap intervals of several metrics over the *same* replicates.
 
-    ``metrics`` maps a name to ``metric(y, *arrays) -> float``; the result
-    maps each name to its :class:`BootstrapCI`. One set of resamples serves
-    every metric (as a paper's table of AUC, sensitivity, specificity, ...).
-    A metric that is undefined on the original data (e.g. PPV with no
-    positive call) is left out of the result.
+    One set of resamples serves every metric (as a paper's table of AUC,
+    sensitivity, specificity, ...).
+
+    Parameters
+    ----------
+    metrics : mapping name -> callable
+        Each ``metric(y, *arrays) -> float``.
+    y, *arrays, n_boot, level, stratified, seed, groups
+        As :func:`bootstrap_ci`.
+
+    Returns
+    -------
+    dict name -> BootstrapCI
+        A metric that is undefined on the original data (e.g. PPV with no
+        positive call) is left out.
     """
     level = check_level(level)
     n_boot = int(n_boot)
