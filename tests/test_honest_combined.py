@@ -87,6 +87,12 @@ def test_xgboost_combined_model_is_honest_on_known_truth(tmp_path):
 
 
 @pytest.mark.slow
+def test_random_forest_combined_model_is_honest_on_known_truth(tmp_path):
+    # main: cutoff 0.9999999993, HL chi2 1.9e46, calibration slope 0.05, Radscore coefficient 74.7
+    _oracle_check(tmp_path, {"name": "rf", "tune": {"n_iter": 0}})
+
+
+@pytest.mark.slow
 def test_stacking_combined_model_is_honest_on_known_truth(tmp_path):
     _oracle_check(tmp_path, {"name": "stacking", "tune": {"n_iter": 0}, "stack_folds": 3})
 

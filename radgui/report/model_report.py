@@ -96,6 +96,11 @@ def _kind(c: str) -> str:
     return KIND.get(c, c)
 
 
+def _cohort_label(c: str) -> str:
+    """Table label of a cohort: the training predictions are marked as apparent."""
+    return {"train": "train (apparent)", "cross-validated": "nested CV (OOF)"}.get(c, c)
+
+
 def figure_cohorts(cohorts) -> list[str]:
     """The cohorts whose predictions the figures are drawn from: validated ones when the design has them.
 
@@ -323,7 +328,7 @@ def write_report(pdf_path, *, title: str, summary: list[str], metrics: dict, pre
             for mname in models:
                 m = metrics["models"][c][mname]
                 cal = m.get("calibration", {})
-                rows.append([c, NAMES.get(mname, mname), _fmt(m["auc"]),
+                rows.append([_cohort_label(c), NAMES.get(mname, mname), _fmt(m["auc"]),
                              f"{_fmt(m['auc_ci_low'])}-{_fmt(m['auc_ci_high'])}", _fmt(cal.get("slope"), 2),
                              _fmt(cal.get("intercept"), 2), _fmt(cal.get("brier")),
                              _p(m.get("hosmer_lemeshow", {}).get("p_value"))])
@@ -351,7 +356,7 @@ def write_report(pdf_path, *, title: str, summary: list[str], metrics: dict, pre
             for k in ("auc", "accuracy", "sensitivity", "specificity", "ppv", "npv", "f1"):
                 if k in ci:
                     b = ci[k]
-                    boot_rows.append([c, k.upper() if k in ("auc", "ppv", "npv") else k, _fmt(b["estimate"]),
+                    boot_rows.append([_cohort_label(c), k.upper() if k in ("auc", "ppv", "npv") else k, _fmt(b["estimate"]),
                                       f"{_fmt(b['ci_low'])}-{_fmt(b['ci_high'])}",
                                       f"{b['n_boot']}{', grouped' if b.get('grouped') else ''}"])
         if boot_rows:
