@@ -77,12 +77,14 @@ class _Spy(ClassifierMixin, BaseEstimator):
 
     def fit(self, X, y):
         self.classes_ = np.unique(y)
-        self.train_ = set(groups_of(X))
-        FITS.append(pd.Series(groups_of(X)).value_counts())
+        g = groups_of(X)
+        self.train_ = set() if g is None else set(g)
+        FITS.append(pd.Series([] if g is None else g, dtype=object).value_counts())
         return self
 
     def predict_proba(self, X):
-        SEEN.append((self.train_, set(groups_of(X))))
+        g = groups_of(X)
+        SEEN.append((self.train_, set() if g is None else set(g)))
         p = 1 / (1 + np.exp(-X.to_numpy().mean(axis=1)))
         return np.column_stack([1 - p, p])
 
@@ -175,3 +177,22 @@ def test_training_with_group_keeps_patients_on_one_side(tmp_path):
     assert m["models"]["test"]["combined"]["bootstrap_ci"]["auc"]["grouped"] is True
     assert "diagnostics_scan" not in result.bundle.radiomics_features
     assert "kept a patient's rows together" in result.methods
+
+
+def test_bootstrap_copies_of_a_patient_share_a_group_in_inner_folds():
+    """Harrell's bootstrap: the copies of a resampled patient are one group for the pipeline's inner CV."""
+    X, y, _ = _grouped(2, 50)
+    X = X.droplevel(GROUP_LEVEL)
+    FITS.clear()
+    run(iter_bootstrap_optimism(_Spy(), X, y, n_boot=4, seed=1))
+    boot = FITS[1:]
+    assert len(boot) == 4 and all((c > 1).any() for c in boot)   # duplicates carry one group label
+    folds = GroupedStratifiedKFold(3, shuffle=True, random_state=0)
+    rng = np.random.default_rng(0)
+    idx = rng.integers(0, len(y), len(y))
+    from radgui.model.validation import _with_group_level
+
+    Xb = _with_group_level(X.iloc[idx], idx.astype(str))
+    g = groups_of(Xb)
+    for tr, te in folds.split(Xb, y[idx]):
+        assert not set(g[tr]) & set(g[te])

@@ -186,8 +186,29 @@ def _boot_one(estimator, X, y, seed, groups=None):
         if 0 < y[idx].sum() < len(idx):
             break
     est = set_seed(clone(estimator), seed)
-    est.fit(_rows(X, idx), y[idx])
-    return roc_auc_score(y[idx], score(est, _rows(X, idx))), roc_auc_score(y, score(est, X))
+    Xb = _rows(X, idx)
+    if groups is None and isinstance(Xb, pd.DataFrame):
+        # copies of one patient in a bootstrap sample must not sit on both sides of the
+        # pipeline's own inner folds (LASSO lambda CV, tuning, cross-fitted Radscore)
+        Xb = _with_group_level(Xb, idx.astype(str))
+    est.fit(Xb, y[idx])
+    return roc_auc_score(y[idx], score(est, Xb)), roc_auc_score(y, score(est, X))
+
+
+def _with_group_level(X: pd.DataFrame, groups) -> pd.DataFrame:
+    """``X`` with a ``group`` index level (replacing any existing one)."""
+    from radgui.model.steps import GROUP_LEVEL
+
+    idx = X.index
+    arrays = [idx.get_level_values(i) for i in range(idx.nlevels)]
+    names = list(idx.names)
+    if GROUP_LEVEL in names:
+        k = names.index(GROUP_LEVEL)
+        arrays.pop(k)
+        names.pop(k)
+    out = X.copy()
+    out.index = pd.MultiIndex.from_arrays([*arrays, np.asarray(groups)], names=[*names, GROUP_LEVEL])
+    return out
 
 
 def iter_bootstrap_optimism(estimator, X, y, *, n_boot: int = 500, seed: int = 0,
