@@ -354,3 +354,24 @@ def test_predict_dock_km_panel_follows_the_direction(direction, names):
     assert to_hex(d.km_.lines_[worse].get_color()) == _GROUP_COLORS["high"]
     assert to_hex(d.km_.lines_[better].get_color()) == _GROUP_COLORS["low"]
     assert d.summary_text_.startswith(f"{names['low']} group")
+
+
+def test_solver_non_convergence_is_reported():
+    """A scikit-learn ConvergenceWarning raised while fitting the final model becomes a warning line."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    from radgui.model.learners import build_pipeline
+    from radgui.model.train import Cohort, _fit_warnings
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(60, 3)), columns=list("abc"))
+    y = (X["a"] + rng.normal(size=60) > 0).astype(int).to_numpy()
+    model = build_pipeline({"zscore": {}}, {"name": "logistic"}).fit(X, y)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.warn("lbfgs failed to converge after 5000 iterations", ConvergenceWarning)
+    msgs = _fit_warnings("radiomics", model, Cohort(X, pd.DataFrame(index=X.index), y), caught)
+    assert msgs == ["Radiomics model: solver warning: ConvergenceWarning: lbfgs failed to converge after 5000 "
+                    "iterations"]
