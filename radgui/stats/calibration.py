@@ -239,8 +239,8 @@ def calibration(y, prob, bins: int = 10) -> Calibration:
     ----------
     y : array-like of 0/1
     prob : array-like in [0, 1]
-        Predicted probabilities (0 and 1 are clipped to 1e-12 from the edge
-        for the logit).
+        Predicted probabilities; values within :data:`DEGENERATE_EPS` of 0
+        or 1 are refused (their logit is not estimable).
     bins : int
         Number of equal-count bins (``pandas.qcut`` on the ranks) of the
         binned curve.
