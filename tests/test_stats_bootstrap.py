@@ -73,3 +73,43 @@ def test_bad_bootstrap_inputs():
         bootstrap_ci(roc_auc_score, [0, 1, 0, 1], [0.1, 0.2, 0.3, 0.4], level=95)
     with pytest.raises(StatsInputError, match="n_boot"):
         bootstrap_ci(roc_auc_score, [0, 1, 0, 1], [0.1, 0.2, 0.3, 0.4], n_boot=1)
+
+
+def test_stratified_on_a_continuous_y_falls_back_with_a_warning():
+    """Stratifying on a continuous y resamples each row with itself: a silent zero-width CI (issue 12)."""
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=60)
+    with pytest.warns(RuntimeWarning, match="60 distinct values in 60 rows .* resampled without stratification"):
+        r = bootstrap_ci(lambda v: v.mean(), x, n_boot=300, seed=1)
+    assert not r.stratified
+    assert r.ci_high - r.ci_low > 0.2          # ~ 2 * 1.96 / sqrt(60) = 0.5; it was 0.0
+    # a binary outcome is still stratified, silently
+    import warnings
+
+    y = np.r_[np.zeros(30), np.ones(30)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert bootstrap_ci(lambda a, b: b.mean(), y, x, n_boot=100, seed=1).stratified
+
+
+def test_grouped_bootstrap_draws_whole_patients():
+    from radgui.stats.bootstrap import bootstrap_cis, resample_indices
+
+    groups = np.repeat(np.arange(20), 3)
+    y = np.repeat(np.r_[np.zeros(10), np.ones(10)], 3).astype(int)
+    for idx in resample_indices(y, 20, np.random.default_rng(0), groups=groups):
+        counts = np.bincount(groups[idx], minlength=20)
+        assert np.all(counts % 3 == 0) and counts.sum() == 60        # stratified: 10 + 10 patients
+    rng = np.random.default_rng(1)
+    score = y + np.repeat(rng.normal(0, 0.8, 20), 3) + rng.normal(0, 0.1, 60)   # rows of a patient agree
+    from sklearn.metrics import roc_auc_score
+
+    g = bootstrap_ci(roc_auc_score, y, score, n_boot=300, seed=2, groups=groups)
+    plain = bootstrap_ci(roc_auc_score, y, score, n_boot=300, seed=2)
+    assert g.grouped and not plain.grouped
+    assert (g.ci_high - g.ci_low) > (plain.ci_high - plain.ci_low)   # rows of a patient are not independent
+    many = bootstrap_cis({"auc": roc_auc_score, "mean": lambda a, b: b.mean()}, y, score, n_boot=300, seed=2,
+                         groups=groups)
+    assert set(many) == {"auc", "mean"} and many["auc"].estimate == pytest.approx(roc_auc_score(y, score))
+    with pytest.raises(StatsInputError, match="groups has 3 rows but y has 60"):
+        bootstrap_ci(roc_auc_score, y, score, n_boot=10, groups=[1, 2, 3])

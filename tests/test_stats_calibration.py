@@ -185,3 +185,20 @@ def test_wilson_bounds_always_contain_the_observed_rate():
     lo, hi = _wilson(k, n)
     assert np.all(lo <= k / n) and np.all(hi >= k / n)
     assert lo[0] == 0 and lo[1] == 0 and hi[3] == 1
+
+
+@pytest.mark.parametrize("p_bad", [0.0, 1.0, 9e-65, 1 - 1e-12])
+def test_degenerate_probabilities_are_refused_with_the_reason(p_bad):
+    """Probabilities at 0/1 (separation, overfit trees) gave HL chi2 4.6e72 and intercepts of 5e7 (issue 12)."""
+    rng = np.random.default_rng(0)
+    y = (rng.random(80) < 0.4).astype(int)
+    p = np.clip(rng.random(80), 0.05, 0.95)
+    p[3] = p_bad
+    for fn, what in ((hosmer_lemeshow, "the Hosmer-Lemeshow test"), (calibration, "calibration slope and intercept")):
+        with pytest.raises(StatsInputError) as err:
+            fn(y, p)
+        assert str(err.value) == (f"{what} is not computed: 1 of 80 predicted probabilities are 0 or 1 (within "
+                                  "1e-10), which happens with complete separation or an overfitted model; "
+                                  "validate out-of-fold or held-out predictions instead")
+    p[3] = 1e-6   # extreme but not degenerate: still computed
+    assert np.isfinite(hosmer_lemeshow(y, p).statistic) and np.isfinite(calibration(y, p).slope)

@@ -38,18 +38,41 @@ def run(args) -> int:
     if not args.quiet:
         print(file=sys.stderr)
     bundle, pdf, metrics = report_from_training(result, args.out)
+    written = [bundle, pdf, metrics]
+    if result.prediction_table is not None:
+        from pathlib import Path
+
+        from radgui.files import write_csv
+
+        written.append(Path(args.out) / "predictions.csv")
+        write_csv(written[-1], result.prediction_table, index=False)
     print(summary_line(result.metrics))
-    for p in (bundle, pdf, metrics):
+    for p in written:
         print(f"wrote {p}")
     return 0
 
 
 def summary_line(m: dict) -> str:
-    """One line: the final model's held-out (or training) AUC, or C-index for survival models."""
+    """The final model's validated AUC with its CI, the apparent one beside it; C-index for survival models.
+
+    Separation and convergence warnings follow, one per line, starting with
+    ``warning:``.
+    """
     test = m["cohort"]["test_cohort"]
     if "models" in m and m["models"]:
-        comb = m["models"][test or "train"]["combined"]
-        return (f"combined model AUC ({test or 'training'}): {comb['auc']:.3f} "
-                f"[{comb['auc_ci_low']:.3f}, {comb['auc_ci_high']:.3f}]")
+        h = m.get("headline")
+        if h is None:  # metrics written before headlines existed
+            comb = m["models"][test or "train"]["combined"]
+            h = {"auc": comb["auc"], "ci_low": comb["auc_ci_low"], "ci_high": comb["auc_ci_high"],
+                 "label": test or "training", "apparent_auc": m["models"]["train"]["combined"]["auc"]}
+
+        def f(v):
+            return "NA" if v is None or v != v else f"{v:.3f}"
+
+        line = (f"combined model AUC ({h['label']}): {f(h['auc'])} [{f(h.get('ci_low'))}, {f(h.get('ci_high'))}]; "
+                f"apparent (training, optimistic): {f(h.get('apparent_auc'))}")
+        if h.get("validated") is False:
+            line = "warning: no validation ran, this AUC is the apparent one; " + line
+        return "\n".join([line] + [f"warning: {w}" for w in m.get("warnings", [])])
     s = m["survival"][test or "train"]
     return f"Cox model C-index ({test or 'training'}): {s['c_index_linear_predictor']:.3f}"

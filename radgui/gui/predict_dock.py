@@ -575,9 +575,12 @@ class PredictDock(QWidget):
             if pred.risk_group is not None:
                 c = b.cutoff
                 scale = "p" if c["scale"] == "probability" else "LP"
-                colour = _RED if pred.risk_group == "high" else "#1f5fa0"
+                from radgui.model.config import is_worse_group, risk_group_label
+
+                direction = b.outcome.get("direction", "adverse")  # favourable: "High probability of response"
+                colour = _RED if is_worse_group(pred.risk_group, direction) else "#1f5fa0"
                 self.risk_label.setText(f"<span style='color:{colour}; font-size:14pt; font-weight:bold'>"
-                                        f"{pred.risk_group.capitalize()} risk</span>"
+                                        f"{risk_group_label(pred.risk_group, direction, b.outcome.get('name', 'the outcome'))}</span>"
                                         f" (cutoff {scale} \N{GREATER-THAN OR EQUAL TO} {c['value']:.3g})")
             else:
                 self.risk_label.setText("no risk cutoff in this model")

@@ -306,6 +306,9 @@ class TrainDock(QWidget):
         split["method"] = self.split_combo.currentText()
         if split["method"] == "holdout":
             split["test_fraction"] = round(self.test_fraction.value(), 3)
+        # keys the chosen method does not use are config errors: drop them when the method changes
+        keep = {"holdout": {"method", "test_fraction"}, "external": {"method", "features", "clinical"}}
+        split = {k: v for k, v in split.items() if k in keep.get(split["method"], {"method"})}
         doc["split"] = split
         steps = dict(doc.get("steps") or {})
         for name, cb in self.step_checks.items():
@@ -318,6 +321,9 @@ class TrainDock(QWidget):
         doc["steps"] = steps
         learner = dict(doc.get("learner") or {})
         learner["name"] = self.learner_combo.currentText()
+        from radgui.model.config import LEARNER_KEYS
+
+        learner = {k: v for k, v in learner.items() if k == "name" or k in LEARNER_KEYS.get(learner["name"], ())}
         doc["learner"] = learner
         doc["validation"] = {**(doc.get("validation") or {}), "repeats": self.repeats_spin.value(),
                              "folds": self.folds_spin.value(), "bootstrap": self.boot_spin.value(),

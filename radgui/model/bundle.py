@@ -651,6 +651,8 @@ def _parse(doc: Any, path, check_files: bool = True) -> ModelBundle:
     if otype not in ("binary", "survival"):
         ck.fail("outcome.type", f"must be 'binary' or 'survival', got {otype!r}")
     ck.get(outcome, "name", "outcome", str)
+    if outcome.setdefault("direction", "adverse") not in ("adverse", "favourable"):  # optional; older bundles: adverse
+        ck.fail("outcome.direction", f"must be 'adverse' or 'favourable', got {outcome['direction']!r}")
     intended = ck.get(doc, "intended_use", "", str)
 
     preds = []

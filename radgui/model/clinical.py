@@ -72,15 +72,84 @@ def _level_str(v) -> str | None:
     return str(v)
 
 
-def _fit_logit(y, design: pd.DataFrame):
-    """Unpenalised logistic regression (statsmodels GLM, binomial) with intercept."""
+def _fit_logit(y, design: pd.DataFrame, record: list | None = None):
+    """Unpenalised logistic regression (statsmodels GLM, binomial) with intercept.
+
+    Warnings (perfect separation, non-convergence) are silenced; with
+    ``record`` their messages are appended to it.
+    """
     import statsmodels.api as sm
 
     X = sm.add_constant(design, has_constant="add") if design.shape[1] else \
         pd.DataFrame({"const": np.ones(len(y))}, index=design.index)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return sm.GLM(np.asarray(y, dtype=float), X, family=sm.families.Binomial()).fit()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = sm.GLM(np.asarray(y, dtype=float), X, family=sm.families.Binomial()).fit()
+    if record is not None:
+        record.extend(f"{w.category.__name__}: {w.message}" for w in caught)
+    return res
+
+
+#: A standardised log-odds ratio above this (per SD of the variable) is
+#: treated as a sign of separation: odds multiplied by e^10 = 22,000 per SD.
+HUGE_COEFFICIENT = 10.0
+#: Fitted probabilities this close to 0 or 1 count as "at 0/1".
+EXTREME_PROBABILITY = 1e-8
+
+
+def separation_diagnostics(y, score, *, coefficients: Mapping[str, float] | None = None,
+                           sd: Mapping[str, float] | None = None, converged: bool = True,
+                           solver_warnings: Sequence[str] = ()) -> list[str]:
+    """Signs of complete or quasi-complete separation and non-convergence of a logistic fit.
+
+    Parameters
+    ----------
+    y : array of 0/1
+    score : array
+        The fitted linear predictor (or probability) on the training rows.
+    coefficients, sd : mappings, optional
+        Coefficients and the SD of each variable; a standardised coefficient
+        ``|b * sd| > HUGE_COEFFICIENT`` is flagged.
+    converged : bool
+        The solver's convergence flag.
+    solver_warnings : sequence of str
+        Messages of warnings raised by the solver (statsmodels
+        ``PerfectSeparationWarning``, scikit-learn ``ConvergenceWarning``).
+
+    Returns
+    -------
+    list of str
+        One sentence per problem; empty when none is seen.
+    """
+    y = np.asarray(y).astype(int)
+    z = np.asarray(score, dtype=float)
+    out = []
+    if not converged:
+        out.append("the maximum-likelihood fit did not converge")
+    seen = set()
+    for w in solver_warnings:
+        if ("separation" in w.lower() or "converge" in w.lower()) and w not in seen:
+            seen.add(w)
+            out.append(f"solver warning: {w.splitlines()[0][:160]}")
+    if 0 < y.sum() < y.size and np.all(np.isfinite(z)) and np.ptp(z) > 0:
+        lo1, hi0 = z[y == 1].min(), z[y == 0].max()
+        hi1, lo0 = z[y == 1].max(), z[y == 0].min()
+        if lo1 > hi0 or hi1 < lo0:
+            out.append("complete separation: the fitted score splits the two outcome classes perfectly "
+                       "(apparent AUC 1; coefficients, probabilities and calibration are not estimable)")
+        elif (lo1 == hi0 and np.sum(z == lo1) < y.size) or (hi1 == lo0 and np.sum(z == hi1) < y.size):
+            out.append("quasi-complete separation: the fitted score splits the outcome classes up to ties")
+    p = z if (z.min() >= 0 and z.max() <= 1) else 1.0 / (1.0 + np.exp(-np.clip(z, -700, 700)))
+    extreme = int(np.sum((p < EXTREME_PROBABILITY) | (p > 1 - EXTREME_PROBABILITY)))
+    if extreme:
+        out.append(f"{extreme} of {p.size} fitted probabilities are 0 or 1 (within {EXTREME_PROBABILITY:g})")
+    for name, b in (coefficients or {}).items():
+        s = (sd or {}).get(name, 1.0)
+        if np.isfinite(b) and np.isfinite(s) and abs(b * s) > HUGE_COEFFICIENT:
+            out.append(f"coefficient of {name} is {b:.3g} ({b * s:+.3g} log-odds per SD): a sign of separation")
+        elif not np.isfinite(b):
+            out.append(f"coefficient of {name} is not finite")
+    return out
 
 
 def screen_univariate(y, design: pd.DataFrame, groups: Mapping[str, list[str]]) -> pd.DataFrame:
@@ -189,7 +258,14 @@ class ClinicalLogistic(ClassifierMixin, BaseEstimator):
         self.columns_ = [c for v in self.selected_ for c in groups[v]]
         self.groups_ = {v: groups[v] for v in self.selected_}
         self.specs_ = {v: specs[v] for v in self.selected_}
-        self.result_ = _fit_logit(yb, design[self.columns_])
+        record = []
+        self.result_ = _fit_logit(yb, design[self.columns_], record)
+        params = self.result_.params
+        self.fit_warnings_ = separation_diagnostics(
+            yb, np.asarray(self.result_.fittedvalues, dtype=float),
+            coefficients={c: float(params[c]) for c in self.columns_},
+            sd={c: float(design[c].std(ddof=0)) for c in self.columns_},
+            converged=bool(getattr(self.result_, "converged", True)), solver_warnings=record)
         return self
 
     def decision_function(self, X):
@@ -209,11 +285,23 @@ class ClinicalLogistic(ClassifierMixin, BaseEstimator):
 class CombinedModel(ClassifierMixin, BaseEstimator):
     """Radscore (from a radiomics pipeline) + selected clinical variables, logistic.
 
-    On ``fit``: the radiomics pipeline is fitted on the radiomics columns; its
-    Radscore (decision function, or logit of the probability for non-linear
-    learners) on the same training patients enters a logistic model with the
-    clinical variables selected by screening and stepwise AIC (Radscore
-    forced in). Everything is refitted inside each resampling fold.
+    On ``fit``: the radiomics pipeline is fitted on the radiomics columns. The
+    Radscore that enters the logistic model (with the clinical variables
+    selected by screening and stepwise AIC, Radscore forced in) is, by
+    default (``cross_fit="auto"``):
+
+    * for the ``lasso`` learner, its linear predictor on the training
+      patients, as the papers publish it (the LASSO is shrunk);
+    * for every other learner (unpenalised logistic, SVM, random forest,
+      XGBoost, stacking), the **out-of-fold** Radscore of the training
+      patients: the pipeline is refitted on ``cross_fit_folds - 1`` folds and
+      scores the held-out fold (cross-fitting, as stacking does; folds keep a
+      patient's rows together). A tree model's in-sample probabilities are
+      near 0 and 1, so a logistic fitted on them gets an absurd Radscore
+      coefficient and cutoff (issue 12).
+
+    New patients are scored with the pipeline fitted on all training rows.
+    Everything is refitted inside each resampling fold.
 
     Parameters
     ----------
@@ -222,24 +310,69 @@ class CombinedModel(ClassifierMixin, BaseEstimator):
     radiomics_columns : sequence of str
     variables : mapping of clinical variable specs
     screen_p, direction : see :class:`ClinicalLogistic`
+    cross_fit : {"auto", True, False}
+    cross_fit_folds : int
+    random_state : int, optional
+        Seed of the cross-fitting folds.
+
+    Attributes
+    ----------
+    radscore_source_ : {"apparent", "out-of-fold"}
+    train_radscore_ : ndarray
+        The Radscore the logistic model was fitted on.
+    train_prediction_ : ndarray
+        The combined probability of the training rows from ``train_radscore_``
+        (cross-fitted when the Radscore is out-of-fold).
     """
 
     def __init__(self, radiomics=None, radiomics_columns: Sequence[str] = (),
-                 variables: Mapping[str, Mapping] | None = None, screen_p: float = 0.1, direction: str = "both"):
+                 variables: Mapping[str, Mapping] | None = None, screen_p: float = 0.1, direction: str = "both",
+                 cross_fit="auto", cross_fit_folds: int = 5, random_state: int | None = None):
         self.radiomics = radiomics
         self.radiomics_columns = radiomics_columns
         self.variables = variables
         self.screen_p = screen_p
         self.direction = direction
+        self.cross_fit = cross_fit
+        self.cross_fit_folds = cross_fit_folds
+        self.random_state = random_state
+
+    def _cross_fits(self) -> bool:
+        if self.cross_fit == "auto":
+            return not uses_lasso_radscore(self.radiomics)
+        return bool(self.cross_fit)
 
     def fit(self, X, y):
         from sklearn.base import clone
 
+        from radgui.model.learners import set_seed
+        from radgui.model.steps import GroupedStratifiedKFold
+
         self.classes_ = np.unique(np.asarray(y))
-        self.radiomics_ = clone(self.radiomics).fit(X[list(self.radiomics_columns)], y)
-        frame = self._clinical_frame(X)
+        y = np.asarray(y)
+        Xr = X[list(self.radiomics_columns)]
+        self.radiomics_ = clone(self.radiomics).fit(Xr, y)
+        frame = X[[v for v in (self.variables or {})]].copy()
+        if self._cross_fits():
+            yb = (y == self.classes_[-1]).astype(int)
+            folds = max(2, min(int(self.cross_fit_folds), int(np.bincount(yb, minlength=2).min())))
+            oof = np.full(len(y), np.nan)
+            cv = GroupedStratifiedKFold(folds, shuffle=True, random_state=self.random_state)
+            for k, (tr, te) in enumerate(cv.split(Xr, yb)):
+                est = clone(self.radiomics)
+                if self.random_state is not None:
+                    set_seed(est, int(self.random_state) + k)
+                est.fit(Xr.iloc[tr], y[tr])
+                oof[te] = radscore_of(est, Xr.iloc[te])
+            self.radscore_source_ = "out-of-fold"
+            frame["radscore"] = oof
+        else:
+            self.radscore_source_ = "apparent"
+            frame["radscore"] = radscore_of(self.radiomics_, Xr)
+        self.train_radscore_ = frame["radscore"].to_numpy(float)
         self.clinical_ = ClinicalLogistic(self.variables, self.screen_p, self.direction,
                                           forced=("radscore",)).fit(frame, y)
+        self.train_prediction_ = self.clinical_.predict_proba(frame)[:, 1]
         return self
 
     def radscore(self, X) -> np.ndarray:
@@ -259,6 +392,12 @@ class CombinedModel(ClassifierMixin, BaseEstimator):
 
     def predict(self, X):
         return self.clinical_.predict(self._clinical_frame(X))
+
+
+def uses_lasso_radscore(estimator) -> bool:
+    """True when the pipeline's final learner is the LASSO (its Radscore is the published linear predictor)."""
+    last = estimator[-1] if hasattr(estimator, "steps") else estimator
+    return hasattr(last, "radscore_formula")
 
 
 def radscore_of(estimator, X) -> np.ndarray:

@@ -7,7 +7,8 @@ Example (``examples/train/config.yaml``)::
     features: features.csv          # patient_id + PyRadiomics-named columns
     clinical: clinical.csv          # patient_id + clinical columns
     id_column: patient_id
-    outcome: {column: response, positive: 1}
+    outcome: {column: response, positive: 1, direction: favourable}  # direction: adverse (default) | favourable
+    group: patient                  # optional: patient column when a patient has several rows
     survival: {time: pfs_months, event: progression, horizon: 24, unit: months}
     center: center                  # optional: ComBat batch
     icc_table: icc.csv              # optional: columns feature, icc
@@ -47,7 +48,11 @@ CONFIG_VERSION = 1
 
 _TOP = {"schema_version", "name", "features", "clinical", "id_column", "outcome", "survival", "center",
         "icc_table", "clinical_variables", "feature_preset", "split", "steps", "learner", "clinical_model",
-        "validation", "seed", "intended_use", "combat_covariates"}
+        "validation", "seed", "intended_use", "combat_covariates", "group"}
+OUTCOME_DIRECTIONS = ("adverse", "favourable")
+LEARNER_KEYS = {"lasso": set(), "logistic": set(), "svm": {"tune"}, "rf": {"tune"}, "xgboost": {"tune"},
+                 "stacking": {"tune", "meta", "stack_folds"}}
+MAX_SEED = 2**32 - 1
 _STEP_KEYS = {
     "icc": {"threshold"}, "nzv": {"freq_cut", "unique_cut"}, "zscore": set(),
     "combat": {"parametric", "mean_only", "eps"},
@@ -69,6 +74,24 @@ _SURVIVAL_NEEDS = {  # why a binary-outcome step cannot run on a survival model
 }
 
 
+def risk_group_label(group: str, direction: str = "adverse", outcome: str = "the outcome") -> str:
+    """Words for a predicted group (``"high"``/``"low"`` probability of the modelled outcome).
+
+    For an adverse outcome (progression, malignancy): ``"High risk"`` /
+    ``"Low risk"``. For a favourable one (response): ``"High probability of
+    response"`` / ``"Low probability of response"``, never "risk".
+    """
+    group = str(group).lower()
+    if direction == "favourable":
+        return f"{group.capitalize()} probability of {outcome}"
+    return f"{group.capitalize()} risk"
+
+
+def is_worse_group(group: str, direction: str = "adverse") -> bool:
+    """True for the group with the worse prognosis (drawn in the warning colour)."""
+    return (str(group).lower() == "high") != (direction == "favourable")
+
+
 @dataclass
 class TrainConfig:
     """A validated training configuration (see the module docstring for the keys)."""
@@ -78,6 +101,7 @@ class TrainConfig:
     name: str = "radiomics model"
     clinical: Path | None = None
     id_column: str = "patient_id"
+    group: str | None = None
     survival: dict | None = None
     center: str | None = None
     combat_covariates: list[str] = field(default_factory=list)
@@ -155,7 +179,11 @@ def config_from_dict(doc: Any, base: str | Path = ".", source: str | Path | None
         fail("key 'outcome' is required ({column: ..., positive: ...}), or 'survival' for a survival model")
     outcome = None
     if doc.get("outcome") is not None:
-        outcome = mapping("outcome", doc["outcome"], {"column", "positive", "label"}, ("column",))
+        outcome = mapping("outcome", doc["outcome"], {"column", "positive", "label", "direction"}, ("column",))
+        outcome.setdefault("direction", "adverse")
+        if outcome["direction"] not in OUTCOME_DIRECTIONS:
+            fail(f"outcome.direction must be 'adverse' (the outcome is bad: progression, malignancy) or "
+                 f"'favourable' (response, survival), got {outcome['direction']!r}")
     survival = None
     if doc.get("survival") is not None:
         survival = mapping("survival", doc["survival"], {"time", "event", "horizon", "unit", "label"},
@@ -163,6 +191,11 @@ def config_from_dict(doc: Any, base: str | Path = ".", source: str | Path | None
         h = survival.get("horizon")
         if h is not None and (not isinstance(h, (int, float)) or h <= 0):
             fail(f"survival.horizon must be a positive number, got {h!r}")
+    steps_doc = doc.get("steps", {"zscore": {}, "lasso": {}})
+    if isinstance(steps_doc, dict):
+        for name in steps_doc:
+            if name not in _STEP_KEYS:
+                fail(f"unknown step {name!r} under 'steps' (known, in their fixed order: {', '.join(STEP_ORDER)})")
     if outcome is None:
         if survival.get("horizon") is None:
             fail("a survival model needs 'survival.horizon' (the time at which risk is predicted)")
@@ -188,6 +221,11 @@ def config_from_dict(doc: Any, base: str | Path = ".", source: str | Path | None
     split = mapping("split", doc.get("split", {"method": "holdout", "test_fraction": 0.3}),
                     {"method", "test_fraction", "features", "clinical"})
     method = split.setdefault("method", "holdout")
+    used = {"holdout": {"method", "test_fraction"}, "external": {"method", "features", "clinical"},
+            "none": {"method"}}.get(method)
+    if used is not None and set(split) - used:
+        fail(f"key(s) {sorted(set(split) - used)} under 'split' are not used by split.method {method!r} "
+             f"(it uses: {', '.join(sorted(used))})")
     if method == "holdout":
         tf = split.setdefault("test_fraction", 0.3)
         if not isinstance(tf, (int, float)) or not 0 < tf < 1:
@@ -213,6 +251,15 @@ def config_from_dict(doc: Any, base: str | Path = ".", source: str | Path | None
     learner.setdefault("name", "lasso")
     if learner["name"] not in LEARNERS:
         fail(f"learner.name {learner['name']!r} is not one of {', '.join(LEARNERS)}")
+    unused = sorted(set(learner) - {"name"} - LEARNER_KEYS[learner["name"]])
+    if unused:
+        fail(f"key(s) {unused} under 'learner' are not used by learner {learner['name']!r}"
+             + (f" (it uses: {', '.join(sorted(LEARNER_KEYS[learner['name']]))})"
+                if LEARNER_KEYS[learner["name"]] else " (it takes no setting besides 'name')"))
+    if "tune" in learner:
+        mapping("learner.tune", learner["tune"], {"n_iter", "folds"})
+    if learner.get("meta", "logistic") not in ("logistic", "mlp"):
+        fail(f"learner.meta must be 'logistic' or 'mlp', got {learner['meta']!r}")
     if outcome is None and learner["name"] != "lasso":
         fail("a survival model (no 'outcome') uses the LASSO-Cox Radscore: set learner.name to 'lasso'")
     if learner["name"] in ("lasso", "logistic") and "zscore" not in steps:
@@ -231,17 +278,22 @@ def config_from_dict(doc: Any, base: str | Path = ".", source: str | Path | None
             fail(f"validation.{k} must be an integer >= {lowest}{' and not 0' if k == 'n_jobs' else ''}, got {v!r}")
     preset = mapping("feature_preset", doc.get("feature_preset", {}), {"name", "hash"})
     seed = doc.get("seed", 42)
-    if not isinstance(seed, int):
-        fail(f"seed must be an integer, got {seed!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED:
+        fail(f"seed must be an integer from 0 to 2**32 - 1 = {MAX_SEED} (numpy's seed range), got {seed!r}")
     covs = doc.get("combat_covariates") or []
     if not isinstance(covs, list) or any(c not in cv or cv[c]["type"] != "continuous" for c in covs):
         fail("combat_covariates must list continuous clinical_variables")
+    if covs and "combat" not in steps:
+        fail("combat_covariates are only used by the 'combat' step, which is not in 'steps'")
+    group = doc.get("group")
+    if group is not None and (not isinstance(group, str) or not group):
+        fail(f"group must name the patient column (a string), got {group!r}")
 
     return TrainConfig(
         features=path_of("features", doc.get("features"), required=True),
         clinical=path_of("clinical", doc.get("clinical")),
         outcome=outcome, name=str(doc.get("name", "radiomics model")),
-        id_column=str(doc.get("id_column", "patient_id")), survival=survival,
+        id_column=str(doc.get("id_column", "patient_id")), group=group, survival=survival,
         center=doc.get("center"), combat_covariates=list(covs),
         icc_table=path_of("icc_table", doc.get("icc_table")),
         clinical_variables=cv, feature_preset={"name": str(preset.get("name", "")), "hash": str(preset.get("hash", ""))},

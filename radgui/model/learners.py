@@ -26,7 +26,7 @@ from collections.abc import Mapping
 import numpy as np
 from scipy.stats import loguniform, randint, uniform
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import RandomizedSearchCV, StratifiedKFold
+from sklearn.model_selection import RandomizedSearchCV
 from sklearn.pipeline import Pipeline
 
 from radgui.errors import ConfigError
@@ -41,7 +41,8 @@ def _svm(seed):
     from sklearn.svm import SVC
 
     # Platt-scaled probabilities (scikit-learn >= 1.9 spelling of SVC(probability=True))
-    svm = CalibratedClassifierCV(SVC(kernel="rbf", random_state=seed), method="sigmoid", cv=3, ensemble=False)
+    svm = CalibratedClassifierCV(SVC(kernel="rbf", random_state=seed), method="sigmoid",
+                                 cv=st.GroupedStratifiedKFold(3), ensemble=False)
     return svm, {"estimator__C": loguniform(1e-2, 1e2), "estimator__gamma": loguniform(1e-4, 1e0)}
 
 
@@ -72,7 +73,8 @@ def _tuned(name, seed, tune: Mapping | None):
     if n_iter <= 0:
         return est
     return RandomizedSearchCV(est, dist, n_iter=n_iter, scoring="roc_auc", refit=True,
-                              cv=StratifiedKFold(int(tune.get("folds", 3)), shuffle=True, random_state=seed),
+                              cv=st.GroupedStratifiedKFold(int(tune.get("folds", 3)), shuffle=True,
+                                                           random_state=seed),
                               random_state=seed, n_jobs=1)
 
 
@@ -109,8 +111,8 @@ def make_learner(config: Mapping | None, seed: int | None = None, lasso: Mapping
             raise ConfigError(f"learner.meta must be 'logistic' or 'mlp', got {meta!r}")
         bases = [(b, _tuned(b, seed, config.get("tune"))) for b in ("svm", "rf", "xgboost")]
         return StackingClassifier(bases, final_estimator=final, stack_method="predict_proba",
-                                  cv=StratifiedKFold(int(config.get("stack_folds", 5)), shuffle=True,
-                                                     random_state=seed), n_jobs=1)
+                                  cv=st.GroupedStratifiedKFold(int(config.get("stack_folds", 5)), shuffle=True,
+                                                               random_state=seed), n_jobs=1)
     raise ConfigError(f"unknown learner {name!r} (choose from {', '.join(LEARNERS)})")
 
 
@@ -184,12 +186,25 @@ def deployable(estimator):
     from sklearn.ensemble import StackingClassifier
     from sklearn.utils import Bunch
 
-    if isinstance(estimator, RandomizedSearchCV):
-        return estimator.best_estimator_
-    if isinstance(estimator, StackingClassifier) and hasattr(estimator, "estimators_"):
-        import copy
+    import copy
 
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.model_selection import StratifiedKFold
+
+    def plain(cv):  # the grouped splitter is training-only; the bundle stores a plain (trusted) one
+        if isinstance(cv, st.GroupedStratifiedKFold):
+            return StratifiedKFold(cv.n_splits, shuffle=cv.shuffle, random_state=cv.random_state if cv.shuffle else None)
+        return cv
+
+    if isinstance(estimator, RandomizedSearchCV):
+        return deployable(estimator.best_estimator_)
+    if isinstance(estimator, CalibratedClassifierCV) and isinstance(estimator.cv, st.GroupedStratifiedKFold):
         est = copy.copy(estimator)
+        est.cv = plain(estimator.cv)
+        return est
+    if isinstance(estimator, StackingClassifier) and hasattr(estimator, "estimators_"):
+        est = copy.copy(estimator)
+        est.cv = plain(estimator.cv)
         est.estimators_ = [deployable(e) for e in estimator.estimators_]
         est.estimators = [(n, e) for (n, _), e in zip(estimator.estimators, est.estimators_)]
         est.named_estimators_ = Bunch(**{n: e for (n, _), e in zip(estimator.estimators, est.estimators_)})

@@ -34,6 +34,55 @@ from radgui.errors import ClinicalValueError, ConfigError
 
 BATCH_LEVEL = "batch"
 COV_PREFIX = "cov:"
+GROUP_LEVEL = "group"
+
+
+def groups_of(X) -> np.ndarray | None:
+    """The patient of each row (index level ``group``), or None when rows are not grouped."""
+    names = getattr(getattr(X, "index", None), "names", None) or []
+    if GROUP_LEVEL not in names:
+        return None
+    return np.asarray(X.index.get_level_values(GROUP_LEVEL)).astype(str)
+
+
+class GroupedStratifiedKFold:
+    """Stratified k-fold that keeps the rows of one patient in one fold.
+
+    The patient of each row is read from the ``group`` index level of ``X``
+    (set from ``group:`` in the training config), so that the splitter works
+    inside scikit-learn objects that never see a ``groups`` argument
+    (``RandomizedSearchCV``, ``StackingClassifier``, ``CalibratedClassifierCV``,
+    the LASSO's lambda CV). Without that level, or with one row per patient,
+    it is exactly :class:`~sklearn.model_selection.StratifiedKFold` (same
+    folds for the same seed); with it, it is
+    :class:`~sklearn.model_selection.StratifiedGroupKFold`.
+    """
+
+    def __init__(self, n_splits: int = 5, shuffle: bool = False, random_state=None):
+        self.n_splits = n_splits
+        self.shuffle = shuffle
+        self.random_state = random_state
+
+    def _splitter(self, X, groups):
+        from sklearn.model_selection import StratifiedGroupKFold
+
+        g = groups if groups is not None else groups_of(X)
+        if g is None or len(np.unique(g)) == len(g):
+            return StratifiedKFold(self.n_splits, shuffle=self.shuffle,
+                                   random_state=self.random_state if self.shuffle else None), None
+        return StratifiedGroupKFold(self.n_splits, shuffle=self.shuffle,
+                                    random_state=self.random_state if self.shuffle else None), np.asarray(g)
+
+    def split(self, X, y=None, groups=None):
+        cv, g = self._splitter(X, groups)
+        yield from cv.split(np.zeros((len(y) if y is not None else len(X), 1)), y, g)
+
+    def get_n_splits(self, X=None, y=None, groups=None):
+        return self.n_splits
+
+    def __repr__(self):
+        return (f"GroupedStratifiedKFold(n_splits={self.n_splits}, shuffle={self.shuffle}, "
+                f"random_state={self.random_state})")
 
 
 def _frame(X) -> pd.DataFrame:
@@ -646,9 +695,9 @@ class LassoLogisticCV(_Selector, ClassifierMixin):
         full = self._path(data, yb, lams)
         lams = lams[: len(full)]
         self.coef_path_ = np.array([m.coef_[0] for m in full])
-        cv = StratifiedKFold(folds, shuffle=True, random_state=self.random_state)
+        cv = GroupedStratifiedKFold(folds, shuffle=True, random_state=self.random_state)
         dev = np.zeros((folds, len(lams)))
-        for f, (tr, te) in enumerate(cv.split(data, yb)):
+        for f, (tr, te) in enumerate(cv.split(X, yb)):
             fits = self._path(data[tr], yb[tr], lams)
             for j in range(len(lams)):
                 m = fits[min(j, len(fits) - 1)]  # a saturated fold keeps its last fit
@@ -722,10 +771,16 @@ class StabilitySelection(_Selector):
         data = X.to_numpy(dtype=float)
         rng = np.random.default_rng(self.random_state)
         counts = np.zeros(X.shape[1])
+        groups = groups_of(X)
+        ug, ginv = np.unique(groups, return_inverse=True) if groups is not None else (None, None)
         m = max(4, int(round(self.sample_fraction * len(yb))))
+        mg = None if ug is None else max(2, int(round(self.sample_fraction * len(ug))))
         done = 0
         while done < self.n_bootstrap:
-            idx = rng.choice(len(yb), m, replace=False)
+            if ug is None:
+                idx = rng.choice(len(yb), m, replace=False)
+            else:  # half of the patients, with all their rows
+                idx = np.flatnonzero(np.isin(ginv, rng.choice(len(ug), mg, replace=False)))
             if yb[idx].min() == yb[idx].max():
                 continue
             coef = lasso_logistic(data[idx], yb[idx], cv.lambda_).coef_[0]

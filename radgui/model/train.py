@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+import warnings
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ from radgui.model.bundle import LinearModel, ModelBundle, Predictor, Term, _soft
 from radgui.model.clinical import ClinicalLogistic, CombinedModel, radscore_of
 from radgui.model.config import TrainConfig, load_config
 from radgui.model.learners import build_pipeline, set_seed
+from radgui.model.steps import GROUP_LEVEL, groups_of
 from radgui.model.validation import holdout_split, iter_bootstrap_optimism, iter_repeated_cv, score
 from radgui.progress import Step, run
 
@@ -53,6 +55,11 @@ class Cohort:
                       None if self.time is None else self.time[idx], None if self.event is None else self.event[idx])
 
     @property
+    def groups(self) -> np.ndarray | None:
+        """Patient of each row (``group:`` in the config), or None when every row is its own patient."""
+        return groups_of(self.features)
+
+    @property
     def both(self) -> pd.DataFrame:
         clin = self.clinical.copy()
         clin.index = self.features.index
@@ -72,6 +79,7 @@ class TrainResult:
     clinical: object = None
     cohort_tables: dict = field(default_factory=dict)  # cohort -> DataFrame
     methods: str = ""
+    prediction_table: pd.DataFrame | None = None      # predictions.csv: one row per patient and cohort
 
 
 # ------------------------------------------------------------------ loading
@@ -79,22 +87,37 @@ def _read_csv(path: Path, what: str) -> pd.DataFrame:
     if path is None or not Path(path).is_file():
         raise InputFileError(f"{what} table not found", path)
     try:
-        return pd.read_csv(path)
+        table = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise InputFileError(f"{what} table is empty (no header, no rows)", path) from None
     except Exception as exc:  # noqa: BLE001
         raise InputFileError(f"{what} table cannot be read as CSV ({exc})", path) from None
+    if not len(table):
+        raise InputFileError(f"{what} table has a header but no patient rows", path)
+    return table
 
 
 def load_cohort(config: TrainConfig, features_path: Path, clinical_path: Path | None,
                 feature_columns: list[str] | None = None) -> Cohort:
-    """Read and join one cohort's tables; every problem names the file and column."""
+    """Read and join one cohort's tables; every problem names the file and column.
+
+    With ``config.group`` (the patient column when a patient has several rows:
+    delta-radiomics scans, several lesions) the rows carry a ``group`` index
+    level that every split, fold and bootstrap of :mod:`radgui.model.validation`
+    keeps together. Without it, a repeated id is refused.
+    """
     idc = config.id_column
+    group_col = getattr(config, "group", None)
     feats = _read_csv(features_path, "feature")
     if idc not in feats.columns:
         raise ConfigError(f"id column '{idc}' is not a column of the feature table", features_path)
     feats[idc] = feats[idc].astype(str)
-    if feats[idc].duplicated().any():
-        dup = feats.loc[feats[idc].duplicated(), idc].tolist()[:5]
-        raise ConfigError(f"patient id(s) {dup} appear more than once", features_path)
+    if feats[idc].duplicated().any() and group_col != idc:
+        dup = list(dict.fromkeys(feats.loc[feats[idc].duplicated(), idc].tolist()))[:5]
+        hint = ("; if a patient has several rows (follow-up scans, several lesions), set 'group: <patient "
+                "column>' in the config so that no split puts one patient on both sides" if group_col is None
+                else f"; rows are grouped by '{group_col}', but '{idc}' must still name each row once")
+        raise ConfigError(f"id(s) {dup} appear more than once in column '{idc}'{hint}", features_path)
     feats = feats.set_index(idc)
     clin = pd.DataFrame(index=feats.index)
     if clinical_path is not None:
@@ -102,10 +125,15 @@ def load_cohort(config: TrainConfig, features_path: Path, clinical_path: Path | 
         if idc not in clin.columns:
             raise ConfigError(f"id column '{idc}' is not a column of the clinical table", clinical_path)
         clin[idc] = clin[idc].astype(str)
+        if clin[idc].duplicated().any():
+            dup = list(dict.fromkeys(clin.loc[clin[idc].duplicated(), idc].tolist()))[:5]
+            raise ConfigError(f"patient id(s) {dup} have more than one row in the clinical table "
+                              "(which row holds the patient's values is ambiguous)", clinical_path)
         clin = clin.set_index(idc)
         missing = [p for p in feats.index if p not in clin.index]
         if missing:
-            raise ConfigError(f"patient(s) {missing[:5]} of the feature table have no clinical row", clinical_path)
+            raise ConfigError(f"patient(s) {list(dict.fromkeys(missing))[:5]} of the feature table have no "
+                              "clinical row", clinical_path)
         clin = clin.loc[feats.index]
     # outcome and survival may live in either table
     def column(name, what):
@@ -133,6 +161,8 @@ def load_cohort(config: TrainConfig, features_path: Path, clinical_path: Path | 
             *(config.survival or {}).get("event", "").split(), *config.clinical_variables}
     if config.center:
         skip.add(config.center)
+    if group_col:
+        skip.add(group_col)
     if feature_columns is None:
         feature_columns = [c for c in feats.columns if c not in skip and not c.startswith("diagnostics_")]
         non_numeric = [c for c in feature_columns if not pd.api.types.is_numeric_dtype(feats[c])]
@@ -146,6 +176,11 @@ def load_cohort(config: TrainConfig, features_path: Path, clinical_path: Path | 
     nan_cols = X.columns[X.isna().any()].tolist()
     if nan_cols:
         raise ConfigError(f"feature column(s) {nan_cols[:5]} have missing values", features_path)
+    inf = ~np.isfinite(X.to_numpy())
+    if inf.any():
+        r, c = np.argwhere(inf)[0]
+        raise ConfigError(f"feature column(s) {X.columns[inf.any(axis=0)].tolist()[:5]} have infinite values "
+                          f"(first: patient {X.index[r]}, {X.columns[c]} = {X.iat[r, c]})", features_path)
     if not len(feature_columns):
         raise ConfigError("the feature table has no feature column", features_path)
 
@@ -160,8 +195,15 @@ def load_cohort(config: TrainConfig, features_path: Path, clinical_path: Path | 
                               f"{C.index[C[v].isna()].tolist()[:5]}", clinical_path)
         if spec["type"] == "continuous":
             C[v] = pd.to_numeric(C[v], errors="coerce")
-            if C[v].isna().any():
-                raise ConfigError(f"clinical variable '{v}' has non-numeric values", clinical_path)
+            if C[v].isna().any() or not np.isfinite(C[v].to_numpy(float)).all():
+                raise ConfigError(f"clinical variable '{v}' has non-numeric or infinite values", clinical_path)
+            for bound, bad in (("min", C[v] < spec.get("min", -np.inf)), ("max", C[v] > spec.get("max", np.inf))):
+                if bad.any():
+                    pid = C.index[bad.to_numpy()][0]
+                    raise ConfigError(f"clinical variable '{v}' of patient {pid} is {C[v][bad].iloc[0]:g}, "
+                                      f"outside its allowed range ({bound}: {spec[bound]} in "
+                                      f"clinical_variables.{v}); {int(bad.sum())} patient(s) in all",
+                                      clinical_path)
     # index levels carry the center and ComBat covariates (see radgui.model.steps)
     arrays, names = [X.index.to_numpy()], ["patient_id"]
     if config.center:
@@ -170,6 +212,21 @@ def load_cohort(config: TrainConfig, features_path: Path, clinical_path: Path | 
     for cov in config.combat_covariates:
         arrays.append(C[cov].to_numpy(float))
         names.append(f"cov:{cov}")
+    if group_col is not None:
+        if group_col == idc:
+            g = X.index.to_numpy()
+        elif group_col in feats.columns:
+            g = feats[group_col]
+        elif group_col in clin.columns:
+            g = clin[group_col]
+        else:
+            raise ConfigError(f"group column '{group_col}' is in neither the feature nor the clinical table",
+                              clinical_path or features_path)
+        g = pd.Series(np.asarray(g)).map(_level_str)
+        if g.isna().any():
+            raise ConfigError(f"group column '{group_col}' is empty for some rows", clinical_path or features_path)
+        arrays.append(g.to_numpy(dtype=object))
+        names.append(GROUP_LEVEL)
     X.index = pd.MultiIndex.from_arrays(arrays, names=names)
     C.index = X.index
     return Cohort(X, C, y, time, event)
@@ -220,9 +277,11 @@ def iter_train(config: TrainConfig | str | Path) -> Generator[Step, None, TrainR
         raise ConfigError("step 'icc' needs 'icc_table'")
 
     method = config.split["method"]
+    _check_sizes(config, cohort)
     if method == "holdout":
-        tr, te = holdout_split(cohort.y, config.split["test_fraction"], seed=seed)
+        tr, te = holdout_split(cohort.y, config.split["test_fraction"], seed=seed, groups=cohort.groups)
         train_c, test_c, test_name = cohort.subset(np.sort(tr)), cohort.subset(np.sort(te)), "test"
+        _check_test_cohort(config, test_c)
     elif method == "external":
         train_c = cohort
         test_c = load_cohort(config, config.split["features"], config.split.get("clinical"),
@@ -234,9 +293,12 @@ def iter_train(config: TrainConfig | str | Path) -> Generator[Step, None, TrainR
         from radgui.model.train_survival import iter_train_survival
 
         return (yield from iter_train_survival(config, cohort, train_c, test_c, test_name, icc))
-    if min(np.bincount(train_c.y, minlength=2)) < config.validation["folds"]:
-        raise ConfigError(f"the training cohort has too few patients of one outcome class for "
-                          f"{config.validation['folds']}-fold cross-validation")
+    counts = _class_counts(train_c)
+    if min(counts) < config.validation["folds"]:
+        raise ConfigError(f"the training cohort has {counts[1]} events and {counts[0]} non-events "
+                          f"{'(patients)' if train_c.groups is not None else ''}; "
+                          f"{config.validation['folds']}-fold cross-validation needs at least "
+                          f"{config.validation['folds']} of each (lower validation.folds or add patients)")
 
     variables = config.clinical_variables
     rad = build_pipeline(config.steps, config.learner, icc=icc, seed=seed)
@@ -245,7 +307,8 @@ def iter_train(config: TrainConfig | str | Path) -> Generator[Step, None, TrainR
         models["clinical"] = (ClinicalLogistic(variables, config.clinical_model["screen_p"],
                                                config.clinical_model["direction"]), lambda c: c.clinical)
     combined = CombinedModel(rad, list(cohort.features.columns), variables,
-                             config.clinical_model["screen_p"], config.clinical_model["direction"])
+                             config.clinical_model["screen_p"], config.clinical_model["direction"],
+                             random_state=seed)
     models["combined"] = (combined, lambda c: c.both)
 
     val = config.validation
@@ -253,6 +316,7 @@ def iter_train(config: TrainConfig | str | Path) -> Generator[Step, None, TrainR
     total = len(models) * repeats * folds + n_boot + 1 + len(models) + 3
     done = 0
     metrics: dict = {"cross_validation": {}, "models": {}}
+    warn: list[str] = []
     cv_pred = {}
     if repeats > 0:
         for name, (est, view) in models.items():
@@ -273,7 +337,10 @@ def iter_train(config: TrainConfig | str | Path) -> Generator[Step, None, TrainR
     yield Step(done, total, "fitting the final models")
     fitted = {}
     for name, (est, view) in models.items():
-        fitted[name] = set_seed(_clone(est), seed).fit(view(train_c), train_c.y)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fitted[name] = set_seed(_clone(est), seed).fit(view(train_c), train_c.y)
+        warn += _fit_warnings(name, fitted[name], train_c, caught)
         done += 1
         yield Step(done, total, f"fitted the {MODEL_NAMES[name].lower()} model")
     final = fitted["combined"]
@@ -298,18 +365,44 @@ def iter_train(config: TrainConfig | str | Path) -> Generator[Step, None, TrainR
         frame = preds["train"][["y"] + (["time", "event"] if train_c.time is not None else [])].copy()
         for name, p in cv_pred.items():
             frame[name] = p
+        # the combined model's out-of-fold probability on the logit scale, for K-M and C-index
+        frame["linear_predictor"] = _logit(frame["combined"].to_numpy())
         preds["cross-validated"] = frame
     from radgui.stats import youden_cutoff
 
-    cut = youden_cutoff(train_c.y, preds["train"]["combined"].to_numpy())
+    # the cutoff comes from validated (out-of-fold) predictions whenever the design has them
+    if "cross-validated" in preds:
+        cut_source, cut_p = "nested cross-validation (mean out-of-fold prediction)", preds["cross-validated"]["combined"]
+    elif final.radscore_source_ == "out-of-fold":
+        cut_source, cut_p = "cross-fitted training predictions (out-of-fold Radscore)", final.train_prediction_
+    else:
+        cut_source, cut_p = "apparent training predictions", preds["train"]["combined"]
+        warn.append("cutoff: chosen on apparent (training) predictions because no cross-validation ran "
+                    "(validation.repeats: 0); it is optimistic")
+    cut = youden_cutoff(train_c.y, np.asarray(cut_p, dtype=float))
     cutoff = float(cut.threshold)
+    metrics["cutoff_source"] = cut_source
+    direction = config.outcome.get("direction", "adverse")
     for cohort_name, frame in preds.items():
-        metrics["models"][cohort_name] = _cohort_metrics(frame, list(models), cutoff)
+        groups = train_c.groups if cohort_name in ("train", "cross-validated") else \
+            (test_c.groups if test_c is not None else None)
+        metrics["models"][cohort_name] = _cohort_metrics(frame, list(models), cutoff, groups=groups, seed=seed)
+        for mname in models:
+            for key in ("hosmer_lemeshow", "calibration"):
+                err = metrics["models"][cohort_name][mname].get(key, {}).get("error")
+                if err and cohort_name != "train" and mname == "combined":
+                    warn.append(f"{cohort_name} cohort, {MODEL_NAMES[mname].lower()} model: {err}")
     if config.survival:
-        metrics["survival"] = {k: _survival_metrics(f, cutoff) for k, f in preds.items() if k != "cross-validated"}
+        oname = config.outcome.get("label", config.outcome["column"])
+        metrics["survival"] = {k: _survival_metrics(f, cutoff, direction=direction, outcome_name=oname)
+                               for k, f in preds.items()}
+    metrics["headline"] = _headline(metrics, test_name)
+    metrics["warnings"] = list(dict.fromkeys(warn))
+    metrics["radscore_source"] = final.radscore_source_
 
     bundle = _make_bundle(config, fitted, train_c, preds["train"], cutoff, metrics, test_name)
-    metrics["cutoff"] = {"value": cutoff, "scale": "probability", "method": "youden (training, combined model)",
+    metrics["cutoff"] = {"value": cutoff, "scale": "probability",
+                         "method": f"youden (combined model, {cut_source})", "source": cut_source,
                          "sensitivity": cut.sensitivity, "specificity": cut.specificity, "j": cut.j}
     metrics["selected_features"] = bundle.radscore["coefficients"] if bundle.radscore else \
         {f: None for f in (bundle.estimator_features or [])}
@@ -326,7 +419,8 @@ def iter_train(config: TrainConfig | str | Path) -> Generator[Step, None, TrainR
     metrics["cohort_tables"] = {k: t.to_dict(orient="records") for k, t in tables.items()}
     result = TrainResult(config=config, bundle=bundle, metrics=metrics, predictions=preds,
                          radiomics=fitted["radiomics"], combined=final, clinical=fitted.get("clinical"),
-                         cohort_tables=tables)
+                         cohort_tables=tables, prediction_table=_prediction_table(
+                             preds, test_name, cutoff, direction, config.outcome.get("label", config.outcome["column"])))
     result.methods = methods_paragraph(result)
     metrics["methods"] = result.methods
     yield Step(total, total, "done")
@@ -355,11 +449,63 @@ def _predictions(fitted, models, c: Cohort) -> pd.DataFrame:
     return frame
 
 
-def _cohort_metrics(frame, names, cutoff, final: str = "combined") -> dict:
+#: Bootstrap resamples for the CIs of AUC and of the metrics at the cutoff.
+N_BOOT_CI = 500
+
+
+def _auc_fast(y, p):
+    """Mann-Whitney AUC (ties count 1/2); NaN with one class."""
+    from scipy.stats import rankdata
+
+    y = np.asarray(y)
+    n1 = int(y.sum())
+    n0 = y.size - n1
+    if n1 == 0 or n0 == 0:
+        return math.nan
+    r = rankdata(p)
+    return float((r[y == 1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def _at_cutoff_metric(name, cutoff):
+    def metric(y, p):
+        y = np.asarray(y).astype(int)
+        pos = np.asarray(p) >= cutoff
+        tp, fp = int(np.sum(pos & (y == 1))), int(np.sum(pos & (y == 0)))
+        fn, tn = int(np.sum(~pos & (y == 1))), int(np.sum(~pos & (y == 0)))
+        num, den = {"accuracy": (tp + tn, y.size), "sensitivity": (tp, tp + fn), "specificity": (tn, tn + fp),
+                    "ppv": (tp, tp + fp), "npv": (tn, tn + fn), "f1": (2 * tp, 2 * tp + fp + fn)}[name]
+        return num / den if den else math.nan
+    return metric
+
+
+def bootstrap_metric_cis(y, p, cutoff, *, groups=None, n_boot: int = N_BOOT_CI, seed=0, level: float = 0.95) -> dict:
+    """Percentile bootstrap CIs of AUC and accuracy/sensitivity/specificity/PPV/NPV/F1 at ``cutoff``.
+
+    Resampling is stratified on the outcome and, with ``groups``, draws whole
+    patients (their rows together). Returns ``{metric: {estimate, ci_low,
+    ci_high, n_boot, stratified, grouped}}``.
+    """
+    from radgui.stats import bootstrap_cis
+
+    fns = {"auc": _auc_fast, **{k: _at_cutoff_metric(k, cutoff)
+                                for k in ("accuracy", "sensitivity", "specificity", "ppv", "npv", "f1")}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = bootstrap_cis(fns, np.asarray(y).astype(int), np.asarray(p, dtype=float), n_boot=n_boot, level=level,
+                            seed=seed, groups=groups)
+    return {k: {"estimate": r.estimate, "ci_low": r.ci_low, "ci_high": r.ci_high, "n_boot": r.n_boot,
+                "n_failed": r.n_failed, "level": r.level, "stratified": r.stratified, "grouped": r.grouped}
+            for k, r in res.items()}
+
+
+def _cohort_metrics(frame, names, cutoff, final: str = "combined", groups=None, seed=0) -> dict:
+    from radgui.errors import StatsInputError
     from radgui.stats import binary_metrics, calibration, decision_curve, delong_test, hosmer_lemeshow, roc_auc
 
     y = frame["y"].to_numpy()
     out = {"n": int(len(y)), "events": int(y.sum())}
+    if groups is not None:
+        out["n_patients"] = int(len(np.unique(groups)))
     for name in names:
         p = frame[name].to_numpy()
         r = roc_auc(y, p)
@@ -367,13 +513,17 @@ def _cohort_metrics(frame, names, cutoff, final: str = "combined") -> dict:
         try:
             hl = hosmer_lemeshow(y, p)
             m["hosmer_lemeshow"] = {"statistic": hl.statistic, "df": hl.df, "p_value": hl.p_value}
-        except Exception as exc:  # noqa: BLE001 - too few distinct risks
-            m["hosmer_lemeshow"] = {"error": str(exc)}
-        cal = calibration(y, p)
-        m["calibration"] = {"slope": cal.slope, "intercept": cal.intercept, "brier": cal.brier}
+        except StatsInputError as exc:  # degenerate probabilities, too few distinct risks
+            m["hosmer_lemeshow"] = {"error": exc.reason}
+        try:
+            cal = calibration(y, p)
+            m["calibration"] = {"slope": cal.slope, "intercept": cal.intercept, "brier": cal.brier}
+        except StatsInputError as exc:
+            m["calibration"] = {"error": exc.reason, "brier": float(np.mean((p - y) ** 2))}
         if name == final:
             bm = binary_metrics(y, p, cutoff)
             m["at_cutoff"] = {k: v for k, v in bm.as_dict().items() if not k.endswith("_ci") and k != "level"}
+            m["bootstrap_ci"] = bootstrap_metric_cis(y, p, cutoff, groups=groups, seed=seed)
             dca = decision_curve(y, p, np.arange(0.05, 0.96, 0.05))
             m["decision_curve"] = dca[["threshold", "net_benefit", "net_benefit_all"]].round(6).to_dict("list")
         out[name] = m
@@ -387,12 +537,27 @@ def _cohort_metrics(frame, names, cutoff, final: str = "combined") -> dict:
     return out
 
 
-def _survival_metrics(frame, cutoff, final: str = "combined") -> dict:
+def _survival_metrics(frame, cutoff, final: str = "combined", direction: str = "adverse",
+                      outcome_name: str = "the outcome") -> dict:
+    """K-M by predicted group, log-rank, Cox HR high vs low, and Harrell's C of the linear predictor.
+
+    ``direction`` is the binary outcome's (``config.outcome.direction``): for
+    a *favourable* outcome (response) a higher linear predictor means a
+    better prognosis, so the C-index is computed on ``-linear_predictor``
+    (risk = low probability of the favourable outcome).
+    """
+    from radgui.model.config import risk_group_label
     from radgui.stats import concordance_index, cox, kaplan_meier, logrank
 
     t, e = frame["time"].to_numpy(float), frame["event"].to_numpy(int)
     high = (frame[final].to_numpy() >= cutoff).astype(int)
-    out = {"c_index_linear_predictor": concordance_index(t, e, frame["linear_predictor"].to_numpy())}
+    lp = frame["linear_predictor"].to_numpy(float)
+    sign = -1.0 if direction == "favourable" else 1.0
+    out = {"c_index_linear_predictor": concordance_index(t, e, sign * lp),
+           "c_index_risk": "-linear_predictor (favourable outcome: a higher predicted probability means "
+                           "a lower risk of the event)" if direction == "favourable" else "linear_predictor",
+           "direction": direction,
+           "group_labels": {g: risk_group_label(g, direction, outcome_name) for g in ("high", "low")}}
     for g, label in ((0, "low"), (1, "high")):
         if (high == g).any():
             km = kaplan_meier(t[high == g], e[high == g])
@@ -407,6 +572,161 @@ def _survival_metrics(frame, cutoff, final: str = "combined") -> dict:
         out["cox_hr_high_vs_low"] = {"hr": term.hr, "ci_low": term.ci_low, "ci_high": term.ci_high,
                                      "p_value": term.p_value}
     return out
+
+
+def _logit(p):
+    p = np.clip(np.asarray(p, dtype=float), 1e-12, 1 - 1e-12)
+    return np.log(p / (1 - p))
+
+
+def _units(c: Cohort) -> tuple[int, int, int]:
+    """(patients, events, non-events); with groups, a patient counts as an event if any of its rows is one."""
+    g = c.groups
+    if g is None:
+        n1 = int(c.y.sum())
+        return len(c.y), n1, len(c.y) - n1
+    label = pd.Series(c.y).groupby(np.asarray(g)).max()
+    return int(len(label)), int(label.sum()), int(len(label) - label.sum())
+
+
+def _class_counts(c: Cohort) -> tuple[int, int]:
+    _, n1, n0 = _units(c)
+    return n0, n1
+
+
+#: Fewest patients, and fewest patients of each outcome class, radgui trains on.
+MIN_PATIENTS = 10
+MIN_PER_CLASS = 3
+#: Fewest patients of each class in a holdout test cohort (AUC, DeLong).
+MIN_TEST_PER_CLASS = 2
+
+
+def _check_sizes(config, cohort: Cohort) -> None:
+    """Refuse cohorts too small to train and validate on, naming the minimum."""
+    n, n1, n0 = _units(cohort)
+    what = "events" if config.outcome is None else "positive outcomes"
+    unit = "patients" if cohort.groups is None else f"patients (groups of '{config.group}')"
+    if n < MIN_PATIENTS:
+        raise ConfigError(f"the cohort has {n} {unit}; training needs at least {MIN_PATIENTS}", config.features)
+    folds = config.validation["folds"]
+    need = max(MIN_PER_CLASS, folds)
+    if min(n1, n0) < need:
+        raise ConfigError(f"the cohort has {n1} {what} and {n0} patients without; training with "
+                          f"{folds}-fold cross-validation needs at least {need} of each", config.features)
+    if config.split["method"] == "holdout":
+        tf = float(config.split["test_fraction"])
+        tf_min = MIN_TEST_PER_CLASS / min(n1, n0)
+        tf_max = 1 - need / min(n1, n0)
+        if tf * min(n1, n0) < MIN_TEST_PER_CLASS:
+            raise ConfigError(f"split.test_fraction {tf:g} of {n} {unit} ({n1} {what}) leaves about "
+                              f"{tf * min(n1, n0):.1f} of the rarer class in the test cohort; it needs at least "
+                              f"{MIN_TEST_PER_CLASS}: use test_fraction >= {math.ceil(tf_min * 100) / 100:g}",
+                              config.source)
+        if (1 - tf) * min(n1, n0) < need:
+            raise ConfigError(f"split.test_fraction {tf:g} leaves too few patients for training ({need} of each "
+                              f"class needed): use test_fraction <= {math.floor(max(tf_max, 0) * 100) / 100:g}",
+                              config.source)
+
+
+def _check_test_cohort(config, test_c: Cohort) -> None:
+    _, n1, n0 = _units(test_c)
+    if min(n1, n0) < 1:
+        raise ConfigError(f"the test cohort has {n1} positive and {n0} negative outcomes; both are needed "
+                          "(raise split.test_fraction)", config.source)
+
+
+def _fit_warnings(name: str, model, c: Cohort, caught) -> list[str]:
+    """Separation and convergence warnings of one fitted model (prefixed by the model's name)."""
+    from radgui.model.clinical import separation_diagnostics
+
+    label = f"{MODEL_NAMES[name]} model"
+    msgs = []
+    if name == "radiomics":
+        solver = [f"{w.category.__name__}: {w.message}" for w in caught]
+        last = model[-1] if hasattr(model, "steps") else model
+        if hasattr(last, "radscore_formula") or last.__class__.__name__ == "LogisticRegression":
+            z = np.asarray(model.decision_function(c.features), dtype=float)
+            coef = np.ravel(last.coef_)
+            names = [str(f) for f in last.feature_names_in_]
+            msgs = separation_diagnostics(c.y, z, coefficients={f: float(b) for f, b in zip(names, coef) if b != 0},
+                                          converged=True, solver_warnings=solver)
+            n_kept = int(np.sum(coef != 0))
+            if n_kept > max(1, int(c.y.sum()), int(len(c.y) - c.y.sum())) / 10 and msgs:
+                msgs.append(f"{n_kept} features for {int(min(c.y.sum(), len(c.y) - c.y.sum()))} patients of the "
+                            "rarer class (more than one per 10 events)")
+        else:
+            msgs = [m for m in separation_diagnostics(c.y, np.full(len(c.y), 0.5), solver_warnings=solver)]
+    elif name == "clinical":
+        msgs = list(model.fit_warnings_)
+    else:
+        msgs = list(model.clinical_.fit_warnings_)
+    return [f"{label}: {m}" for m in msgs]
+
+
+def _headline(metrics: dict, test_name) -> dict:
+    """The validated AUC of the combined model (held-out/external, else nested CV, else bootstrap-corrected).
+
+    The apparent (training) AUC is given beside it, labelled as such.
+    """
+    train = metrics["models"]["train"]["combined"]
+    out = {"apparent_auc": train["auc"], "apparent_ci_low": train["auc_ci_low"],
+           "apparent_ci_high": train["auc_ci_high"]}
+    cv = metrics.get("cross_validation", {}).get("combined")
+    boot = metrics.get("bootstrap_optimism")
+    if test_name:
+        m = metrics["models"][test_name]["combined"]
+        out.update(auc=m["auc"], ci_low=m["auc_ci_low"], ci_high=m["auc_ci_high"], validated=True,
+                   method=f"{test_name} cohort (n={metrics['models'][test_name]['n']}), DeLong 95% CI",
+                   source=test_name, label=test_name)
+    elif cv:
+        m = metrics["models"]["cross-validated"]["combined"]
+        out.update(auc=m["auc"], ci_low=m["auc_ci_low"], ci_high=m["auc_ci_high"], validated=True,
+                   method=f"{cv['repeats']} x {cv['folds']}-fold nested cross-validation (mean out-of-fold "
+                          "prediction), DeLong 95% CI", source="cross-validated",
+                   label=f"{cv['repeats']} x {cv['folds']}-fold nested CV")
+    elif boot:
+        shift = boot["optimism"]
+        out.update(auc=boot["optimism_corrected_auc"], ci_low=train["auc_ci_low"] - shift,
+                   ci_high=train["auc_ci_high"] - shift, validated=True,
+                   method=f"bootstrap optimism-corrected ({boot['n_boot']} resamples; CI = apparent DeLong CI "
+                          "shifted by the optimism)", source="bootstrap", label="bootstrap optimism-corrected")
+    else:
+        out.update(auc=train["auc"], ci_low=train["auc_ci_low"], ci_high=train["auc_ci_high"], validated=False,
+                   method="apparent (training) only: no held-out cohort, cross-validation or bootstrap was run",
+                   source="train", label="training, apparent")
+    return out
+
+
+def _prediction_table(preds: dict, test_name, cutoff: float, direction: str, outcome: str = "the outcome"
+                      ) -> pd.DataFrame:
+    """``predictions.csv``: one row per patient (row) and cohort, apparent and out-of-fold predictions."""
+    from radgui.model.config import risk_group_label
+
+    def group(p):
+        return np.where(np.asarray(p) >= cutoff, "high", "low")
+
+    frames = []
+    for name, kind in (("train", "apparent (training)"), (test_name, "held-out" if test_name == "test" else
+                                                         "external")):
+        if name is None or name not in preds:
+            continue
+        f = preds[name]
+        t = pd.DataFrame({"id": f.index.astype(str), "cohort": name, "y": f["y"].to_numpy(),
+                          "probability": f["combined"].to_numpy(), "linear_predictor": f["linear_predictor"].to_numpy(),
+                          "radscore": f["radscore"].to_numpy(), "prediction": kind})
+        t["risk_group"] = group(t["probability"])
+        if name == "train" and "cross-validated" in preds:
+            oof = preds["cross-validated"]["combined"].to_numpy()
+            t["probability_oof"] = oof
+            t["linear_predictor_oof"] = _logit(oof)
+            t["risk_group_oof"] = group(oof)
+        for col in ("time", "event"):
+            if col in f.columns:
+                t[col] = f[col].to_numpy()
+        frames.append(t)
+    table = pd.concat(frames, ignore_index=True)
+    table["risk_group_label"] = [risk_group_label(g, direction, outcome) for g in table["risk_group"]]
+    return table
 
 
 def _screening(fitted) -> dict:
@@ -488,20 +808,21 @@ def _make_bundle(config: TrainConfig, fitted, train_c: Cohort, train_pred: pd.Da
         ref["time"], ref["event"] = train_c.time, train_c.event
     test_metrics = metrics["models"].get(test_name, {}).get("combined", {}) if test_name else {}
     cvm = metrics.get("cross_validation", {}).get("combined", {})
-    n_test = metrics["models"].get(test_name, {}).get("n") if test_name else None
+    head = metrics.get("headline", {})
     validation = {"cohort": test_name,
-                  "method": f"{test_name} cohort (n={n_test}), DeLong 95% CI" if test_name else
-                  "apparent (no held-out cohort)",
-                  "auc": test_metrics.get("auc"), "auc_ci_low": test_metrics.get("auc_ci_low"),
-                  "auc_ci_high": test_metrics.get("auc_ci_high"),
+                  "method": head.get("method", "apparent (no held-out cohort)"),
+                  "validated": head.get("validated", False),
+                  "auc": head.get("auc"), "auc_ci_low": head.get("ci_low"), "auc_ci_high": head.get("ci_high"),
+                  "apparent_auc": head.get("apparent_auc"),
+                  "test_auc": test_metrics.get("auc"),
                   "cv_auc": cvm.get("auc_of_mean_prediction"), "cv": f"{cvm.get('repeats')} x {cvm.get('folds')}-fold"
                   if cvm else None,
-                  "optimism_corrected_auc": metrics.get("bootstrap_optimism", {}).get("optimism_corrected_auc")}
-    if validation["auc"] is None and cvm:
-        validation.update(auc=cvm.get("auc_of_mean_prediction"),
-                          method=f"{cvm.get('repeats')} x {cvm.get('folds')}-fold nested CV (mean out-of-fold prediction)")
+                  "optimism_corrected_auc": metrics.get("bootstrap_optimism", {}).get("optimism_corrected_auc"),
+                  "radscore_source": comb.radscore_source_,
+                  "warnings": list(metrics.get("warnings", []))}
     outcome = {"name": config.outcome.get("label", config.outcome["column"]), "type": "binary",
-               "positive": str(config.outcome.get("positive", 1))}
+               "positive": str(config.outcome.get("positive", 1)),
+               "direction": config.outcome.get("direction", "adverse")}
     provenance = {
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         **_software(),
@@ -517,7 +838,8 @@ def _make_bundle(config: TrainConfig, fitted, train_c: Cohort, train_pred: pd.Da
         name=config.name, model_kind="skops" if estimator is not None else "logistic", outcome=outcome,
         predictors=preds, intended_use=config.intended_use, zscore=zscore, combat=combat,
         radscore=radscore, linear_model=lm, estimator_features=est_features,
-        cutoff={"value": cutoff, "scale": "probability", "method": "youden"},
+        cutoff={"value": cutoff, "scale": "probability",
+                "method": f"youden ({metrics.get('cutoff_source', 'training')})"},
         nomogram=nomogram_scales(lm, ranges), provenance=provenance, reference_cohort=ref, estimator=estimator)
     return bundle
 
@@ -617,8 +939,23 @@ def methods_paragraph(result: TrainResult) -> str:
                      f"(95% CI {_f(test['auc_ci_low'])}-{_f(test['auc_ci_high'])}, DeLong). Discrimination was assessed by "
                      "ROC AUC with DeLong intervals and compared by DeLong's test, calibration by calibration slope, "
                      "intercept, Brier score and the Hosmer-Lemeshow test, and clinical utility by decision curves.")
-    parts.append(f"The risk cutoff ({_f(m['cutoff']['value'], 3) if 'cutoff' in m else 'Youden'}) maximises Youden's J "
-                 "in the training cohort. Reporting follows TRIPOD (Collins et al., 2015).")
+    if m.get("radscore_source") == "out-of-fold":
+        parts.append(f"Because the {cfg.learner['name']} learner's in-sample predictions are optimistic, the Radscore "
+                     "that entered the combined logistic model was the out-of-fold Radscore of the training patients "
+                     "(5-fold cross-fitting: each patient scored by a pipeline fitted without them); new patients are "
+                     "scored by the pipeline fitted on all training patients.")
+    else:
+        parts.append("The Radscore that entered the combined model was the LASSO linear predictor of the training "
+                     "patients, as published radiomics nomograms do.")
+    if cfg.group:
+        parts.append(f"Patients contributed several rows (grouped by '{cfg.group}'); every split, cross-validation "
+                     "fold, bootstrap resample and stacking fold kept a patient's rows together.")
+    src = m.get("cutoff", {}).get("source", "the training cohort")
+    parts.append(f"The cutoff ({_f(m['cutoff']['value'], 3) if 'cutoff' in m else 'Youden'}) maximises Youden's J "
+                 f"on the {src}. Accuracy, sensitivity, specificity, PPV, NPV and F1 at the cutoff and the AUC are "
+                 f"given with {N_BOOT_CI}-resample stratified{' (patient-grouped)' if cfg.group else ''} percentile "
+                 "bootstrap 95% CIs. Figures are drawn from validated (held-out, external or out-of-fold) "
+                 "predictions where the design has them. Reporting follows TRIPOD (Collins et al., 2015).")
     return " ".join(parts)
 
 
@@ -659,7 +996,10 @@ def evaluate_bundle(bundle: ModelBundle, features: pd.DataFrame, clinical: pd.Da
                           "provenance_validation": bundle.provenance.get("validation")},
                "cohort": {"n_test": int(len(frame)), "events_test": int(frame["y"].sum()), "test_cohort": "external"}}
     if time is not None:
-        metrics["survival"] = {"external": _survival_metrics(frame, cutoff, final="model")}
+        outcome = bundle.outcome or {}
+        metrics["survival"] = {"external": _survival_metrics(frame, cutoff, final="model",
+                                                              direction=outcome.get("direction", "adverse"),
+                                                              outcome_name=outcome.get("name", "the outcome"))}
     return frame, metrics
 
 

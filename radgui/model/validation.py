@@ -29,9 +29,10 @@ import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.model_selection import train_test_split
 
 from radgui.model.learners import set_seed
+from radgui.model.steps import GroupedStratifiedKFold, groups_of
 from radgui.progress import Step, run
 
 
@@ -87,21 +88,25 @@ class CVResult:
 
 
 def iter_repeated_cv(estimator, X, y, *, repeats: int = 100, folds: int = 5, seed: int = 0,
-                     n_jobs: int = 1) -> Generator[Step, None, CVResult]:
+                     n_jobs: int = 1, groups=None) -> Generator[Step, None, CVResult]:
     """Repeated stratified k-fold CV of a whole pipeline (nested when it tunes inside).
 
     Each patient gets the mean of its out-of-fold predictions over repeats.
     Yields a :class:`Step` per finished fold; returns a :class:`CVResult`.
-    ``repeats=1`` is plain k-fold CV.
+    ``repeats=1`` is plain k-fold CV. Rows of one patient (``groups``, or the
+    ``group`` index level of ``X``) always fall in the same fold
+    (``StratifiedGroupKFold``).
     """
     y = np.asarray(y)
     n = len(y)
+    if groups is None:
+        groups = groups_of(X)
     split_seeds = _seeds(seed, repeats)
     fit_seeds = _seeds(seed + 1 if seed is not None else None, repeats * folds)
     tasks = []
     for r in range(repeats):
-        cv = StratifiedKFold(folds, shuffle=True, random_state=split_seeds[r])
-        for k, (tr, te) in enumerate(cv.split(np.zeros(n), y)):
+        cv = GroupedStratifiedKFold(folds, shuffle=True, random_state=split_seeds[r])
+        for k, (tr, te) in enumerate(cv.split(np.zeros((n, 1)), y, groups)):
             tasks.append((r, tr, te, fit_seeds[r * folds + k]))
     preds = np.full((repeats, n), np.nan)
     total = len(tasks)
@@ -125,12 +130,33 @@ def repeated_cv(estimator, X, y, **kwargs) -> CVResult:
     return run(iter_repeated_cv(estimator, X, y, **kwargs))
 
 
-def holdout_split(y, test_fraction: float = 0.3, seed: int | None = 0, stratify=None):
-    """Stratified train/test indices (stratified on ``y`` unless ``stratify`` is given)."""
+def holdout_split(y, test_fraction: float = 0.3, seed: int | None = 0, stratify=None, groups=None):
+    """Stratified train/test indices (stratified on ``y`` unless ``stratify`` is given).
+
+    With ``groups`` (the patient of each row) the split is drawn over
+    patients, stratified on whether a patient has any positive row, so that
+    all rows of a patient land on the same side.
+    """
     y = np.asarray(y)
     idx = np.arange(len(y))
-    return train_test_split(idx, test_size=test_fraction, random_state=seed,
-                            stratify=y if stratify is None else stratify)
+    if groups is None:
+        return train_test_split(idx, test_size=test_fraction, random_state=seed,
+                                stratify=y if stratify is None else stratify)
+    groups = np.asarray(groups).astype(str)
+    ug, inv = np.unique(groups, return_inverse=True)
+    label = np.zeros(len(ug), dtype=int)
+    np.maximum.at(label, inv, (y == y.max()).astype(int))
+    g_tr, g_te = train_test_split(np.arange(len(ug)), test_size=test_fraction, random_state=seed,
+                                  stratify=label if min(np.bincount(label, minlength=2)) >= 2 else None)
+    return idx[np.isin(inv, g_tr)], idx[np.isin(inv, g_te)]
+
+
+def grouped_resample(y, groups, rng: np.random.Generator) -> np.ndarray:
+    """One bootstrap sample of row indices: patients drawn with replacement, with all their rows."""
+    ug, inv = np.unique(np.asarray(groups).astype(str), return_inverse=True)
+    members = [np.flatnonzero(inv == k) for k in range(len(ug))]
+    pick = rng.integers(0, len(ug), len(ug))
+    return np.concatenate([members[k] for k in pick])
 
 
 @dataclass
@@ -152,28 +178,53 @@ class OptimismResult:
                 "optimism_corrected_auc": self.corrected, "n_boot": self.n_boot}
 
 
-def _boot_one(estimator, X, y, seed):
+def _boot_one(estimator, X, y, seed, groups=None):
     rng = np.random.default_rng(seed)
     n = len(y)
     for _ in range(100):
-        idx = rng.integers(0, n, n)
-        if 0 < y[idx].sum() < n:
+        idx = rng.integers(0, n, n) if groups is None else grouped_resample(y, groups, rng)
+        if 0 < y[idx].sum() < len(idx):
             break
     est = set_seed(clone(estimator), seed)
-    est.fit(_rows(X, idx), y[idx])
-    return roc_auc_score(y[idx], score(est, _rows(X, idx))), roc_auc_score(y, score(est, X))
+    Xb = _rows(X, idx)
+    if groups is None and isinstance(Xb, pd.DataFrame):
+        # copies of one patient in a bootstrap sample must not sit on both sides of the
+        # pipeline's own inner folds (LASSO lambda CV, tuning, cross-fitted Radscore)
+        Xb = _with_group_level(Xb, idx.astype(str))
+    est.fit(Xb, y[idx])
+    return roc_auc_score(y[idx], score(est, Xb)), roc_auc_score(y, score(est, X))
+
+
+def _with_group_level(X: pd.DataFrame, groups) -> pd.DataFrame:
+    """``X`` with a ``group`` index level (replacing any existing one)."""
+    from radgui.model.steps import GROUP_LEVEL
+
+    idx = X.index
+    arrays = [idx.get_level_values(i) for i in range(idx.nlevels)]
+    names = list(idx.names)
+    if GROUP_LEVEL in names:
+        k = names.index(GROUP_LEVEL)
+        arrays.pop(k)
+        names.pop(k)
+    out = X.copy()
+    out.index = pd.MultiIndex.from_arrays([*arrays, np.asarray(groups)], names=[*names, GROUP_LEVEL])
+    return out
 
 
 def iter_bootstrap_optimism(estimator, X, y, *, n_boot: int = 500, seed: int = 0,
-                            n_jobs: int = 1, fitted=None) -> Generator[Step, None, OptimismResult]:
+                            n_jobs: int = 1, fitted=None, groups=None) -> Generator[Step, None, OptimismResult]:
     """Bootstrap optimism-corrected AUC (Harrell 1996; Steyerberg 2019, ch. 17).
 
     The full pipeline is refitted on each bootstrap sample; optimism is the
     mean difference between its AUC on the bootstrap sample and on the
     original data; the corrected AUC is the apparent AUC minus optimism.
     ``fitted`` may give the model already fitted on all of ``X`` (apparent AUC).
+    With ``groups`` (or a ``group`` index level on ``X``) patients are
+    resampled with all their rows (cluster bootstrap).
     """
     y = np.asarray(y)
+    if groups is None:
+        groups = groups_of(X)
     total = n_boot + 1
     yield Step(0, total, f"bootstrap optimism: {n_boot} resamples")
     if fitted is None:
@@ -181,10 +232,10 @@ def iter_bootstrap_optimism(estimator, X, y, *, n_boot: int = 500, seed: int = 0
     apparent = float(roc_auc_score(y, score(fitted, X)))
     seeds = _seeds(seed, n_boot)
     if n_jobs == 1:
-        results = (_boot_one(estimator, X, y, s) for s in seeds)
+        results = (_boot_one(estimator, X, y, s, groups) for s in seeds)
     else:
         results = Parallel(n_jobs=n_jobs, return_as="generator")(
-            delayed(_boot_one)(estimator, X, y, s) for s in seeds)
+            delayed(_boot_one)(estimator, X, y, s, groups) for s in seeds)
     boot, test = [], []
     for done, (b, t) in enumerate(results, 1):
         boot.append(b)

@@ -25,9 +25,21 @@ _GROUP_COLORS = {"low": "#1f77b4", "high": "#ff7f0e"}
 _TABLE_PT = 50 + 13 * 3 + 16  # room under the KM axes for the numbers-at-risk table (points)
 
 
-def group_label(group: str) -> str:
-    """Display name of a risk group (``"high"`` -> ``"High risk"``)."""
-    return f"{str(group).capitalize()} risk"
+def group_label(group: str, direction: str = "adverse", outcome: str = "the outcome") -> str:
+    """Display name of a risk group (``"high"`` -> ``"High risk"``; for a favourable outcome
+    ``"High probability of <outcome>"``)."""
+    from radgui.model.config import risk_group_label
+
+    return risk_group_label(group, direction, outcome)
+
+
+def _group_colour(group: str, direction: str = "adverse", default=None):
+    """The worse-prognosis group is orange, the better one blue, whatever the outcome's direction."""
+    if str(group) not in _GROUP_COLORS:
+        return default
+    from radgui.model.config import is_worse_group
+
+    return _GROUP_COLORS["high" if is_worse_group(group, direction) else "low"]
 
 
 def _fmt_time(v) -> str:
@@ -89,6 +101,10 @@ class KMPlacementDisplay:
             raise BundleError(f"model '{bundle.name}' has no reference cohort to place the patient in")
         self.bundle = bundle
         self.prediction = prediction
+        outcome = bundle.outcome or {}
+        self.direction = outcome.get("direction", "adverse")
+        self._label = lambda g: group_label(g, self.direction, outcome.get("name", "the outcome"))
+        self._colour = lambda g, default=None: _group_colour(g, self.direction, default)
         meta = (bundle.provenance or {}).get("reference_cohort") or {}
         meta = meta if isinstance(meta, dict) else {}
         self.time_unit = time_unit or meta.get("time_unit") or ""
@@ -137,7 +153,7 @@ class KMPlacementDisplay:
             t = ref["time"].to_numpy(float)
             e = ref["event"].to_numpy(int)
             g = ref["risk_group"].astype(str).to_numpy()
-            self.curves_ = {group_label(k): kaplan_meier(t[g == k], e[g == k]) for k in groups}
+            self.curves_ = {self._label(k): kaplan_meier(t[g == k], e[g == k]) for k in groups}
             lr = logrank(t, e, g) if len(groups) > 1 else None
             from radgui.plots.curves import KaplanMeierDisplay
 
@@ -145,8 +161,8 @@ class KMPlacementDisplay:
             # colours by group, patient's group emphasised
             km.plot(ax=ax_km)
             for k in groups:
-                line = km.lines_[group_label(k)]
-                line.set_color(_GROUP_COLORS.get(k, line.get_color()))
+                line = km.lines_[self._label(k)]
+                line.set_color(self._colour(k, line.get_color()))
                 if mine is not None:
                     line.set_linewidth(2.6 if k == mine else 1.0)
                     line.set_alpha(1.0 if k == mine else 0.55)
@@ -161,14 +177,14 @@ class KMPlacementDisplay:
             if self.time_point is not None:
                 ax_km.axvline(self.time_point, color="0.4", lw=0.8, ls=":")
             self.km_ = km
-            if mine is not None and group_label(mine) in self.curves_:
-                c = self.curves_[group_label(mine)]
+            if mine is not None and self._label(mine) in self.curves_:
+                c = self.curves_[self._label(mine)]
                 rate = float(c.survival_at(self.time_point))
                 lo, hi = (float(v) for v in c.ci_at(self.time_point))
                 self.summary_.update(median=c.median, median_ci_low=c.median_ci_low,
                                      median_ci_high=c.median_ci_high, rate=rate, rate_ci_low=lo,
                                      rate_ci_high=hi, n=c.n, events=c.n_events)
-                txt = (f"{group_label(mine)} group (n={c.n}, {c.n_events} events): median {self.endpoint} "
+                txt = (f"{self._label(mine)} group (n={c.n}, {c.n_events} events): median {self.endpoint} "
                        f"{_fmt_time(c.median)} [{_fmt_time(c.median_ci_low)}, {_fmt_time(c.median_ci_high)}]"
                        f"{unit}\nevent-free at {self.time_point:g}{unit}: {100 * rate:.0f}% "
                        f"[{100 * lo:.0f}, {100 * hi:.0f}]")
@@ -189,7 +205,7 @@ class KMPlacementDisplay:
     def _recolour(self, ax, km, groups):
         from matplotlib.collections import PolyCollection
 
-        colours = [_GROUP_COLORS.get(k) for k in groups]
+        colours = [self._colour(k) for k in groups]
         polys = [c for c in ax.collections if isinstance(c, PolyCollection)]
         for poly, col in zip(polys, colours):
             if col:
@@ -206,8 +222,8 @@ class KMPlacementDisplay:
         bins = np.histogram_bin_edges(lp, bins=min(25, max(8, len(lp) // 6)))
         data = [lp[g == k] for k in groups]
         ax.hist(data, bins=bins, stacked=True, orientation="horizontal",
-                color=[_GROUP_COLORS.get(k, "0.6") for k in groups], alpha=0.75,
-                label=[group_label(k) for k in groups])
+                color=[self._colour(k, "0.6") for k in groups], alpha=0.75,
+                label=[self._label(k) for k in groups])
         cut = _cutoff_lp(self.bundle)
         if cut is not None:
             ax.axhline(cut, color="0.3", lw=0.9, ls="--")

@@ -50,26 +50,66 @@ def _p(v):
     return "<0.001" if v < 0.001 else f"{v:.3f}"
 
 
-def _km_page(pdf, frames, score, cutoff, time_unit, survival, title) -> None:
-    """One PDF page: Kaplan-Meier by risk group (``score >= cutoff`` is high) for each cohort.
+#: Colours of the predicted groups: the worse-prognosis group is drawn in the warning colour.
+_WORSE, _BETTER = "#d62728", "#1f77b4"
+
+
+def _km_page(pdf, frames, score, cutoff, time_unit, survival, title, direction: str = "adverse",
+             outcome_name: str = "the outcome") -> None:
+    """One PDF page: Kaplan-Meier by predicted group (``score >= cutoff`` is "high") for each cohort.
 
     ``frames`` maps cohort -> predictions (``time``, ``event``, ``score``);
     ``survival`` maps cohort -> its survival metrics; ``title(cohort, metrics)``
     gives the start of each panel's title, which ends with the Cox HR and its CI.
+    Group names and colours follow the outcome ``direction``: "High risk" /
+    "Low risk" for an adverse outcome, "High probability of <outcome>" / "Low
+    probability of <outcome>" for a favourable one; the group with the worse
+    prognosis is red.
     """
+    from radgui.model.config import is_worse_group, risk_group_label
     from radgui.plots.curves import KaplanMeierDisplay
 
     fig = _figure()
     axes = fig.subplots(len(frames), 1, squeeze=False)[:, 0]
+    names = {g: risk_group_label(g, direction, outcome_name) for g in ("high", "low")}
     for ax, (c, frame) in zip(axes, frames.items()):
-        group = np.where(frame[score].to_numpy() >= cutoff, "high", "low")
+        group = np.where(frame[score].to_numpy() >= cutoff, names["high"], names["low"])
+        present = sorted(set(group))  # KaplanMeierDisplay draws groups in sorted order
+        ax.set_prop_cycle(color=[_WORSE if is_worse_group("high" if g == names["high"] else "low", direction)
+                                 else _BETTER for g in present])
         KaplanMeierDisplay.from_survival(frame["time"], frame["event"], group,
                                          time_label=f"Time ({time_unit})" if time_unit else "Time", ax=ax)
         s = survival[c]
         hr = s.get("cox_hr_high_vs_low", {})
-        ax.set_title(f"{title(c, s)} {_fmt(hr.get('hr'), 2)} [{_fmt(hr.get('ci_low'), 2)}-{_fmt(hr.get('ci_high'), 2)}]",
-                     fontsize=8)
+        ax.set_title(textwrap.fill(f"{title(c, s)} {_fmt(hr.get('hr'), 2)} [{_fmt(hr.get('ci_low'), 2)}-"
+                                   f"{_fmt(hr.get('ci_high'), 2)}]", 120), fontsize=8)
     pdf.savefig(fig)
+
+
+#: How each cohort's predictions were obtained, for figure titles.
+KIND = {"train": "apparent: training patients scored by the model fitted on them",
+        "test": "held-out test cohort", "external": "external cohort",
+        "cross-validated": "validated: out-of-fold predictions of nested cross-validation"}
+
+
+def _kind(c: str) -> str:
+    return KIND.get(c, c)
+
+
+def _cohort_label(c: str) -> str:
+    """Table label of a cohort: the training predictions are marked as apparent."""
+    return {"train": "train (apparent)", "cross-validated": "nested CV (OOF)"}.get(c, c)
+
+
+def figure_cohorts(cohorts) -> list[str]:
+    """The cohorts whose predictions the figures are drawn from: validated ones when the design has them.
+
+    Held-out/external cohorts and the cross-validated (out-of-fold)
+    predictions; the training (apparent) predictions only when there is no
+    validated one, and then labelled as apparent.
+    """
+    validated = [c for c in cohorts if c != "train"]
+    return validated or [c for c in cohorts if c == "train"]
 
 
 def to_json(metrics: dict) -> str:
@@ -124,7 +164,8 @@ def _text_page(pdf, title, paragraphs, tables=()):
 
 def write_report(pdf_path, *, title: str, summary: list[str], metrics: dict, predictions: dict,
                  models: list[str], cutoff: float, bundle=None, lasso=None, cohort_tables: dict | None = None,
-                 survival: bool = False, time_unit: str = "", outcome_labels=("0", "1")) -> Path:
+                 survival: bool = False, time_unit: str = "", outcome_labels=("0", "1"),
+                 direction: str = "adverse", outcome_name: str = "the outcome") -> Path:
     """Write the validation report PDF.
 
     Parameters
@@ -146,6 +187,14 @@ def write_report(pdf_path, *, title: str, summary: list[str], metrics: dict, pre
     bundle : ModelBundle, optional
         Its nomogram is drawn when it has one.
     lasso : fitted LassoLogisticCV, optional
+    direction : {"adverse", "favourable"}
+        The outcome's direction: names and colours of the Kaplan-Meier groups.
+    outcome_name : str
+
+    Figures (ROC, calibration, decision curves, confusion matrices, waterfall,
+    Kaplan-Meier) are drawn from validated predictions (held-out, external,
+    out-of-fold) when the design has them, and from the apparent training
+    predictions only when it has none; every title says which.
     """
     from matplotlib.backends.backend_pdf import PdfPages
 
@@ -157,12 +206,13 @@ def write_report(pdf_path, *, title: str, summary: list[str], metrics: dict, pre
         LassoPathDisplay,
         WaterfallDisplay,
     )
+    from radgui.errors import StatsInputError
     from radgui.stats import calibration, roc_auc, roc_curve
 
     pdf_path = Path(pdf_path)
     pdf_path.parent.mkdir(parents=True, exist_ok=True)
     all_cohorts = [c for c in predictions if c in metrics.get("models", {})]
-    cohorts = [c for c in all_cohorts if c != "cross-validated"] or all_cohorts
+    cohorts = figure_cohorts(all_cohorts)
     final = "combined" if "combined" in models else models[-1]
     with PdfPages(pdf_path) as pdf:
         tables = [(f"Cohort characteristics by outcome: {k}", t.assign(
@@ -194,7 +244,7 @@ def write_report(pdf_path, *, title: str, summary: list[str], metrics: dict, pre
             for mname in models:
                 fpr, tpr, _ = roc_curve(y, frame[mname].to_numpy())
                 RocDisplay(fpr, tpr, roc_auc(y, frame[mname].to_numpy()), NAMES.get(mname, mname)).plot(ax)
-            ax.set_title(f"ROC curves: {c} cohort (n={len(y)}, events={int(y.sum())})", fontsize=10)
+            ax.set_title(f"ROC curves: {c} (n={len(y)}, events={int(y.sum())}; {_kind(c)})", fontsize=9)
             for pair, d in metrics["models"][c].get("delong", {}).items():
                 a, b = pair.split(" vs ")
                 rows.append([c, f"{NAMES.get(a, a)} vs {NAMES.get(b, b)}", _fmt(d["auc_a"]), _fmt(d["auc_b"]),
@@ -214,14 +264,20 @@ def write_report(pdf_path, *, title: str, summary: list[str], metrics: dict, pre
             frame = predictions[c]
             y = frame["y"].to_numpy()
             p = frame[final].to_numpy()
-            CalibrationDisplay(calibration(y, p), NAMES.get(final, final), p).plot(row[0])
             hl = metrics["models"][c][final].get("hosmer_lemeshow", {})
-            row[0].set_title(f"Calibration, {c}: Hosmer-Lemeshow chi2 {_fmt(hl.get('statistic'), 2)}, "
-                             f"p {_p(hl.get('p_value'))}", fontsize=8)
+            try:
+                CalibrationDisplay(calibration(y, p), NAMES.get(final, final), p).plot(row[0])
+            except StatsInputError as exc:  # degenerate probabilities: say why instead of drawing nonsense
+                row[0].axis("off")
+                row[0].text(0, 0.5, textwrap.fill(f"Calibration not computed: {exc.reason}", 60), fontsize=7,
+                            va="center", transform=row[0].transAxes)
+            hl_text = (f"Hosmer-Lemeshow chi2 {_fmt(hl.get('statistic'), 2)}, p {_p(hl.get('p_value'))}"
+                       if "error" not in hl else "Hosmer-Lemeshow not computed (see text)")
+            row[0].set_title(f"Calibration, {c} ({_kind(c)}):\n{hl_text}", fontsize=7)
             for i, mname in enumerate(models):
                 DecisionCurveDisplay.from_predictions(y, frame[mname].to_numpy(), np.arange(0.01, 0.96, 0.01),
                                                       name=NAMES.get(mname, mname), ax=row[1], references=i == 0)
-            row[1].set_title(f"Decision curves, {c}", fontsize=8)
+            row[1].set_title(f"Decision curves, {c}\n({_kind(c)})", fontsize=7)
         pdf.savefig(fig)
 
         # Confusion matrix + waterfall
@@ -231,23 +287,29 @@ def write_report(pdf_path, *, title: str, summary: list[str], metrics: dict, pre
             frame = predictions[c]
             m = metrics["models"][c][final].get("at_cutoff")
             if m:
+                ci = metrics["models"][c][final].get("bootstrap_ci", {})
+
+                def w(k, m=m, ci=ci):
+                    b = ci.get(k)
+                    return _fmt(m[k], 2) + (f" ({_fmt(b['ci_low'], 2)}-{_fmt(b['ci_high'], 2)})" if b else "")
                 ConfusionMatrixDisplay.from_metrics(m, labels=outcome_labels).plot(row[0], title=(
-                    f"{c}, cutoff {cutoff:.3f}\nsens {_fmt(m['sensitivity'], 2)}, spec {_fmt(m['specificity'], 2)}, "
-                    f"acc {_fmt(m['accuracy'], 2)}\nPPV {_fmt(m['ppv'], 2)}, NPV {_fmt(m['npv'], 2)}, "
-                    f"F1 {_fmt(m['f1'], 2)}"))
+                    f"{c}, cutoff {cutoff:.3f}\nsens {w('sensitivity')}, spec {w('specificity')}\n"
+                    f"acc {w('accuracy')}, F1 {w('f1')}\nPPV {w('ppv')}, NPV {w('npv')}"))
             else:
                 row[0].axis("off")
             WaterfallDisplay(frame["y"], frame[final], cutoff, labels=(f"outcome {outcome_labels[0]}",
                                                                         f"outcome {outcome_labels[1]}")).plot(
-                row[1], title=f"Waterfall, {c} ({NAMES.get(final, final)})")
+                row[1], title=f"Waterfall, {c} ({NAMES.get(final, final)}; {_kind(c)})")
         pdf.savefig(fig)
 
         # Kaplan-Meier by risk group
         if survival and metrics.get("survival"):
             surv_cohorts = [c for c in cohorts if c in metrics["survival"]]
             _km_page(pdf, {c: predictions[c] for c in surv_cohorts}, final, cutoff, time_unit, metrics["survival"],
-                     lambda c, s: f"{c}: predicted-probability group (cutoff {cutoff:.3f}); log-rank p "
-                                  f"{_p(s.get('logrank', {}).get('p_value'))}; Cox HR high vs low")
+                     lambda c, s: f"{c} ({_kind(c)}): predicted-probability group (cutoff {cutoff:.3f}); C-index "
+                                  f"{_fmt(s.get('c_index_linear_predictor'), 2)}; log-rank p "
+                                  f"{_p(s.get('logrank', {}).get('p_value'))}; Cox HR high vs low",
+                     direction=direction, outcome_name=outcome_name)
 
         # Nomogram
         if bundle is not None and bundle.nomogram is not None:
@@ -266,7 +328,7 @@ def write_report(pdf_path, *, title: str, summary: list[str], metrics: dict, pre
             for mname in models:
                 m = metrics["models"][c][mname]
                 cal = m.get("calibration", {})
-                rows.append([c, NAMES.get(mname, mname), _fmt(m["auc"]),
+                rows.append([_cohort_label(c), NAMES.get(mname, mname), _fmt(m["auc"]),
                              f"{_fmt(m['auc_ci_low'])}-{_fmt(m['auc_ci_high'])}", _fmt(cal.get("slope"), 2),
                              _fmt(cal.get("intercept"), 2), _fmt(cal.get("brier")),
                              _p(m.get("hosmer_lemeshow", {}).get("p_value"))])
@@ -288,6 +350,22 @@ def write_report(pdf_path, *, title: str, summary: list[str], metrics: dict, pre
                                                                         "AUC", "detail"]), "Internal validation",
                    col_widths=[0.3, 0.25, 0.1, 0.35])
         pdf.savefig(fig)
+        boot_rows = []
+        for c in all_cohorts:
+            ci = metrics["models"][c][final].get("bootstrap_ci", {})
+            for k in ("auc", "accuracy", "sensitivity", "specificity", "ppv", "npv", "f1"):
+                if k in ci:
+                    b = ci[k]
+                    boot_rows.append([_cohort_label(c), k.upper() if k in ("auc", "ppv", "npv") else k, _fmt(b["estimate"]),
+                                      f"{_fmt(b['ci_low'])}-{_fmt(b['ci_high'])}",
+                                      f"{b['n_boot']}{', grouped' if b.get('grouped') else ''}"])
+        if boot_rows:
+            fig = _figure()
+            _table(fig.add_subplot(), pd.DataFrame(boot_rows, columns=["cohort", "metric", "value",
+                                                                       "95% CI (bootstrap percentile)", "resamples"]),
+                   f"{NAMES.get(final, final)}: AUC and metrics at the cutoff {cutoff:.3f}, stratified bootstrap "
+                   "percentile intervals", col_widths=[0.16, 0.16, 0.12, 0.3, 0.16])
+            pdf.savefig(fig)
         info = pdf.infodict()
         info["Title"] = title
         info["Creator"] = "radgui"
@@ -299,6 +377,43 @@ def write_survival_report(pdf_path, result) -> Path:
     from radgui.report.survival_report import write_training_report
 
     return write_training_report(pdf_path, result)
+
+
+def headline_text(metrics: dict) -> str:
+    """The validated AUC with its CI and method, the apparent AUC beside it, labelled as such."""
+    h = metrics.get("headline")
+    if not h:
+        return ""
+    text = (f"Headline (validated): combined model AUC {_fmt(h['auc'])} (95% CI {_fmt(h.get('ci_low'))}-"
+            f"{_fmt(h.get('ci_high'))}), {h['method']}. Apparent (training patients, optimistic) AUC "
+            f"{_fmt(h.get('apparent_auc'))}; apparent numbers are not estimates of performance on new patients.")
+    if h.get("validated") is False:
+        text = ("WARNING: no validation was run (split none, no cross-validation, no bootstrap): every number "
+                "in this report is apparent. " + text)
+    return text
+
+
+def summary_paragraphs(result) -> list[str]:
+    """Paragraphs of the first page: outcome and cohorts, headline, warnings, methods, intended use."""
+    cfg, m = result.config, result.metrics
+    coh = m["cohort"]
+    direction = cfg.outcome.get("direction", "adverse")
+    paras = [
+        f"Outcome: {cfg.outcome.get('label', cfg.outcome['column'])} (positive = {cfg.outcome.get('positive', 1)}; "
+        f"{'a favourable outcome: groups are named by the probability of it' if direction == 'favourable' else 'an adverse outcome: groups are named by risk'}). "
+        f"Training cohort {coh['n_train']} patients ({coh['events_train']} events)"
+        + (f"; {coh['test_cohort']} cohort {coh['n_test']} patients ({coh['events_test']} events)." if coh['n_test']
+           else "."),
+    ]
+    if headline_text(m):
+        paras.append(headline_text(m))
+    warns = m.get("warnings", [])
+    for w in warns[:6]:
+        paras.append(f"WARNING: {w}")
+    if len(warns) > 6:
+        paras.append(f"({len(warns) - 6} more warning(s) in metrics.json)")
+    paras += ["Methods. " + result.methods, f"Intended use: {cfg.intended_use}"]
+    return paras
 
 
 def report_from_training(result, out_dir) -> tuple[Path, Path, Path]:
@@ -315,19 +430,14 @@ def report_from_training(result, out_dir) -> tuple[Path, Path, Path]:
     lasso = result.radiomics.named_steps.get("lasso") or result.radiomics[-1]
     cfg = result.config
     coh = result.metrics["cohort"]
-    summary = [
-        f"Outcome: {cfg.outcome.get('label', cfg.outcome['column'])} (positive = {cfg.outcome.get('positive', 1)}). "
-        f"Training cohort {coh['n_train']} patients ({coh['events_train']} events)"
-        + (f"; {coh['test_cohort']} cohort {coh['n_test']} patients ({coh['events_test']} events)." if coh['n_test']
-           else "."),
-        "Methods. " + result.methods,
-        f"Intended use: {cfg.intended_use}",
-    ]
+    summary = summary_paragraphs(result)
     pdf = write_report(out / "report.pdf", title=f"Model validation report: {cfg.name}", summary=summary,
                        metrics=result.metrics, predictions=result.predictions, models=models,
                        cutoff=result.metrics["cutoff"]["value"], bundle=result.bundle,
                        lasso=lasso if hasattr(lasso, "coef_path_") else None, cohort_tables=result.cohort_tables,
-                       survival=bool(cfg.survival), time_unit=(cfg.survival or {}).get("unit", ""))
+                       survival=bool(cfg.survival), time_unit=(cfg.survival or {}).get("unit", ""),
+                       direction=cfg.outcome.get("direction", "adverse"),
+                       outcome_name=cfg.outcome.get("label", cfg.outcome["column"]))
     metrics_path = out / "metrics.json"
     metrics_path.write_text(to_json(result.metrics), encoding="utf-8")
     return bundle_path, pdf, metrics_path

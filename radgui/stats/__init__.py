@@ -12,7 +12,7 @@ psych; Stata; lifelines, statsmodels, scikit-learn, pingouin). See
 0.75
 """
 
-from .bootstrap import BootstrapCI, bootstrap_ci, iter_bootstrap_ci
+from .bootstrap import BootstrapCI, bootstrap_ci, bootstrap_cis, iter_bootstrap_ci
 from .calibration import Calibration, HosmerLemeshow, calibration, hosmer_lemeshow
 from .decision import decision_curve
 from .icc import ICC, ICC_FORMS, icc
@@ -60,6 +60,7 @@ __all__ = [
     "icc",
     "ICC_FORMS",
     "bootstrap_ci",
+    "bootstrap_cis",
     "iter_bootstrap_ci",
     "RocAuc",
     "DelongTest",

@@ -16,7 +16,8 @@ Stat Med 2000;19:1141-1164.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+import warnings
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -50,6 +51,11 @@ class BootstrapCI:
         they are left out of the interval.
     replicates : ndarray
         The finite replicate values, in draw order.
+    stratified : bool
+        Whether resampling was stratified (False when ``stratified=True``
+        was asked for a continuous ``y`` and fell back, with a warning).
+    grouped : bool
+        Whether whole groups (patients) were resampled.
     """
 
     estimate: float
@@ -60,6 +66,34 @@ class BootstrapCI:
     n_boot: int
     n_failed: int
     replicates: np.ndarray = field(repr=False, compare=False)
+    stratified: bool = field(default=True, compare=False)
+    grouped: bool = field(default=False, compare=False)
+
+
+MAX_STRATA = 20
+
+
+def can_stratify(y) -> bool:
+    """True when ``y`` looks like a class label: at most 20 distinct values, fewer than half the rows.
+
+    Stratifying on a continuous variable makes every stratum a single row,
+    so every replicate is the original sample and the interval has zero
+    width.
+    """
+    y = np.asarray(y)
+    k = np.unique(y).size
+    return k <= MAX_STRATA and 2 * k <= y.shape[0]
+
+
+def _check_stratified(y, stratified: bool) -> bool:
+    if stratified and not can_stratify(y):
+        warnings.warn(
+            f"stratified bootstrap asked for, but y has {np.unique(np.asarray(y)).size} distinct values in "
+            f"{np.asarray(y).shape[0]} rows (a continuous statistic or outcome, not a class label): stratifying "
+            "would give a zero-width interval, so the rows are resampled without stratification",
+            RuntimeWarning, stacklevel=3)
+        return False
+    return stratified
 
 
 def _take(a, idx):
@@ -68,14 +102,29 @@ def _take(a, idx):
     return np.asarray(a)[idx]
 
 
-def resample_indices(y, n_boot: int, rng: np.random.Generator, stratified: bool = True) -> np.ndarray:
+def resample_indices(y, n_boot: int, rng: np.random.Generator, stratified: bool = True,
+                     groups=None) -> np.ndarray | list:
     """Bootstrap row indices, shape (n_boot, n).
 
     With ``stratified`` each replicate draws, with replacement, as many rows of
-    each distinct ``y`` value as the data hold (class sizes are kept).
+    each distinct ``y`` value as the data hold (class sizes are kept). With
+    ``groups`` (the patient of each row) whole groups are drawn with
+    replacement (a cluster bootstrap), stratified on each group's largest
+    ``y``; replicates may then differ in length, so a list of index arrays is
+    returned.
     """
     y = np.asarray(y)
     n = y.shape[0]
+    if groups is not None:
+        ug, inv = np.unique(np.asarray(groups).astype(str), return_inverse=True)
+        members = [np.flatnonzero(inv == k) for k in range(len(ug))]
+        glabel = np.array([y[m].max() for m in members])
+        levels = [np.flatnonzero(glabel == v) for v in np.unique(glabel)] if stratified else [np.arange(len(ug))]
+        out = []
+        for _ in range(n_boot):
+            pick = np.concatenate([lv[rng.integers(0, lv.size, lv.size)] for lv in levels])
+            out.append(np.concatenate([members[k] for k in pick]))
+        return out
     if not stratified:
         return rng.integers(0, n, size=(n_boot, n))
     parts = []
@@ -111,6 +160,7 @@ def iter_bootstrap_ci(
     stratified: bool = True,
     seed=None,
     n_jobs: int = 1,
+    groups=None,
 ) -> Generator[Step, None, BootstrapCI]:
     """Generator twin of :func:`bootstrap_ci`: yields a :class:`~radgui.progress.Step` per chunk.
 
@@ -119,7 +169,7 @@ def iter_bootstrap_ci(
 
     Parameters
     ----------
-    metric, y, *arrays, n_boot, level, stratified, seed, n_jobs
+    metric, y, *arrays, n_boot, level, stratified, seed, n_jobs, groups
         As :func:`bootstrap_ci`.
 
     Returns
@@ -136,12 +186,15 @@ def iter_bootstrap_ci(
     for k, a in enumerate(arrays):
         if len(a) != n:
             raise StatsInputError(f"array {k + 1} has {len(a)} rows but y has {n}")
+    if groups is not None and len(groups) != n:
+        raise StatsInputError(f"groups has {len(groups)} rows but y has {n}")
+    stratified = _check_stratified(y_arr, stratified)
     estimate = float(metric(y, *arrays))
     rng = np.random.default_rng(seed)
     starts = list(range(0, n_boot, CHUNK))
     # Indices are drawn in the parent, chunk by chunk, from one generator: the
     # same seed gives the same replicates for any n_jobs.
-    blocks = (resample_indices(y_arr, min(CHUNK, n_boot - s), rng, stratified) for s in starts)
+    blocks = (resample_indices(y_arr, min(CHUNK, n_boot - s), rng, stratified, groups) for s in starts)
     reps = []
     if n_jobs == 1:
         results = (_eval_chunk(metric, y, arrays, b) for b in blocks)
@@ -165,7 +218,8 @@ def iter_bootstrap_ci(
             "the metric fails on resampled data (too few cases of one class?)"
         )
     lo, hi = percentile_interval(finite, level)
-    return BootstrapCI(estimate, lo, hi, float(np.std(finite, ddof=1)), level, n_boot, n_failed, finite)
+    return BootstrapCI(estimate, lo, hi, float(np.std(finite, ddof=1)), level, n_boot, n_failed, finite,
+                       stratified, groups is not None)
 
 
 def bootstrap_ci(
@@ -177,6 +231,7 @@ def bootstrap_ci(
     stratified: bool = True,
     seed=None,
     n_jobs: int = 1,
+    groups=None,
 ) -> BootstrapCI:
     """Percentile bootstrap confidence interval of any metric.
 
@@ -197,11 +252,18 @@ def bootstrap_ci(
         Confidence level.
     stratified : bool
         Keep the number of cases of each ``y`` value in every replicate
-        (pROC's default for ROC curves).
+        (pROC's default for ROC curves). For a continuous ``y`` (more than
+        20 distinct values, or more than half the rows distinct) stratifying
+        would return the original sample every time (a zero-width interval):
+        resampling then falls back to unstratified with a ``RuntimeWarning``
+        and ``result.stratified`` is False.
     seed : int, numpy Generator or None
         Random seed; the same seed gives the same interval for any ``n_jobs``.
     n_jobs : int
         Processes for joblib (``-1`` = all cores).
+    groups : array-like, shape (n,), optional
+        The patient of each row when a patient has several rows: whole
+        patients are resampled (cluster bootstrap).
 
     Returns
     -------
@@ -220,6 +282,52 @@ def bootstrap_ci(
     """
     return run(
         iter_bootstrap_ci(
-            metric, y, *arrays, n_boot=n_boot, level=level, stratified=stratified, seed=seed, n_jobs=n_jobs
+            metric, y, *arrays, n_boot=n_boot, level=level, stratified=stratified, seed=seed, n_jobs=n_jobs,
+            groups=groups,
         )
     )
+
+
+def bootstrap_cis(metrics: Mapping[str, Callable], y, *arrays, n_boot: int = 1000, level: float = 0.95,
+                  stratified: bool = True, seed=None, groups=None) -> dict[str, BootstrapCI]:
+    """Percentile bootstrap intervals of several metrics over the *same* replicates.
+
+    One set of resamples serves every metric (as a paper's table of AUC,
+    sensitivity, specificity, ...).
+
+    Parameters
+    ----------
+    metrics : mapping name -> callable
+        Each ``metric(y, *arrays) -> float``.
+    y, *arrays, n_boot, level, stratified, seed, groups
+        As :func:`bootstrap_ci`.
+
+    Returns
+    -------
+    dict name -> BootstrapCI
+        A metric that is undefined on the original data (e.g. PPV with no
+        positive call) is left out.
+    """
+    level = check_level(level)
+    n_boot = int(n_boot)
+    if n_boot < 2:
+        raise StatsInputError(f"n_boot must be at least 2, got {n_boot}")
+    y_arr = np.asarray(y)
+    stratified = _check_stratified(y_arr, stratified)
+    idx = resample_indices(y_arr, n_boot, np.random.default_rng(seed), stratified, groups)
+    out = {}
+    for name, metric in metrics.items():
+        try:
+            est = float(metric(y, *arrays))
+        except (ValueError, ZeroDivisionError, FloatingPointError):
+            continue
+        if not np.isfinite(est):
+            continue
+        reps = _eval_chunk(metric, y, arrays, idx)
+        finite = reps[np.isfinite(reps)]
+        if finite.size < 2:
+            continue
+        lo, hi = percentile_interval(finite, level)
+        out[name] = BootstrapCI(est, lo, hi, float(np.std(finite, ddof=1)), level, n_boot,
+                                int(reps.size - finite.size), finite, stratified, groups is not None)
+    return out

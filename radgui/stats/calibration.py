@@ -28,7 +28,22 @@ from radgui.errors import StatsInputError
 
 from ._checks import as_binary, probabilities, same_length
 
-__all__ = ["HosmerLemeshow", "Calibration", "hosmer_lemeshow", "calibration"]
+__all__ = ["HosmerLemeshow", "Calibration", "hosmer_lemeshow", "calibration", "DEGENERATE_EPS"]
+
+#: A probability this close to 0 or 1 is "degenerate": its logit is clipped
+#: and its Hosmer-Lemeshow term ``(O - E)^2 / E`` can be astronomically large.
+DEGENERATE_EPS = 1e-10
+
+
+def _refuse_degenerate(p: np.ndarray, what: str) -> None:
+    """Refuse probabilities at 0 or 1 (separation or an overfitted model), saying so."""
+    bad = (p <= DEGENERATE_EPS) | (p >= 1 - DEGENERATE_EPS)
+    if bad.any():
+        raise StatsInputError(
+            f"{what} is not computed: {int(bad.sum())} of {p.size} predicted probabilities are 0 or 1 "
+            f"(within {DEGENERATE_EPS:g}), which happens with complete separation or an overfitted model; "
+            "validate out-of-fold or held-out predictions instead"
+        )
 
 
 @dataclass(frozen=True)
@@ -154,6 +169,10 @@ def hosmer_lemeshow(y, prob, groups: int = 10, grouping: str = "quantile") -> Ho
     HosmerLemeshow
         ``statistic, df, p_value, table``.
 
+    Raises :class:`~radgui.errors.StatsInputError` when a probability is 0 or
+    1 (within :data:`DEGENERATE_EPS`): the statistic would be dominated by
+    that patient's ``1 / E`` term (values like 1e72 are then printed).
+
     Notes
     -----
     Empty groups (possible with the quantile cut when many risks tie) are
@@ -167,6 +186,7 @@ def hosmer_lemeshow(y, prob, groups: int = 10, grouping: str = "quantile") -> Ho
     yb = as_binary(y, need_both=False)
     p = probabilities(prob)
     same_length(y=yb, prob=p)
+    _refuse_degenerate(p, "the Hosmer-Lemeshow test")
     groups = int(groups)
     if groups < 3:
         raise StatsInputError(f"groups must be at least 3 (df = groups - 2), got {groups}")
@@ -219,8 +239,8 @@ def calibration(y, prob, bins: int = 10) -> Calibration:
     ----------
     y : array-like of 0/1
     prob : array-like in [0, 1]
-        Predicted probabilities (0 and 1 are clipped to 1e-12 from the edge
-        for the logit).
+        Predicted probabilities; values within :data:`DEGENERATE_EPS` of 0
+        or 1 are refused (their logit is not estimable).
     bins : int
         Number of equal-count bins (``pandas.qcut`` on the ranks) of the
         binned curve.
@@ -230,6 +250,9 @@ def calibration(y, prob, bins: int = 10) -> Calibration:
     Calibration
         ``slope, intercept, brier, curve`` plus ``smooth`` (LOWESS),
         ``intercept_joint`` and Wald intervals.
+
+    Raises :class:`~radgui.errors.StatsInputError` when a probability is 0 or
+    1 (within :data:`DEGENERATE_EPS`), with the reason.
 
     Notes
     -----
@@ -250,6 +273,7 @@ def calibration(y, prob, bins: int = 10) -> Calibration:
     yb = as_binary(y)
     p = probabilities(prob)
     same_length(y=yb, prob=p)
+    _refuse_degenerate(p, "calibration slope and intercept")
     lp = _logit(p)
     X = sm.add_constant(lp, has_constant="add")
     fit = sm.GLM(yb, X, family=sm.families.Binomial()).fit()
