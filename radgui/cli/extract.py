@@ -72,6 +72,7 @@ class _Bar:
 
 def run(args) -> int:
     from radgui.errors import RadguiError
+    from radgui.files import write_csv
     from radgui.features.presets import load_preset, presets
 
     if args.list_presets:
@@ -110,7 +111,7 @@ def run(args) -> int:
                                 dtype={c: str for c in ("patient_id", "roi", "timepoint", "reader", "center")})
             agg = aggregate_lesions(table, args.aggregate)
             per_patient = out.with_name(out.stem + ".per-patient.csv")
-            agg.to_csv(per_patient, index=False)
+            write_csv(per_patient, agg, index=False)
             print(f"  one row per patient ({args.aggregate}) -> {per_patient}", file=sys.stderr)
         return 1 if summary["failed"] else 0
 
@@ -129,7 +130,7 @@ def run(args) -> int:
         bar.close()
     table = flatten(df).to_frame().T if args.wide else df
     if args.output:
-        table.to_csv(args.output, index=not args.wide)
+        write_csv(args.output, table, index=not args.wide)
         print(f"radgui extract: {len(df)} ROI(s) x {df.shape[1]} features -> {args.output}", file=sys.stderr)
     else:
         table.to_csv(sys.stdout, index=not args.wide)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 
 NAME = "train"
-HELP = "Train and validate a model from a YAML config; write model.radgui-model, report.pdf and metrics.json."
+HELP = ("Train and validate a model from a YAML config; write model.radgui-model, report.pdf, metrics.json "
+        "and manifest.json.")
 
 
 def add_arguments(parser):
@@ -16,6 +17,7 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
+    from radgui.files import check_writable
     from radgui.model.config import load_config
     from radgui.model.train import iter_train
     from radgui.progress import run as run_steps
@@ -24,6 +26,7 @@ def run(args) -> int:
     config = load_config(args.config)
     if args.jobs is not None:
         config.validation["n_jobs"] = args.jobs
+    check_writable(args.out)  # fail now, not after the training
     last = [None]
 
     def show(step):
@@ -41,6 +44,7 @@ def run(args) -> int:
     print(summary_line(result.metrics))
     for p in (bundle, pdf, metrics):
         print(f"wrote {p}")
+    print(f"wrote {bundle.with_name('manifest.json')}")
     return 0
 
 

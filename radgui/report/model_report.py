@@ -8,7 +8,9 @@ waterfall plots; Kaplan-Meier curves by predicted risk group with log-rank p
 and Cox HR; the nomogram. Every number printed is also in ``metrics.json``.
 
 Figures are built with :class:`matplotlib.figure.Figure` and written with
-:class:`matplotlib.backends.backend_pdf.PdfPages` (no pyplot, no Qt).
+:class:`matplotlib.backends.backend_pdf.PdfPages` (no pyplot, no Qt). Every
+file is written atomically through :mod:`radgui.files`; the outputs of a
+training run form one set with a ``manifest.json`` written last.
 
 References
 ----------
@@ -27,7 +29,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from radgui.files import atomic_path, output_set, write_text
+
 A4 = (8.27, 11.69)
+#: File names of a training run's outputs (with ``manifest.json``, see :func:`radgui.files.output_set`).
+BUNDLE_NAME, REPORT_NAME, METRICS_NAME = "model.radgui-model", "report.pdf", "metrics.json"
 NAMES = {"radiomics": "Radiomics (Radscore)", "clinical": "Clinical", "combined": "Combined (nomogram)",
          "model": "Model"}
 
@@ -164,7 +170,7 @@ def write_report(pdf_path, *, title: str, summary: list[str], metrics: dict, pre
     all_cohorts = [c for c in predictions if c in metrics.get("models", {})]
     cohorts = [c for c in all_cohorts if c != "cross-validated"] or all_cohorts
     final = "combined" if "combined" in models else models[-1]
-    with PdfPages(pdf_path) as pdf:
+    with atomic_path(pdf_path) as tmp, PdfPages(tmp) as pdf:
         tables = [(f"Cohort characteristics by outcome: {k}", t.assign(
             p_value=t["p_value"].map(_p))) for k, t in (cohort_tables or {}).items()]
         _text_page(pdf, title, summary, tables[:2])
@@ -303,7 +309,7 @@ def write_survival_report(pdf_path, result) -> Path:
     cfg, m, bundle = result.config, result.metrics, result.bundle
     unit = cfg.survival.get("unit", "")
     cutoff = m["cutoff"]["value"]
-    with PdfPages(pdf_path) as pdf:
+    with atomic_path(pdf_path) as tmp, PdfPages(tmp) as pdf:
         coh = m["cohort"]
         _text_page(pdf, f"Survival model report: {cfg.name}",
                    [f"Event: {cfg.survival['event']}; time: {cfg.survival['time']} ({unit}); risk predicted at "
@@ -348,15 +354,24 @@ def write_survival_report(pdf_path, result) -> Path:
 
 
 def report_from_training(result, out_dir) -> tuple[Path, Path, Path]:
-    """Write ``model.radgui-model``, ``report.pdf`` and ``metrics.json`` of a :class:`TrainResult`."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    bundle_path = result.bundle.save(out / "model.radgui-model")
-    if result.config.outcome is None:
-        pdf = write_survival_report(out / "report.pdf", result)
-        metrics_path = out / "metrics.json"
-        metrics_path.write_text(to_json(result.metrics), encoding="utf-8")
-        return bundle_path, pdf, metrics_path
+    """Write ``model.radgui-model``, ``report.pdf`` and ``metrics.json`` of a :class:`TrainResult`.
+
+    The three are written as one set (:func:`radgui.files.output_set`): to
+    temporary names first, then renamed over the previous run's files, then
+    ``manifest.json`` with their hashes. A run killed at any point leaves the
+    previous set or the new one, each matching its manifest.
+    """
+    with output_set(out_dir) as outputs:
+        result.bundle.save(outputs.path(BUNDLE_NAME))
+        if result.config.outcome is None:
+            write_survival_report(outputs.path(REPORT_NAME), result)
+        else:
+            _training_report(result, outputs.path(REPORT_NAME))
+        write_text(outputs.path(METRICS_NAME), to_json(result.metrics))
+    return tuple(outputs.target(name) for name in (BUNDLE_NAME, REPORT_NAME, METRICS_NAME))
+
+
+def _training_report(result, pdf_path) -> Path:
     models = [m for m in ("radiomics", "clinical", "combined") if m in result.metrics["models"]["train"]]
     lasso = result.radiomics.named_steps.get("lasso") or result.radiomics[-1]
     cfg = result.config
@@ -369,11 +384,8 @@ def report_from_training(result, out_dir) -> tuple[Path, Path, Path]:
         "Methods. " + result.methods,
         f"Intended use: {cfg.intended_use}",
     ]
-    pdf = write_report(out / "report.pdf", title=f"Model validation report: {cfg.name}", summary=summary,
-                       metrics=result.metrics, predictions=result.predictions, models=models,
-                       cutoff=result.metrics["cutoff"]["value"], bundle=result.bundle,
-                       lasso=lasso if hasattr(lasso, "coef_path_") else None, cohort_tables=result.cohort_tables,
-                       survival=bool(cfg.survival), time_unit=(cfg.survival or {}).get("unit", ""))
-    metrics_path = out / "metrics.json"
-    metrics_path.write_text(to_json(result.metrics), encoding="utf-8")
-    return bundle_path, pdf, metrics_path
+    return write_report(pdf_path, title=f"Model validation report: {cfg.name}", summary=summary,
+                        metrics=result.metrics, predictions=result.predictions, models=models,
+                        cutoff=result.metrics["cutoff"]["value"], bundle=result.bundle,
+                        lasso=lasso if hasattr(lasso, "coef_path_") else None, cohort_tables=result.cohort_tables,
+                        survival=bool(cfg.survival), time_unit=(cfg.survival or {}).get("unit", ""))
