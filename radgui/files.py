@@ -350,7 +350,10 @@ def output_set(folder: str | os.PathLike, manifest_name: str = MANIFEST_NAME) ->
         for tmp in outputs.staged.values():
             _unlink_quietly(tmp)
         if isinstance(exc, OutputFileError) and not replacing:
-            raise
+            target = next((folder / name for name, tmp in outputs.staged.items() if exc.path == tmp), None)
+            if target is None:
+                raise
+            raise OutputFileError(exc.reason, target) from exc.__cause__  # name the output, not its temporary
         state = ("the set is incomplete and has no manifest" if replacing
                  else "the previous set is unchanged")
         cause = exc.__cause__ if isinstance(exc, OutputFileError) and isinstance(exc.__cause__, OSError) else exc
