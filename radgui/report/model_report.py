@@ -21,6 +21,7 @@ multivariable prediction model for individual prognosis or diagnosis
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import textwrap
@@ -36,6 +37,28 @@ A4 = (8.27, 11.69)
 BUNDLE_NAME, REPORT_NAME, METRICS_NAME = "model.radgui-model", "report.pdf", "metrics.json"
 NAMES = {"radiomics": "Radiomics (Radscore)", "clinical": "Clinical", "combined": "Combined (nomogram)",
          "model": "Model"}
+
+
+@contextlib.contextmanager
+def _pdf_pages(pdf_path):
+    """:class:`PdfPages` on a temporary file that becomes ``pdf_path`` only when every page is written.
+
+    On a full disk matplotlib raises the ``OSError`` from ``savefig`` and then,
+    closing, a ``zlib.error`` from the half-written stream; the close is made
+    quiet so the ``OSError`` (reported as "disk full" naming the report)
+    is what propagates, and the partial file is removed.
+    """
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    with atomic_path(pdf_path) as tmp:
+        pdf = PdfPages(tmp)
+        try:
+            yield pdf
+        except BaseException:
+            with contextlib.suppress(Exception):
+                pdf.close()
+            raise
+        pdf.close()
 
 
 def _figure(size=A4):
@@ -153,8 +176,6 @@ def write_report(pdf_path, *, title: str, summary: list[str], metrics: dict, pre
         Its nomogram is drawn when it has one.
     lasso : fitted LassoLogisticCV, optional
     """
-    from matplotlib.backends.backend_pdf import PdfPages
-
     from radgui.plots.curves import CalibrationDisplay, DecisionCurveDisplay, RocDisplay
     from radgui.plots.model_figures import (
         CoefficientDisplay,
@@ -170,7 +191,7 @@ def write_report(pdf_path, *, title: str, summary: list[str], metrics: dict, pre
     all_cohorts = [c for c in predictions if c in metrics.get("models", {})]
     cohorts = [c for c in all_cohorts if c != "cross-validated"] or all_cohorts
     final = "combined" if "combined" in models else models[-1]
-    with atomic_path(pdf_path) as tmp, PdfPages(tmp) as pdf:
+    with _pdf_pages(pdf_path) as pdf:
         tables = [(f"Cohort characteristics by outcome: {k}", t.assign(
             p_value=t["p_value"].map(_p))) for k, t in (cohort_tables or {}).items()]
         _text_page(pdf, title, summary, tables[:2])
@@ -302,14 +323,12 @@ def write_report(pdf_path, *, title: str, summary: list[str], metrics: dict, pre
 
 def write_survival_report(pdf_path, result) -> Path:
     """Report of a survival-only model: summary, LASSO-Cox, Kaplan-Meier by risk group, nomogram, metrics."""
-    from matplotlib.backends.backend_pdf import PdfPages
-
     from radgui.plots.model_figures import CoefficientDisplay
 
     cfg, m, bundle = result.config, result.metrics, result.bundle
     unit = cfg.survival.get("unit", "")
     cutoff = m["cutoff"]["value"]
-    with atomic_path(pdf_path) as tmp, PdfPages(tmp) as pdf:
+    with _pdf_pages(pdf_path) as pdf:
         coh = m["cohort"]
         _text_page(pdf, f"Survival model report: {cfg.name}",
                    [f"Event: {cfg.survival['event']}; time: {cfg.survival['time']} ({unit}); risk predicted at "
