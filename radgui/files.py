@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import hashlib
 import json
 import os
@@ -316,14 +317,15 @@ def output_set(folder: str | os.PathLike, manifest_name: str = MANIFEST_NAME) ->
     verifies. Files of the previous set the new one lacks are left alone and
     are not in the new manifest.
 
-    Temporary files of an earlier killed run in ``folder`` are removed first.
+    Once the set is committed, temporary files that an earlier, killed run left
+    for the same output names (``.~*.<name>``) are removed; other files are not
+    touched.
     """
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputFileError(f"cannot create the output folder ({describe_os_error(exc)})", folder) from exc
-    remove_stale_temporaries(folder)
     outputs = OutputSet(folder, manifest_name)
     current = folder
     replacing = False
@@ -346,6 +348,9 @@ def output_set(folder: str | os.PathLike, manifest_name: str = MANIFEST_NAME) ->
         _fsync_folder(folder)
         current = folder / manifest_name
         write_manifest(folder, list(outputs.staged), manifest_name)
+        for name in outputs.staged:
+            for stale in folder.glob(f"{glob.escape(TEMP_PREFIX)}*.{glob.escape(name)}"):
+                _unlink_quietly(stale)
     except OSError as exc:
         for tmp in outputs.staged.values():
             _unlink_quietly(tmp)

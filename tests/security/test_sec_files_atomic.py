@@ -277,10 +277,12 @@ def test_output_set_refuses_a_member_never_written(tmp_path):
 
 
 def test_output_set_removes_temporaries_of_a_killed_run(tmp_path):
-    stale = tmp_path / ".~deadbeef.report.pdf"
-    stale.write_bytes(b"%PDF half")
+    stale = [tmp_path / ".~deadbeef.report.pdf", tmp_path / ".~0badf00d..~12345678.model.radgui-model"]
+    other = tmp_path / ".~cafecafe.features.csv"  # someone else's write in progress: not ours to remove
+    for p in [*stale, other]:
+        p.write_bytes(b"half")
     _a_set(tmp_path, "one")
-    assert not stale.exists()
+    assert [p.exists() for p in stale] == [False, False] and other.read_bytes() == b"half"
 
 
 def test_check_writable_refuses_a_path_under_a_file(tmp_path):

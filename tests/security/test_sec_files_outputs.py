@@ -110,6 +110,24 @@ def test_resume_refuses_a_line_with_the_wrong_field_count(cohort, tmp_path, caps
     assert out.read_bytes() == before
 
 
+def test_resume_refuses_the_glued_line_an_old_resume_made(cohort, tmp_path):
+    """The issue's file: a half row, then the next resume's first row glued onto it, then more rows."""
+    full, half = cohort
+    out = tmp_path / "features.csv"
+    extract_cohort(half, out, PRESET)
+    header, first, second = out.read_text().splitlines(keepends=True)
+    n = len(header.split(","))
+    half_row = first[: len(first) // 2].rstrip("\n")
+    glued = half_row + second  # no newline after the half row: the next append continued the same line
+    out.write_text(header + first + glued + second.replace("P1", "P7"))
+    glued_fields = len(glued.rstrip("\n").split(","))
+    assert glued_fields > n
+    before = out.read_bytes()
+    with pytest.raises(InputFileError, match=re.escape(f"line 3 has {glued_fields} fields where the header has {n}")):
+        extract_cohort(full, out, PRESET)
+    assert out.read_bytes() == before
+
+
 def test_resume_refuses_a_csv_without_patient_id(cohort, tmp_path):
     full, _ = cohort
     out = tmp_path / "features.csv"
@@ -333,6 +351,13 @@ def test_broken_pipe_exits_quietly(tmp_path):
     done = _with_closed_stdout(["extract", "--list-presets"], tmp_path)
     assert done.stderr.decode() == ""
     assert done.returncode == 141
+
+
+def test_broken_pipe_after_a_real_extraction(tmp_path):
+    img, lab = _case(tmp_path, "p0", 0)
+    done = _with_closed_stdout(["extract", "--image", img, "--mask", lab, "--preset", "ct-original", "--quiet"],
+                               tmp_path)
+    assert (done.returncode, done.stderr.decode()) == (141, "")
 
 
 def test_broken_pipe_while_writing_a_table(tmp_path):
