@@ -161,25 +161,41 @@ def _done_keys(output: Path) -> tuple[set[tuple[str, ...]], list[str] | None, in
     """
     if not output.is_file():
         return set(), None, 0
+
+    def refuse(why):
+        return InputFileError(f"cannot resume: the existing output {why}; move it away or write to a new file",
+                              output)
+
+    # Look at the header before repairing anything: a file that is not ours is never truncated.
     try:
-        torn = drop_torn_tail(output)
+        with output.open("rb") as fh:
+            first = fh.readline(16 << 20)
+    except OSError as exc:
+        raise InputFileError(f"cannot resume: cannot read the existing output ({describe_os_error(exc)})",
+                             output) from exc
+    if first and not first.endswith(b"\n") and not (first.startswith(b"patient_id")
+                                                    or b"patient_id".startswith(first)):
+        raise refuse("is not a radgui features CSV (no patient_id column in its header)")
+    if first.endswith(b"\n"):
+        try:
+            header = next(csv.reader([first.decode("utf-8")]))
+        except (csv.Error, UnicodeDecodeError, StopIteration):
+            header = []
+        if "patient_id" not in header:
+            raise refuse("is not a radgui features CSV (no patient_id column in its header)")
+    try:
+        torn = drop_torn_tail(output)  # only a torn header, or a torn row after a radgui header
     except OSError as exc:
         raise OutputFileError(f"cannot resume: cannot repair the existing output ({describe_os_error(exc)})",
                               output) from exc
     if output.stat().st_size == 0:
         return set(), None, torn
 
-    def refuse(why):
-        return InputFileError(f"cannot resume: the existing output {why}; move it away or write to a new file",
-                              output)
-
     keys: set[tuple[str, ...]] = set()
     try:
         with output.open(newline="", encoding="utf-8") as fh:
             reader = csv.reader(fh)
             header = next(reader)
-            if "patient_id" not in header:
-                raise refuse("is not a radgui features CSV (no patient_id column in its header)")
             if len(set(header)) != len(header):
                 dup = next(c for c in header if header.count(c) > 1)
                 raise refuse(f"has the column {dup!r} twice in its header")

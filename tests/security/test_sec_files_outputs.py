@@ -128,13 +128,24 @@ def test_resume_refuses_the_glued_line_an_old_resume_made(cohort, tmp_path):
     assert out.read_bytes() == before
 
 
-def test_resume_refuses_a_csv_without_patient_id(cohort, tmp_path):
+@pytest.mark.parametrize("content", ["id,value\nA,1\n", "id,value\nA,1", "notes without a newline"])
+def test_resume_never_repairs_a_file_that_is_not_ours(cohort, tmp_path, content):
     full, _ = cohort
     out = tmp_path / "features.csv"
-    out.write_text("id,value\nA,1\n")
+    out.write_text(content)
     with pytest.raises(InputFileError, match="no patient_id column in its header"):
         extract_cohort(full, out, PRESET)
-    assert out.read_text() == "id,value\nA,1\n"
+    assert out.read_text() == content  # not truncated at its last newline
+
+
+@pytest.mark.parametrize("torn_header", ["patient_id,roi,time", "patie"])
+def test_resume_after_a_kill_in_the_first_write_starts_over(cohort, tmp_path, torn_header):
+    full, _ = cohort
+    out = tmp_path / "features.csv"
+    out.write_text(torn_header)
+    summary = extract_cohort(full, out, PRESET)
+    assert summary["repaired_bytes"] == len(torn_header) and summary["done"] == 4
+    assert list(pd.read_csv(out)["patient_id"]) == ["P0", "P1", "P2", "P3"]
 
 
 def test_failed_append_keeps_the_csv_readable_and_resume_completes(cohort, tmp_path, monkeypatch):
