@@ -223,6 +223,8 @@ def drop_torn_tail(path: str | os.PathLike) -> int:
 def check_writable(folder: str | os.PathLike) -> Path:
     """Create ``folder`` if needed and prove a file can be written there, before long work starts."""
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise OutputFileError("output folder is not writable (not a folder)", folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         probe = _temporary_name(folder / "write-probe")

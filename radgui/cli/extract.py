@@ -117,6 +117,12 @@ def run(args) -> int:
 
     if not args.image or not args.mask:
         raise RadguiError("give --image and --mask (single case) or --manifest (cohort)")
+    if args.output:
+        from pathlib import Path
+
+        from radgui.files import check_writable
+
+        check_writable(Path(args.output).absolute().parent)  # before the extraction, not after it
     from radgui.features.extract import flatten, iter_extract
     from radgui.io.volume import load_mask, load_volume
     from radgui.progress import run as run_steps

@@ -290,6 +290,8 @@ def test_check_writable_refuses_a_path_under_a_file(tmp_path):
     with pytest.raises(OutputFileError) as info:
         check_writable(tmp_path / "plain" / "out")
     assert "output folder is not writable (not a folder)" in str(info.value)
+    with pytest.raises(OutputFileError, match=r"plain: output folder is not writable \(not a folder\)$"):
+        check_writable(tmp_path / "plain")
     assert check_writable(tmp_path / "new" / "deep") == tmp_path / "new" / "deep"
     assert list((tmp_path / "new" / "deep").iterdir()) == []
 

@@ -217,6 +217,22 @@ def test_cohort_on_a_real_full_disk_then_resume(cohort, tiny_disk, capsys):
     assert list(table["patient_id"]) == ["P0", "P1", "P2", "P3"]
 
 
+def test_single_case_output_folder_is_checked_before_extracting(tmp_path, capsys, monkeypatch):
+    extract_module = importlib.import_module("radgui.features.extract")  # the module, not the function
+
+    img, lab = _case(tmp_path, "p0", 0)
+    (tmp_path / "plain").write_text("x")
+
+    def must_not_run(*a, **k):
+        raise AssertionError("extraction started although the output folder is not writable")
+
+    monkeypatch.setattr(extract_module, "iter_extract", must_not_run)
+    out = tmp_path / "plain" / "f.csv"
+    rc = main(["extract", "--image", str(tmp_path / img), "--mask", str(tmp_path / lab), "-o", str(out), "--quiet"])
+    assert rc == 2
+    assert _one_error_line(capsys) == f"radgui extract: error: {out.parent}: output folder is not writable (not a folder)"
+
+
 # --------------------------------------------------------------------------- train / evaluate
 
 def _train_config(tmp: Path, seed: int = 0, n: int = 90) -> Path:
