@@ -40,7 +40,9 @@ import yaml
 
 from radgui.files import TEMP_PREFIX, drop_torn_tail, sha256_file, verify_manifest
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not hasattr(os, "fork") or not hasattr(signal, "SIGKILL"),
+                                 reason="needs fork() and SIGKILL (POSIX)")]
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "train"
