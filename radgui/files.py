@@ -16,7 +16,8 @@ mid-write can leave one behind; :func:`remove_stale_temporaries` clears them.
 
 A set of outputs that belong together (a model bundle, its report and its
 metrics) carries a manifest of their SHA-256 hashes, written last
-(:func:`write_manifest`), so a mixed set is detectable (:func:`verify_manifest`).
+(:func:`write_manifest`), so a mixed set is detectable (:func:`verify_manifest`);
+:func:`output_set` stages such a set and commits it in that order.
 
 Only the standard library is used: importing this module is cheap.
 """
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import hashlib
 import json
 import os
@@ -221,6 +223,8 @@ def drop_torn_tail(path: str | os.PathLike) -> int:
 def check_writable(folder: str | os.PathLike) -> Path:
     """Create ``folder`` if needed and prove a file can be written there, before long work starts."""
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise OutputFileError("output folder is not writable (not a folder)", folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         probe = _temporary_name(folder / "write-probe")
@@ -278,6 +282,93 @@ def verify_manifest(folder: str | os.PathLike, manifest_name: str = MANIFEST_NAM
         elif sha256_file(target) != entry.get("sha256"):
             problems.append(f"{name} does not match the manifest (written by another run)")
     return problems
+
+
+class OutputSet:
+    """Files staged by :func:`output_set`; :meth:`path` gives where to write each one."""
+
+    def __init__(self, folder: Path, manifest_name: str):
+        self.folder = folder
+        self.manifest_name = manifest_name
+        self.staged: dict[str, Path] = {}
+
+    def path(self, name: str) -> Path:
+        """Temporary path (keeping ``name``'s suffixes) to write the output ``name`` to."""
+        if Path(name).name != name or name == self.manifest_name or name.startswith(TEMP_PREFIX):
+            raise ValueError(f"output name {name!r} must be a plain file name other than the manifest")
+        if name not in self.staged:
+            self.staged[name] = _temporary_name(self.folder / name)
+        return self.staged[name]
+
+    def target(self, name: str) -> Path:
+        """Where ``name`` ends up once the set is committed."""
+        return self.folder / name
+
+
+@contextlib.contextmanager
+def output_set(folder: str | os.PathLike, manifest_name: str = MANIFEST_NAME) -> Iterator[OutputSet]:
+    """Write a set of outputs that replace the previous set together, then their manifest.
+
+    The body writes each output to ``outputs.path(name)`` (temporary names in
+    ``folder``). Only when the body ends cleanly are they flushed to disk, the
+    previous manifest removed, every output renamed over its target and the new
+    manifest written last. So whenever the process dies, ``folder`` holds the
+    previous set with its manifest, or the new set with its manifest, or (for
+    the few system calls in between) a mixture with *no* manifest, which
+    :func:`verify_manifest` reports as unfinished; never a mixture that
+    verifies. Files of the previous set the new one lacks are left alone and
+    are not in the new manifest.
+
+    Once the set is committed, temporary files that an earlier, killed run left
+    for the same output names (``.~*.<name>``) are removed; other files are not
+    touched.
+    """
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputFileError(f"cannot create the output folder ({describe_os_error(exc)})", folder) from exc
+    outputs = OutputSet(folder, manifest_name)
+    current = folder
+    replacing = False
+    try:
+        yield outputs
+        missing = [name for name, tmp in outputs.staged.items() if not tmp.is_file()]
+        if missing:
+            raise OutputFileError(f"output {missing[0]} was never written; the previous set is unchanged", folder)
+        for name, tmp in outputs.staged.items():
+            current = folder / name
+            _fsync_file(tmp)
+        current = folder / manifest_name
+        replacing = True
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(current)
+        _fsync_folder(folder)
+        for name, tmp in outputs.staged.items():
+            current = folder / name
+            os.replace(tmp, current)
+        _fsync_folder(folder)
+        current = folder / manifest_name
+        write_manifest(folder, list(outputs.staged), manifest_name)
+        for name in outputs.staged:
+            for stale in folder.glob(f"{glob.escape(TEMP_PREFIX)}*.{glob.escape(name)}"):
+                _unlink_quietly(stale)
+    except OSError as exc:
+        for tmp in outputs.staged.values():
+            _unlink_quietly(tmp)
+        if isinstance(exc, OutputFileError) and not replacing:
+            target = next((folder / name for name, tmp in outputs.staged.items() if exc.path == tmp), None)
+            if target is None:
+                raise
+            raise OutputFileError(exc.reason, target) from exc.__cause__  # name the output, not its temporary
+        state = ("the set is incomplete and has no manifest" if replacing
+                 else "the previous set is unchanged")
+        cause = exc.__cause__ if isinstance(exc, OutputFileError) and isinstance(exc.__cause__, OSError) else exc
+        raise OutputFileError(f"cannot write ({describe_os_error(cause)}); {state}", current) from exc
+    except BaseException:
+        for tmp in outputs.staged.values():
+            _unlink_quietly(tmp)
+        raise
 
 
 def _unlink_quietly(path: Path) -> None:

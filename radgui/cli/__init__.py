@@ -9,13 +9,16 @@ Each subcommand lives in its own module ``radgui/cli/<name>.py`` that defines
 Modules are found automatically, so adding a subcommand never edits this file.
 A :class:`radgui.errors.RadguiError` (or an ``OSError``) escaping ``run`` is
 printed as one line ``radgui <cmd>: error: <message>`` and exits 2, without a
-traceback. Plain ``radgui`` opens the GUI.
+traceback. A closed standard output (``radgui extract ... | head``) ends the
+command quietly with status 141 (128 + SIGPIPE), as Unix tools do. Plain
+``radgui`` opens the GUI.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 
@@ -23,6 +26,8 @@ from radgui import RESEARCH_NOTICE, __version__
 from radgui.errors import RadguiError
 
 EXIT_BAD_INPUT = 2
+#: Exit status when the reader of standard output went away (128 + SIGPIPE).
+EXIT_BROKEN_PIPE = 141
 
 
 def _subcommand_modules():
@@ -69,7 +74,11 @@ def main(argv: list[str] | None = None) -> int:
     else:
         runner, prog = args._run, args._prog
     try:
-        return int(runner(args) or 0)
+        status = int(runner(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows up here, not in the interpreter's exit
+        return status
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
     except RadguiError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -80,3 +89,19 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+
+
+def _quiet_broken_pipe() -> int:
+    """Standard output's reader is gone: exit without a traceback (see the Python docs' SIGPIPE note).
+
+    Python flushes ``sys.stdout`` again at exit, which would fail once more and
+    print "Exception ignored"; pointing the file descriptor at ``os.devnull``
+    first makes that flush a no-op.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # pragma: no cover - stdout replaced or closed
+        pass
+    return EXIT_BROKEN_PIPE

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 NAME = "evaluate"
-HELP = "Validate a model bundle on a new cohort; write report.pdf and metrics.json."
+HELP = "Validate a model bundle on a new cohort; write report.pdf, predictions.csv, metrics.json and manifest.json."
 
 
 def add_arguments(parser):
@@ -27,11 +27,13 @@ def run(args) -> int:
     import pandas as pd
 
     from radgui.errors import ConfigError, InputFileError
+    from radgui.files import check_writable, output_set, write_csv, write_text
     from radgui.model.bundle import ModelBundle
     from radgui.model.train import evaluate_bundle
     from radgui.report.model_report import to_json, write_report
 
     bundle = ModelBundle.load(args.bundle)
+    out = check_writable(args.out)  # fail now, not after the validation
 
     def read(path, what):
         p = Path(path)
@@ -64,8 +66,6 @@ def run(args) -> int:
                           args.clinical or args.cohort)
     frame, metrics = evaluate_bundle(bundle, feats, clin, y,
                                      table[args.time] if args.time else None, table[args.event] if args.event else None)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     m = metrics["models"]["external"]["model"]
     summary = [f"Model: {bundle.name} ({bundle.model_kind}); intended use: {bundle.intended_use}",
                f"Validation cohort: {args.cohort} with {len(frame)} patients ({int(frame['y'].sum())} events). "
@@ -73,14 +73,15 @@ def run(args) -> int:
                f"{m['calibration']['slope']:.2f}, intercept {m['calibration']['intercept']:.2f}, Brier "
                f"{m['calibration']['brier']:.3f}. Metrics at the bundle's cutoff ({metrics['cutoff']['value']:.3f}, "
                f"{metrics['cutoff']['method']}) are on the confusion-matrix page."]
-    write_report(out / "report.pdf", title=f"External validation: {bundle.name}", summary=summary, metrics=metrics,
-                 predictions={"external": frame}, models=["model"], cutoff=metrics["cutoff"]["value"], bundle=bundle,
-                 survival=args.time is not None,
-                 time_unit=bundle.provenance.get("reference_cohort", {}).get("time_unit", ""))
-    frame.to_csv(out / "predictions.csv")
-    (out / "metrics.json").write_text(to_json(metrics), encoding="utf-8")
+    with output_set(out) as outputs:  # report, predictions, metrics, then manifest.json: all or none
+        write_report(outputs.path("report.pdf"), title=f"External validation: {bundle.name}", summary=summary,
+                     metrics=metrics, predictions={"external": frame}, models=["model"],
+                     cutoff=metrics["cutoff"]["value"], bundle=bundle, survival=args.time is not None,
+                     time_unit=bundle.provenance.get("reference_cohort", {}).get("time_unit", ""))
+        write_csv(outputs.path("predictions.csv"), frame)
+        write_text(outputs.path("metrics.json"), to_json(metrics))
     print(f"AUC {m['auc']:.3f} [{m['auc_ci_low']:.3f}, {m['auc_ci_high']:.3f}] on {len(frame)} patients")
-    for name in ("report.pdf", "metrics.json", "predictions.csv"):
+    for name in ("report.pdf", "metrics.json", "predictions.csv", "manifest.json"):
         print(f"wrote {out / name}")
     return 0
 

@@ -73,6 +73,7 @@ class _Bar:
 
 def run(args) -> int:
     from radgui.errors import RadguiError
+    from radgui.files import write_csv
     from radgui.features.presets import load_preset, presets
 
     if args.list_presets:
@@ -111,12 +112,18 @@ def run(args) -> int:
                                 dtype={c: str for c in ("patient_id", "roi", "timepoint", "reader", "center")})
             agg = aggregate_lesions(table, args.aggregate)
             per_patient = out.with_name(out.stem + ".per-patient.csv")
-            agg.to_csv(per_patient, index=False)
+            write_csv(per_patient, agg, index=False)
             print(f"  one row per patient ({args.aggregate}) -> {per_patient}", file=sys.stderr)
         return 1 if summary["failed"] else 0
 
     if not args.image or not args.mask:
         raise RadguiError("give --image and --mask (single case) or --manifest (cohort)")
+    if args.output:
+        from pathlib import Path
+
+        from radgui.files import check_writable
+
+        check_writable(Path(args.output).absolute().parent)  # before the extraction, not after it
     from radgui.features.extract import flatten, iter_extract
     from radgui.io.volume import load_mask, load_volume
     from radgui.progress import run as run_steps
@@ -130,7 +137,7 @@ def run(args) -> int:
         bar.close()
     table = flatten(df).to_frame().T if args.wide else df
     if args.output:
-        table.to_csv(args.output, index=not args.wide)
+        write_csv(args.output, table, index=not args.wide)
         print(f"radgui extract: {len(df)} ROI(s) x {df.shape[1]} features -> {args.output}", file=sys.stderr)
     else:
         table.to_csv(sys.stdout, index=not args.wide)

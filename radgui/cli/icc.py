@@ -24,6 +24,7 @@ def run(args) -> int:
     import pandas as pd
 
     from radgui.errors import InputFileError
+    from radgui.files import write_csv
     from radgui.features.reproducibility import feature_icc
 
     path = Path(args.features)
@@ -37,7 +38,7 @@ def run(args) -> int:
         raise InputFileError(f"cannot read as CSV ({' '.join(str(exc).split())[:160]})", path) from None
     out = feature_icc(table, args.reader_column, form=args.form, threshold=args.threshold)
     if args.output:
-        out.to_csv(args.output)
+        write_csv(args.output, out)
         n_ok = int(out["passes"].sum())
         print(f"radgui icc: {len(out)} features, {n_ok} with {args.form} >= {args.threshold:g} -> {args.output}",
               file=sys.stderr)

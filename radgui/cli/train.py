@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 
 NAME = "train"
-HELP = "Train and validate a model from a YAML config; write model.radgui-model, report.pdf and metrics.json."
+HELP = ("Train and validate a model from a YAML config; write model.radgui-model, report.pdf, metrics.json "
+        "and manifest.json.")
 
 
 def add_arguments(parser):
@@ -16,6 +17,7 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
+    from radgui.files import check_writable
     from radgui.model.config import load_config
     from radgui.model.train import iter_train
     from radgui.progress import run as run_steps
@@ -24,6 +26,7 @@ def run(args) -> int:
     config = load_config(args.config)
     if args.jobs is not None:
         config.validation["n_jobs"] = args.jobs
+    check_writable(args.out)  # fail now, not after the training
     last = [None]
 
     def show(step):
@@ -40,15 +43,11 @@ def run(args) -> int:
     bundle, pdf, metrics = report_from_training(result, args.out)
     written = [bundle, pdf, metrics]
     if result.prediction_table is not None:
-        from pathlib import Path
-
-        from radgui.files import write_csv
-
-        written.append(Path(args.out) / "predictions.csv")
-        write_csv(written[-1], result.prediction_table, index=False)
+        written.append(bundle.with_name("predictions.csv"))
     print(summary_line(result.metrics))
     for p in written:
         print(f"wrote {p}")
+    print(f"wrote {bundle.with_name('manifest.json')}")
     return 0
 
 

@@ -18,9 +18,12 @@ modality       no         CT / MR / PT / OT (default: guessed)
 =============  =========  ===================================================
 
 The output CSV has the key columns (``patient_id, roi, timepoint, reader,
-center, label``) then one column per feature. It is written case by case, so
+center, label``) then one column per feature. It is written case by case, each
+case's rows in one all-or-nothing append (:func:`radgui.files.append_text`), so
 an interrupted run loses at most the cases in flight, and a second run skips
-every row already in the output (resumable). A failing case is logged with its
+every row already in the output (resumable). Resuming first cuts off a torn
+last line that a killed run may leave, and refuses an output whose lines do not
+all have the header's number of fields. A failing case is logged with its
 reason (``<output stem>.failures.csv``) and never stops the others.
 
 Parallelism: ``workers`` processes with :class:`concurrent.futures.ProcessPoolExecutor`,
@@ -40,7 +43,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from radgui.errors import FeatureExtractionError, InputFileError, RadguiError
+from radgui.errors import FeatureExtractionError, InputFileError, OutputFileError, RadguiError
+from radgui.files import append_text, check_writable, describe_os_error, drop_torn_tail, write_csv
 from radgui.progress import Step, run
 
 #: Columns identifying one output row.
@@ -147,35 +151,83 @@ def extract_case(rows: list[dict], preset: Any) -> dict[str, Any]:
     return out
 
 
-def _done_keys(output: Path) -> tuple[set[tuple[str, ...]], list[str] | None]:
-    if not output.is_file() or output.stat().st_size == 0:
-        return set(), None
+def _done_keys(output: Path) -> tuple[set[tuple[str, ...]], list[str] | None, int]:
+    """Keys of the rows already in ``output``, its header, and the bytes of a torn last line dropped.
+
+    A run killed in the middle of an append can leave a last line without its
+    newline: it is cut off (its row is extracted again). Every other line must
+    have as many fields as the header, or resuming would append onto a damaged
+    or foreign file: that is refused, naming the line.
+    """
+    if not output.is_file():
+        return set(), None, 0
+
+    def refuse(why):
+        return InputFileError(f"cannot resume: the existing output {why}; move it away or write to a new file",
+                              output)
+
+    # Look at the header before repairing anything: a file that is not ours is never truncated.
     try:
-        prev = pd.read_csv(output, dtype=str, keep_default_na=False, usecols=lambda c: c in KEY_COLUMNS)
-        with output.open(newline="") as fh:
-            header = next(csv.reader(fh))
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, StopIteration, ValueError) as exc:
-        raise InputFileError(f"cannot resume: the existing output is not a radgui features CSV ({exc})",
-                             output) from None
-    if "patient_id" not in prev.columns:
-        raise InputFileError("cannot resume: the existing output has no patient_id column", output)
-    return {_key(r) for r in prev.to_dict("records")}, header
+        with output.open("rb") as fh:
+            first = fh.readline(16 << 20)
+    except OSError as exc:
+        raise InputFileError(f"cannot resume: cannot read the existing output ({describe_os_error(exc)})",
+                             output) from exc
+    if first and not first.endswith(b"\n") and not (first.startswith(b"patient_id")
+                                                    or b"patient_id".startswith(first)):
+        raise refuse("is not a radgui features CSV (no patient_id column in its header)")
+    if first.endswith(b"\n"):
+        try:
+            header = next(csv.reader([first.decode("utf-8")]))
+        except (csv.Error, UnicodeDecodeError, StopIteration):
+            header = []
+        if "patient_id" not in header:
+            raise refuse("is not a radgui features CSV (no patient_id column in its header)")
+    try:
+        torn = drop_torn_tail(output)  # only a torn header, or a torn row after a radgui header
+    except OSError as exc:
+        raise OutputFileError(f"cannot resume: cannot repair the existing output ({describe_os_error(exc)})",
+                              output) from exc
+    if output.stat().st_size == 0:
+        return set(), None, torn
+
+    keys: set[tuple[str, ...]] = set()
+    try:
+        with output.open(newline="", encoding="utf-8") as fh:
+            reader = csv.reader(fh)
+            header = next(reader)
+            if len(set(header)) != len(header):
+                dup = next(c for c in header if header.count(c) > 1)
+                raise refuse(f"has the column {dup!r} twice in its header")
+            where = [header.index(c) if c in header else None for c in ("patient_id", "roi", "timepoint", "reader")]
+            for row in reader:
+                if not row:
+                    continue
+                if len(row) != len(header):
+                    raise refuse(f"line {reader.line_num} has {len(row)} fields where the header has "
+                                 f"{len(header)} (damaged, or written by something else)")
+                keys.add(tuple("" if i is None else row[i] for i in where))
+    except (csv.Error, UnicodeDecodeError, StopIteration) as exc:
+        raise refuse(f"is not a readable CSV ({' '.join(str(exc).split())[:120]})") from None
+    return keys, header, torn
 
 
 def _append(output: Path, rows: list[dict], header: list[str] | None) -> list[str]:
+    """Append rows (and the header on the first write) all-or-nothing."""
     if not rows:
         return header or []
     frame = pd.DataFrame(rows)
     if header is None:
         header = list(frame.columns)
-        frame.to_csv(output, index=False, mode="w")
+        text = frame.to_csv(index=False, lineterminator="\n")
     else:
         extra = [c for c in frame.columns if c not in header]
         if extra:
             raise FeatureExtractionError(
                 f"{output}: new rows have {len(extra)} feature(s) the existing output lacks (e.g. {extra[0]}); "
                 "was it written with another preset? Write to a new file")
-        frame.reindex(columns=header).to_csv(output, index=False, mode="a", header=False)
+        text = frame.reindex(columns=header).to_csv(index=False, header=False, lineterminator="\n")
+    append_text(output, text)
     return header
 
 
@@ -210,22 +262,23 @@ def iter_extract_cohort(manifest: str | Path | pd.DataFrame, output: str | Path,
     dict
         ``{"done": n rows written, "skipped": n already present, "failed": n,
         "failures": [...], "output": path, "failures_file": path or None,
-        "seconds": wall time}``.
+        "seconds": wall time, "repaired_bytes": bytes of a torn last line dropped}``.
     """
     from radgui.features.presets import load_preset
 
     preset = load_preset(preset)
     df = manifest if isinstance(manifest, pd.DataFrame) else read_manifest(manifest)
     output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    done_keys, header = _done_keys(output)
+    check_writable(output.parent)  # before any case runs, not after the first hour of them
+    done_keys, header, torn = _done_keys(output)
     tasks = _tasks(df, done_keys)
     skipped = len(df) - sum(len(t) for t in tasks)
     total = len(tasks)
     failures: list[dict] = []
     written = 0
     t0 = time.monotonic()
-    yield Step(0, total, f"{total} case(s) to extract, {skipped} row(s) already done")
+    repaired = f" (dropped a torn last line of {torn} bytes left by an interrupted run)" if torn else ""
+    yield Step(0, total, f"{total} case(s) to extract, {skipped} row(s) already done{repaired}")
 
     def progress(i):
         elapsed = time.monotonic() - t0
@@ -245,12 +298,12 @@ def iter_extract_cohort(manifest: str | Path | pd.DataFrame, output: str | Path,
 
     failures_file = output.with_name(output.stem + ".failures.csv")
     if failures:
-        pd.DataFrame(failures).to_csv(failures_file, index=False)
+        write_csv(failures_file, pd.DataFrame(failures), index=False)
     elif failures_file.exists():
         failures_file.unlink()
     return {"done": written, "skipped": skipped, "failed": len(failures), "failures": failures,
             "output": str(output), "failures_file": str(failures_file) if failures else None,
-            "seconds": time.monotonic() - t0}
+            "seconds": time.monotonic() - t0, "repaired_bytes": torn}
 
 
 def _run_tasks(tasks, preset, workers, scheduler, connect_timeout_s=10.0):

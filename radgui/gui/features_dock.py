@@ -45,6 +45,7 @@ from qtpy.QtWidgets import (
 
 from radgui.errors import RadguiError
 from radgui.features.presets import PRESET_DIR, Preset, load_preset, preset_from_text, presets
+from radgui.files import write_csv, write_text
 from radgui.gui.layers import current_volume, roi_layers
 
 CUSTOM = "(custom)"
@@ -367,9 +368,9 @@ class FeaturesDock(QWidget):
         path = Path(path)
         if path.suffix.lower() != ".csv":
             path = path.with_suffix(".csv")
-        self.result.to_csv(path)
+        write_csv(path, self.result)
         prov = dict(self.result.attrs.get("provenance", {}))
-        path.with_suffix(".provenance.json").write_text(json.dumps(prov, indent=2, default=str))
+        write_text(path.with_suffix(".provenance.json"), json.dumps(prov, indent=2, default=str))
         return path
 
     def _export_dialog(self) -> None:

@@ -42,6 +42,7 @@ from qtpy.QtWidgets import (
 )
 
 from radgui.errors import RadguiError
+from radgui.files import atomic_path
 from radgui.gui._qt import TaskRunner, error_text
 
 _RED = "#b00020"
@@ -634,7 +635,8 @@ class PredictDock(QWidget):
         if path.suffix.lower() not in (".png", ".svg"):
             raise RadguiError("figures are exported as .png or .svg", path)
         canvas = self.nomogram_canvas if which == "nomogram" else self.km_canvas
-        canvas.figure.savefig(path, dpi=200 if path.suffix.lower() == ".png" else None, facecolor="white")
+        with atomic_path(path) as tmp:  # the temporary name keeps the suffix that picks the format
+            canvas.figure.savefig(tmp, dpi=200 if path.suffix.lower() == ".png" else None, facecolor="white")
         return path
 
     def _export_dialog(self, which: str):

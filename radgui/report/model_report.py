@@ -8,7 +8,9 @@ waterfall plots; Kaplan-Meier curves by predicted risk group with log-rank p
 and Cox HR; the nomogram. Every number printed is also in ``metrics.json``.
 
 Figures are built with :class:`matplotlib.figure.Figure` and written with
-:class:`matplotlib.backends.backend_pdf.PdfPages` (no pyplot, no Qt).
+:class:`matplotlib.backends.backend_pdf.PdfPages` (no pyplot, no Qt). Every
+file is written atomically through :mod:`radgui.files`; the outputs of a
+training run form one set with a ``manifest.json`` written last.
 
 References
 ----------
@@ -19,6 +21,7 @@ multivariable prediction model for individual prognosis or diagnosis
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import textwrap
@@ -27,9 +30,36 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from radgui.files import atomic_path, output_set, write_csv, write_text
+
 A4 = (8.27, 11.69)
+#: File names of a training run's outputs (with ``manifest.json``, see :func:`radgui.files.output_set`).
+BUNDLE_NAME, REPORT_NAME, METRICS_NAME = "model.radgui-model", "report.pdf", "metrics.json"
+PREDICTIONS_NAME = "predictions.csv"
 NAMES = {"radiomics": "Radiomics (Radscore)", "clinical": "Clinical", "combined": "Combined (nomogram)",
          "model": "Model"}
+
+
+@contextlib.contextmanager
+def _pdf_pages(pdf_path):
+    """:class:`PdfPages` on a temporary file that becomes ``pdf_path`` only when every page is written.
+
+    On a full disk matplotlib raises the ``OSError`` from ``savefig`` and then,
+    closing, a ``zlib.error`` from the half-written stream; the close is made
+    quiet so the ``OSError`` (reported as "disk full" naming the report)
+    is what propagates, and the partial file is removed.
+    """
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    with atomic_path(pdf_path) as tmp:
+        pdf = PdfPages(tmp)
+        try:
+            yield pdf
+        except BaseException:
+            with contextlib.suppress(Exception):
+                pdf.close()
+            raise
+        pdf.close()
 
 
 def _figure(size=A4):
@@ -196,8 +226,6 @@ def write_report(pdf_path, *, title: str, summary: list[str], metrics: dict, pre
     out-of-fold) when the design has them, and from the apparent training
     predictions only when it has none; every title says which.
     """
-    from matplotlib.backends.backend_pdf import PdfPages
-
     from radgui.plots.curves import CalibrationDisplay, DecisionCurveDisplay, RocDisplay
     from radgui.plots.model_figures import (
         CoefficientDisplay,
@@ -214,7 +242,7 @@ def write_report(pdf_path, *, title: str, summary: list[str], metrics: dict, pre
     all_cohorts = [c for c in predictions if c in metrics.get("models", {})]
     cohorts = figure_cohorts(all_cohorts)
     final = "combined" if "combined" in models else models[-1]
-    with PdfPages(pdf_path) as pdf:
+    with _pdf_pages(pdf_path) as pdf:
         tables = [(f"Cohort characteristics by outcome: {k}", t.assign(
             p_value=t["p_value"].map(_p))) for k, t in (cohort_tables or {}).items()]
         _text_page(pdf, title, summary, tables[:2])
@@ -417,27 +445,33 @@ def summary_paragraphs(result) -> list[str]:
 
 
 def report_from_training(result, out_dir) -> tuple[Path, Path, Path]:
-    """Write ``model.radgui-model``, ``report.pdf`` and ``metrics.json`` of a :class:`TrainResult`."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    bundle_path = result.bundle.save(out / "model.radgui-model")
-    if result.config.outcome is None:
-        pdf = write_survival_report(out / "report.pdf", result)
-        metrics_path = out / "metrics.json"
-        metrics_path.write_text(to_json(result.metrics), encoding="utf-8")
-        return bundle_path, pdf, metrics_path
+    """Write ``model.radgui-model``, ``report.pdf``, ``metrics.json`` and ``predictions.csv`` of a :class:`TrainResult`.
+
+    They are written as one set (:func:`radgui.files.output_set`): to
+    temporary names first, then renamed over the previous run's files, then
+    ``manifest.json`` with their hashes. A run killed at any point leaves the
+    previous set or the new one, each matching its manifest.
+    """
+    with output_set(out_dir) as outputs:
+        result.bundle.save(outputs.path(BUNDLE_NAME))
+        if result.config.outcome is None:
+            write_survival_report(outputs.path(REPORT_NAME), result)
+        else:
+            _training_report(result, outputs.path(REPORT_NAME))
+        write_text(outputs.path(METRICS_NAME), to_json(result.metrics))
+        if getattr(result, "prediction_table", None) is not None:
+            write_csv(outputs.path(PREDICTIONS_NAME), result.prediction_table, index=False)
+    return tuple(outputs.target(name) for name in (BUNDLE_NAME, REPORT_NAME, METRICS_NAME))
+
+
+def _training_report(result, pdf_path) -> Path:
     models = [m for m in ("radiomics", "clinical", "combined") if m in result.metrics["models"]["train"]]
     lasso = result.radiomics.named_steps.get("lasso") or result.radiomics[-1]
     cfg = result.config
-    coh = result.metrics["cohort"]
-    summary = summary_paragraphs(result)
-    pdf = write_report(out / "report.pdf", title=f"Model validation report: {cfg.name}", summary=summary,
-                       metrics=result.metrics, predictions=result.predictions, models=models,
-                       cutoff=result.metrics["cutoff"]["value"], bundle=result.bundle,
-                       lasso=lasso if hasattr(lasso, "coef_path_") else None, cohort_tables=result.cohort_tables,
-                       survival=bool(cfg.survival), time_unit=(cfg.survival or {}).get("unit", ""),
-                       direction=cfg.outcome.get("direction", "adverse"),
-                       outcome_name=cfg.outcome.get("label", cfg.outcome["column"]))
-    metrics_path = out / "metrics.json"
-    metrics_path.write_text(to_json(result.metrics), encoding="utf-8")
-    return bundle_path, pdf, metrics_path
+    return write_report(pdf_path, title=f"Model validation report: {cfg.name}", summary=summary_paragraphs(result),
+                        metrics=result.metrics, predictions=result.predictions, models=models,
+                        cutoff=result.metrics["cutoff"]["value"], bundle=result.bundle,
+                        lasso=lasso if hasattr(lasso, "coef_path_") else None, cohort_tables=result.cohort_tables,
+                        survival=bool(cfg.survival), time_unit=(cfg.survival or {}).get("unit", ""),
+                        direction=cfg.outcome.get("direction", "adverse"),
+                        outcome_name=cfg.outcome.get("label", cfg.outcome["column"]))
