@@ -221,13 +221,22 @@ def drop_torn_tail(path: str | os.PathLike) -> int:
 
 
 def check_writable(folder: str | os.PathLike) -> Path:
-    """Create ``folder`` if needed and prove a file can be written there, before long work starts."""
+    """Prove a file can be written in ``folder`` before long work starts; nothing is left behind.
+
+    A folder that does not exist yet is not created (a refused run leaves no
+    empty folder): its nearest existing parent must accept a new file, and
+    the folder is made when the outputs are written.
+    """
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise OutputFileError("output folder is not writable (not a folder)", folder)
+    probe_dir = folder
+    while not probe_dir.exists() and probe_dir != probe_dir.parent:
+        probe_dir = probe_dir.parent
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = _temporary_name(folder / "write-probe")
+        if not probe_dir.is_dir():
+            raise NotADirectoryError(20, "not a folder")
+        probe = _temporary_name(probe_dir / "write-probe")
         with open(probe, "wb") as handle:
             handle.write(b"radgui")
             handle.flush()

@@ -270,6 +270,7 @@ def iter_extract_cohort(manifest: str | Path | pd.DataFrame, output: str | Path,
     df = manifest if isinstance(manifest, pd.DataFrame) else read_manifest(manifest)
     output = Path(output)
     check_writable(output.parent)  # before any case runs, not after the first hour of them
+    output.parent.mkdir(parents=True, exist_ok=True)
     done_keys, header, torn = _done_keys(output)
     tasks = _tasks(df, done_keys)
     skipped = len(df) - sum(len(t) for t in tasks)

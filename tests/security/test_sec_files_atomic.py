@@ -292,8 +292,10 @@ def test_check_writable_refuses_a_path_under_a_file(tmp_path):
     assert "output folder is not writable (not a folder)" in str(info.value)
     with pytest.raises(OutputFileError, match=r"plain: output folder is not writable \(not a folder\)$"):
         check_writable(tmp_path / "plain")
+    # a folder still to be made is checked through its nearest existing parent and not created:
+    # a refused run leaves no empty folder behind
     assert check_writable(tmp_path / "new" / "deep") == tmp_path / "new" / "deep"
-    assert list((tmp_path / "new" / "deep").iterdir()) == []
+    assert not (tmp_path / "new").exists() and sorted(p.name for p in tmp_path.iterdir()) == ["plain"]
 
 
 # --------------------------------------------------------------------------- a real full disk
