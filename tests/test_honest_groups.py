@@ -196,3 +196,31 @@ def test_bootstrap_copies_of_a_patient_share_a_group_in_inner_folds():
     g = groups_of(Xb)
     for tr, te in folds.split(Xb, y[idx]):
         assert not set(g[tr]) & set(g[te])
+
+
+class _RecordingSurvival(BaseEstimator):
+    """Records the patients each survival CV fold trains on; predicts 0."""
+
+    seen: list = []
+
+    def fit(self, X, y):
+        _RecordingSurvival.seen.append(set(groups_of(X)))
+        return self
+
+    def decision_function(self, X):
+        _RecordingSurvival.seen[-1] = (_RecordingSurvival.seen[-1], set(groups_of(X)))
+        return np.zeros(len(X))
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_survival_cv_and_lasso_cox_folds_never_share_a_patient(seed):
+    from radgui.model.train_survival import iter_survival_cv
+
+    X, event, groups = _grouped(seed)
+    rng = np.random.default_rng(seed)
+    y = np.column_stack([rng.exponential(10, event.size), event])
+    _RecordingSurvival.seen = []
+    run(iter_survival_cv(_RecordingSurvival(), X, y, repeats=2, folds=4, seed=seed))
+    assert len(_RecordingSurvival.seen) == 8
+    for train_patients, test_patients in _RecordingSurvival.seen:
+        assert train_patients and test_patients and not train_patients & test_patients

@@ -40,7 +40,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
-from sklearn.model_selection import StratifiedKFold
+from radgui.model.steps import GroupedStratifiedKFold
 
 from radgui.errors import ConfigError, ModelFitError
 
@@ -173,7 +173,7 @@ class LassoCox(BaseEstimator):
         lambdas, path, ok = _coxnet_path(A, t, e, n_lambdas=self.n_lambdas, min_ratio=self.min_ratio,
                                          max_iter=self.max_iter)
         requested = lambdas.size
-        splits = list(StratifiedKFold(self.folds, shuffle=True, random_state=self.random_state).split(A, e))
+        splits = list(GroupedStratifiedKFold(self.folds, shuffle=True, random_state=self.random_state).split(X, e))
         fold_coefs = None
         while True:  # like glmnet, stop the path where the solver no longer converges (full data or any fold)
             if ok:

@@ -24,7 +24,7 @@ from collections.abc import Generator
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
-from sklearn.model_selection import StratifiedKFold
+from radgui.model.steps import GroupedStratifiedKFold
 
 from radgui.errors import ConfigError
 from radgui.model.bundle import LinearModel, ModelBundle, Predictor, Term, _software, nomogram_scales
@@ -146,8 +146,8 @@ def iter_survival_cv(estimator, X, y, *, repeats, folds, seed, n_jobs=1) -> Gene
     tasks = []
     split_seeds, fit_seeds = _seeds(seed, repeats), _seeds(seed + 1, repeats * folds)
     for r in range(repeats):
-        cv = StratifiedKFold(folds, shuffle=True, random_state=split_seeds[r])
-        for k, (tr, te) in enumerate(cv.split(np.zeros(n), event)):
+        cv = GroupedStratifiedKFold(folds, shuffle=True, random_state=split_seeds[r])  # a patient's rows together
+        for k, (tr, te) in enumerate(cv.split(X, event)):
             tasks.append((r, tr, te, fit_seeds[r * folds + k]))
     preds = np.full((repeats, n), np.nan)
     yield Step(0, len(tasks), f"cross-validation: {repeats} x {folds}-fold")

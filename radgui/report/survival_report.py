@@ -23,8 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from radgui.files import atomic_path
-from radgui.report.model_report import A4, _figure, _fmt, _km_page, _p, _table, _text_page
+from radgui.report.model_report import A4, _figure, _fmt, _km_page, _p, _pdf_pages, _table, _text_page
 
 
 def _hr_rows(terms: dict) -> list[list[str]]:
@@ -41,14 +40,12 @@ def _hr_rows(terms: dict) -> list[list[str]]:
 
 def write_training_report(pdf_path, result) -> Path:
     """Report of a survival-only model: summary, LASSO-Cox, Kaplan-Meier by risk group, nomogram, metrics."""
-    from matplotlib.backends.backend_pdf import PdfPages
-
     from radgui.plots.model_figures import CoefficientDisplay
 
     cfg, m, bundle = result.config, result.metrics, result.bundle
     unit = cfg.survival.get("unit", "")
     cutoff = m["cutoff"]["value"]
-    with atomic_path(pdf_path) as tmp, PdfPages(tmp) as pdf:
+    with _pdf_pages(pdf_path) as pdf:
         coh = m["cohort"]
         _text_page(pdf, f"Survival model report: {cfg.name}",
                    [f"Event: {cfg.survival['event']}; time: {cfg.survival['time']} ({unit}); risk predicted at "
@@ -103,8 +100,6 @@ def write_training_report(pdf_path, result) -> Path:
 def write_survival_evaluation_report(pdf_path, *, bundle, frame: pd.DataFrame, metrics: dict,
                                      cohort_name: str = "") -> Path:
     """External-validation report of a Cox bundle (see the module docstring)."""
-    from matplotlib.backends.backend_pdf import PdfPages
-
     td, c, cal = metrics["time_dependent"], metrics["c_index"], metrics["calibration_at_horizon"]
     unit = td.get("time_unit", "")
     h = td["horizon"]
@@ -124,7 +119,7 @@ def write_survival_evaluation_report(pdf_path, *, bundle, frame: pd.DataFrame, m
             ["observed risk (1 - KM)", _fmt(cal["observed"])], ["mean predicted risk", _fmt(cal["mean_predicted"])],
             ["observed / expected", _fmt(cal["observed_expected"], 2)],
             ["calibration slope", _fmt(cal["slope"]["value"], 2)]]
-    with atomic_path(pdf_path) as tmp, PdfPages(tmp) as pdf:
+    with _pdf_pages(pdf_path) as pdf:
         _text_page(pdf, f"External validation: {bundle.name}", summary,
                    [("Discrimination and calibration at the horizon", pd.DataFrame(rows, columns=["metric", "value"]))])
         fig = _figure((A4[0], A4[0]))
