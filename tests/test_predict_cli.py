@@ -110,3 +110,23 @@ def test_model_info_lists_predictors(capsys):
     assert doc["clinical"] == ["ecog", "nlr"] and len(doc["radiomics"]) == 2
     nlr = next(p for p in doc["predictors"] if p["name"] == "nlr")
     assert (nlr["unit"], nlr["min"], nlr["max"]) == ("ratio", 0.1, 50.0)
+
+
+@pytest.mark.parametrize("direction, words", [
+    ("adverse", {"high": "High risk", "low": "Low risk"}),
+    ("favourable", {"high": "High probability of response", "low": "Low probability of response"}),
+])
+def test_text_output_names_the_group_by_the_outcome_direction(tmp_path, capsys, direction, words):
+    image, mask = demo_paths()
+    coefs = {"original_firstorder_Mean": 0.01, "original_shape_Sphericity": 2.0}
+    bundle = ModelBundle.from_formula(-2.0, coefs, cutoff=0.5, cutoff_scale="probability",
+                                      ranges={"original_firstorder_Mean": (-200, 100),
+                                              "original_shape_Sphericity": (0.3, 1.0)})
+    bundle.outcome.update(direction=direction, name="response")
+    path = bundle.save(tmp_path / "paper")
+    code, out, err = _run(capsys, path, "--image", image, "--mask", mask, "--json")
+    group = json.loads(out)["risk_group"]
+    code, out, err = _run(capsys, path, "--image", image, "--mask", mask)
+    assert code == 0, err
+    assert f"group: {words[group]} ({direction} outcome)" in out.splitlines()
+    assert ("risk" in out.split("group:")[1].splitlines()[0]) == (direction == "adverse")

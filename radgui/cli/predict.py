@@ -91,7 +91,11 @@ def run(args: argparse.Namespace) -> int:
     if pred.radscore is not None:
         print(f"radscore: {pred.radscore:.3f}")
     if pred.risk_group is not None:
-        print(f"risk group: {pred.risk_group}")
+        from radgui.model.config import risk_group_label
+
+        direction = bundle.outcome.get("direction", "adverse")
+        print(f"group: {risk_group_label(pred.risk_group, direction, bundle.outcome.get('name', 'the outcome'))}"
+              f" ({direction} outcome)")
     if pred.total_points is not None:
         pts = ", ".join(f"{k} {v:.1f}" for k, v in pred.points.items())
         print(f"nomogram points: {pts}; total {pred.total_points:.1f}")
