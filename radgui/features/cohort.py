@@ -8,7 +8,8 @@ column         required   meaning
 patient_id     yes        patient (or case) identifier
 image          yes        image file or DICOM folder (relative to the CSV)
 mask           yes        label map on the image's grid (relative to the CSV)
-label          no         label value in the mask (default: the preset's, 1)
+label          no         label value in the mask (default: the mask's only
+                          label; required when the mask holds several)
 roi            no         ROI name (default ``tumour``); several rows of one
                           image with different ROIs share one filtering pass
 timepoint      no         e.g. ``baseline`` / ``followup`` (delta radiomics)

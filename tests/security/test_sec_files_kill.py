@@ -187,8 +187,9 @@ def _cohort(folder: Path, n: int) -> Path:
         m = sitk.GetImageFromArray(lab)
         m.CopyInformation(img)
         sitk.WriteImage(m, str(folder / f"p{i}_label.nrrd"))
-        for roi in ("tumour", "core"):
-            rows.append({"patient_id": f"P{i:02d}", "image": f"p{i}.nrrd", "mask": f"p{i}_label.nrrd", "roi": roi})
+        for roi, label in (("tumour", 1), ("core", 2)):  # two labels in one map: the manifest names each
+            rows.append({"patient_id": f"P{i:02d}", "image": f"p{i}.nrrd", "mask": f"p{i}_label.nrrd", "roi": roi,
+                         "label": label})
     path = folder / "cohort.csv"
     pd.DataFrame(rows).to_csv(path, index=False)
     (folder / "preset.yaml").write_text(yaml.safe_dump(
@@ -286,7 +287,7 @@ def _assert_complete_set(folder: Path) -> None:
 
     assert verify_manifest(folder) == []
     assert sorted(json.loads((folder / "manifest.json").read_text())["files"]) == [
-        "metrics.json", "model.radgui-model", "report.pdf"]
+        "metrics.json", "model.radgui-model", "predictions.csv", "report.pdf"]
     ModelBundle.load(folder / "model.radgui-model")  # a loadable zip, validated
     pdf = (folder / "report.pdf").read_bytes()
     assert pdf.startswith(b"%PDF-") and pdf.rstrip().endswith(b"%%EOF") and len(pdf) > 10_000

@@ -275,7 +275,7 @@ def test_train_on_a_full_disk_keeps_the_previous_set(tmp_path, tiny_disk, capsys
     assert f"wrote {out / 'manifest.json'}" in stdout
     assert verify_manifest(out) == []
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    assert sorted(before) == ["manifest.json", "metrics.json", "model.radgui-model", "report.pdf"]
+    assert sorted(before) == ["manifest.json", "metrics.json", "model.radgui-model", "predictions.csv", "report.pdf"]
     ballast = _ballast(tiny_disk, 20_000)  # the new report (tens of kB) cannot fit
     assert main(["train", str(_train_config(tmp_path, 3)), "--out", str(out), "--quiet"]) == 2
     line = _radgui_error_line(capsys)
