@@ -364,7 +364,7 @@ def _read_roi(zf, entry: dict, path: Path, tmpdir: Path, memory_budget_bytes) ->
     if img.GetDimension() != 3 or img.GetNumberOfComponentsPerPixel() != 1:
         raise SessionError(f"ROI {name!r} ({member}) is not a 3D scalar label map", path)
     try:
-        labels = label_values(sitk.GetArrayViewFromImage(img), name)
+        labels = label_values(sitk.GetArrayViewFromImage(img))
     except RadguiError as exc:
         raise SessionError(f"ROI {name!r} ({member}): {exc.reason}", path) from None
     if len(labels) and int(label) not in [int(v) for v in labels]:
