@@ -157,3 +157,45 @@ def test_overlap_edge_cases():
         dice(a, a[:, :, :3])
     with pytest.raises(GeometryMismatchError, match="spacing_mm must be 3 finite positive numbers"):
         hausdorff95_mm(a, a, (1, 0, 1))
+
+
+def test_intra_reader_repeats(tmp_path):
+    (tmp_path / "imgs").mkdir()
+    for i in range(4):
+        v = volume_from_array(np.zeros(SHAPE, np.float32))
+        sitk.WriteImage(v.image, str(tmp_path / "imgs" / f"c{i}.nrrd"))
+    study = create_study(tmp_path / "study", tmp_path / "imgs")
+    assign(study, "A")
+    assign(study, "A", round=2, washout_days=0)
+    assign(study, "B")
+    with study.reader_session("A") as rs:
+        for c in rs.cases():
+            v = rs.load_image(c.case_id, round=c.round)
+            k = int(c.case_id[1:])
+            rs.save_segmentation(c.case_id, "tumour", _block(k + (c.round == 2)), round=c.round, like=v)
+    res = study_agreement(study, repeat_reader="A", extractor=_count)
+    assert res.params["raters"] == ["A/r1", "A/r2"]
+    assert list(res.overlap[["reader_a", "reader_b"]].drop_duplicates().itertuples(index=False, name=None)) == [
+        ("A/r1", "A/r2")]
+    table = np.array([[k, k + 1] for k in range(1, 5)], float)
+    from radgui.stats.icc import icc
+
+    assert res.icc.loc["count", "icc"] == pytest.approx(icc(table, "ICC(2,1)").icc)
+    with pytest.raises(StudyError, match=r"at least 2 readers; found \['A'\]"):
+        study_agreement(study, extractor=_count)  # B has segmented nothing
+    study.close()
+
+
+def test_cli_study_icc(sf_study, tmp_path, capsys):
+    import json
+
+    from radgui.cli import main
+
+    out = tmp_path / "cli-run"
+    assert main(["study", "icc", str(sf_study.folder), "-o", str(out), "--form", "ICC(3,1)", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["output"] == str(out) and doc["form"] == "ICC(3,1)" and doc["features"] > 50
+    table = pd.read_csv(out / "icc_table.csv")
+    assert list(table.columns) == ["feature", "icc"]
+    assert round(float(table.set_index("feature").loc["original_shape_VoxelVolume", "icc"]), 2) == 0.71
+    assert (out / "kept_features.txt").exists() and (out / "overlap.csv").exists()
