@@ -28,7 +28,7 @@ def _images(folder: Path, n: int = 6, shape=(8, 12, 12)) -> Path:
 
 
 def _manifest(tmp_path: Path, n: int = 12) -> Path:
-    imgs = _images(tmp_path / "imgs", n)
+    _images(tmp_path / "imgs", n)
     lines = ["image,case_id,centre,timepoint,age,outcome"]
     for i in range(n):
         lines.append(f"imgs/patient_{i:02d}.nrrd,P{i:03d},{'AB'[i % 3 == 0]},baseline,{50 + i},{i % 2}")

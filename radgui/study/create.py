@@ -106,6 +106,11 @@ def create_study(folder: str | Path, source: str | Path, *, copy_images: bool = 
     ids = [r.get("case_id") for r in rows if r.get("case_id")]
     if len(set(ids)) != len(ids):
         raise StudyError("manifest repeats a case_id", source)
+    from radgui.study.store import check_name
+
+    for cid in ids:
+        check_name(cid, "case")
+    existed = folder.exists()
     study = Study.initialise(folder, actor)
     try:
         if copy_images:
@@ -129,5 +134,7 @@ def create_study(folder: str | Path, source: str | Path, *, copy_images: bool = 
             study._audit(cur, "import_cases", {"source": str(source), "cases": len(rows)})
     except BaseException:
         study.close()
+        if not existed:  # the folder is ours: leave nothing half-made
+            shutil.rmtree(folder, ignore_errors=True)
         raise
     return study
