@@ -199,3 +199,5 @@ def test_cli_study_icc(sf_study, tmp_path, capsys):
     assert list(table.columns) == ["feature", "icc"]
     assert round(float(table.set_index("feature").loc["original_shape_VoxelVolume", "icc"]), 2) == 0.71
     assert (out / "kept_features.txt").exists() and (out / "overlap.csv").exists()
+    rel = sf_study._conn.execute("SELECT output FROM feature_runs ORDER BY id DESC").fetchone()[0]
+    assert (sf_study.folder / rel).resolve() == out.resolve() and not rel.startswith("/")

@@ -407,7 +407,9 @@ class Study:
         return [(r[0], r[1], r[2], json.loads(r[3])) for r in
                 self._conn.execute("SELECT at, actor, action, detail FROM audit ORDER BY id")]
 
-    def record_feature_run(self, preset: str, form: str, threshold: float, params: dict, output: str) -> int:
+    def record_feature_run(self, preset: str, form: str, threshold: float, params: dict, output: str | Path) -> int:
+        """Record an agreement run; ``output`` is stored relative to the study folder."""
+        output = self._rel(Path(output))
         with self.transaction() as c:
             c.execute("INSERT INTO feature_runs (created, preset, form, threshold, params, output) VALUES "
                       "(?, ?, ?, ?, ?, ?)", (now_utc(), preset, form, float(threshold),
