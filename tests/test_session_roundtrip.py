@@ -90,6 +90,15 @@ def test_moved_image_is_asked_for_not_a_failure(tmp_path, image):
     asked = []
     again = open_session(path, resolver=lambda ref: asked.append(ref.key) or moved)
     assert asked == ["CT"] and again.missing_images == [] and again.dirty
+    assert back.check_image("CT", load_volume(moved, modality="CT")) == []
+    other = volume_from_array(np.zeros((3, 4, 5), np.float32))
+    from radgui.errors import GeometryMismatchError
+
+    with pytest.raises(GeometryMismatchError, match="ROI 'tumour' does not lie on the grid of this image"):
+        back.check_image("CT", other)
+    shifted = volume_from_array(np.zeros(image.shape, np.float32), spacing=image.spacing, origin=image.origin)
+    assert back.check_image("CT", shifted) == ["image 'CT' differs from the one the session was saved with "
+                                               "(voxels or geometry)"]
     with pytest.raises(SessionError, match="does not exist"):
         relocate(back, "CT", tmp_path / "nothing.nrrd")
     with pytest.raises(SessionError, match="no image 'MR'"):

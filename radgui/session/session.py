@@ -213,6 +213,28 @@ class Session:
             setattr(self, k, copy.deepcopy(v))
         self.mark_changed()
 
+    def check_image(self, key: str, volume, tol_mm: float = 1e-3) -> list[str]:
+        """Check a (re)loaded image against the session: its ROIs' grids must match.
+
+        Returns warnings (the voxels differ from the saved hash: another
+        image, or re-exported). Raises
+        :class:`~radgui.errors.GeometryMismatchError` when a ROI of this image
+        is on another grid (the wrong image was picked).
+        """
+        from radgui.errors import GeometryMismatchError
+        from radgui.io import grid_mismatch_mm
+
+        ref = self.images.get(key)
+        if ref is None:
+            raise SessionError(f"no image {key!r} in the session")
+        for layer in self.rois.values():
+            if layer.image == key and grid_mismatch_mm(layer.mask, volume.image) > tol_mm:
+                raise GeometryMismatchError(f"ROI {layer.name!r} does not lie on the grid of this image: is it "
+                                            f"the image {key!r} of the session?", volume.meta.get("source"))
+        if ref.hash and volume.hash() != ref.hash:
+            return [f"image {key!r} differs from the one the session was saved with (voxels or geometry)"]
+        return []
+
     def image_path(self, key: str) -> Path:
         """The image's path, refused when it is missing (ask the user, then :func:`relocate`)."""
         if key not in self.images:
