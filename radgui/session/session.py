@@ -36,6 +36,7 @@ SUFFIX = ".radgui"
 MANIFEST = "manifest.json"
 MAX_MANIFEST_BYTES = 8 * 1024 * 1024
 MAX_ROIS = 255
+MAX_IMAGES = 64
 
 #: Migration rules, ``{from_version: function(manifest) -> manifest of from_version + 1}``.
 #: Rules (see docs/study.md): a migration never drops the user's data; keys it
@@ -424,7 +425,10 @@ def read_session_file(path: str | Path, memory_budget_bytes: int | None = None) 
     path = Path(path)
     with BoundedZip(path, "session file") as zf:
         doc = read_manifest(zf, path)
-        images = _parse_images(_want(doc, "images", list, path), path)
+        raw_images = _want(doc, "images", list, path)
+        if len(raw_images) > MAX_IMAGES:
+            raise SessionError(f"session lists {len(raw_images)} images, at most {MAX_IMAGES}", path)
+        images = _parse_images(raw_images, path)
         entries = _want(doc, "rois", list, path)
         if len(entries) > MAX_ROIS:
             raise SessionError(f"session lists {len(entries)} ROIs, at most {MAX_ROIS}", path)

@@ -139,6 +139,7 @@ class Study:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA trusted_schema = OFF")  # a shared database's schema cannot call side-effect functions
             conn.execute("PRAGMA synchronous = FULL")
         except sqlite3.DatabaseError as exc:
             raise StudyError(f"not a readable study database ({exc})", db) from None
@@ -168,6 +169,11 @@ class Study:
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise StudyError(f"not a radgui study database ({' '.join(str(exc).split())[:100]})", db) from None
+        extra = conn.execute("SELECT type, name FROM sqlite_master WHERE type IN ('trigger', 'view')").fetchall()
+        if extra:
+            conn.close()
+            raise StudyError(f"study database holds a {extra[0][0]} {extra[0][1]!r} radgui never creates; refused",
+                             db)
         if rows.get("format") != "radgui-study":
             conn.close()
             raise StudyError("not a radgui study database (no radgui-study format mark)", db)

@@ -128,7 +128,7 @@ def test_zip_bomb_refused_before_decompressing(good, tmp_path):
 def test_too_many_members(good, tmp_path):
     members = _members(good)
     members.update({f"junk/{i}": b"" for i in range(600)})
-    _refused(_write(tmp_path / "many.radgui", members), "600 members, at most 512 allowed")
+    _refused(_write(tmp_path / "many.radgui", members), "session file refused: 602 members, at most 512 allowed")
 
 
 def test_corrupt_member_crc(good, tmp_path):
@@ -177,3 +177,9 @@ def test_recovery_listing_survives_hostile_files(good, tmp_path):
     entries = {e.path.name: e for e in find_recoverable(rec)}
     assert "from a newer radgui" in entries["autosave-future.radgui"].error
     assert "not a readable zip archive" in entries["autosave-bad.radgui"].error
+
+
+def test_too_many_images(good, tmp_path):
+    p = _with_manifest(good, tmp_path, lambda d: d.update(images=[dict(d["images"][0], key=f"k{i}")
+                                                                 for i in range(65)]))
+    _refused(p, "session lists 65 images, at most 64")

@@ -130,3 +130,9 @@ def test_cli_one_line_errors(tmp_path, capsys):
     assert e.value.code == 2
     assert capsys.readouterr().err.strip() == ("radgui study assign: error: argument --count: not allowed with "
                                                "argument --fraction")
+
+
+def test_a_database_with_triggers_is_refused(study):
+    study._conn.execute("CREATE TRIGGER spy AFTER INSERT ON segmentations BEGIN "
+                        "UPDATE cases SET clinical = '{}'; END")
+    _refused(lambda: Study.open(study.folder), "holds a trigger 'spy' radgui never creates")
