@@ -130,3 +130,11 @@ class MaskLabelError(RadguiError, ValueError):
 
 class ModelFitError(RadguiError, ArithmeticError):
     """A model cannot be fitted to the data (a solver did not converge); the message says what to change."""
+
+
+class SessionError(RadguiError, ValueError):
+    """A ``.radgui`` session or recovery file is refused (corrupt, from a newer radgui, members missing, ...)."""
+
+
+class StudyError(RadguiError, ValueError):
+    """A reader study is refused or an operation on it is impossible (unknown reader, too many cases, ...)."""
