@@ -17,7 +17,6 @@ module only turns clicks into calls.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +44,7 @@ from qtpy.QtWidgets import (
 
 from radgui.errors import RadguiError
 from radgui.features.presets import PRESET_DIR, Preset, load_preset, preset_from_text, presets
+from radgui.gui._qt import TaskRunner
 from radgui.gui.layers import current_volume, roi_layers
 
 CUSTOM = "(custom)"
@@ -65,7 +65,6 @@ class FeaturesDock(QWidget):
         self.setObjectName("radgui_features_dock")
         self.preset: Preset = load_preset("ct-original")
         self.result = None  # pandas DataFrame of the last finished extraction
-        self._worker = None
         self._volume = None
         layout = QVBoxLayout(self)
 
@@ -129,6 +128,9 @@ class FeaturesDock(QWidget):
         self.progress.setTextVisible(True)
         rl.addWidget(self.progress)
         layout.addWidget(rbox)
+        self.runner = TaskRunner(self.extract_button, self.cancel_button, self.progress,
+                                 on_result=self._on_result, on_failure=self._on_error,
+                                 on_cancelled=self._on_cancelled)
 
         # --- results --------------------------------------------------------
         res = QGroupBox("Results")
@@ -248,10 +250,15 @@ class FeaturesDock(QWidget):
                 if self.roi_list.item(i).checkState() == Qt.Checked]
 
     # --------------------------------------------------------------- extract
+    @property
+    def busy(self) -> bool:
+        """True while an extraction runs."""
+        return self.runner.busy
+
     def start_extraction(self):
         """Start extracting the checked ROIs in a worker; returns the worker (None if nothing to do)."""
-        if self._worker is not None:
-            return self._worker
+        if self.runner.busy:
+            return self.runner.worker
         volume = current_volume(self.viewer)
         if volume is None:
             _notify_error("Open an image first")
@@ -263,44 +270,25 @@ class FeaturesDock(QWidget):
             return None
         # Copy the masks now so painting during extraction cannot change them.
         rois = {n: np.asarray(layers[n].data) > 0 for n in names}
-        from napari.qt.threading import create_worker
-
         from radgui.features.extract import iter_extract
 
-        worker = create_worker(iter_extract, volume, rois, self.preset,
-                               _connect={"yielded": self._on_step, "returned": self._on_result,
-                                         "errored": self._on_error, "finished": self._on_finished},
-                               _start_thread=False)
-        self._worker = worker
-        self._cancelled = False
-        self.extract_button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
-        self.progress.setValue(0)
+        worker = self.runner.start(iter_extract, volume, rois, self.preset)
         self.progress.setFormat(f"extracting {len(names)} ROI(s)…")
-        worker.start()
         return worker
 
     def cancel(self) -> None:
         """Stop the running extraction between two steps; the previous result is kept."""
-        if self._worker is not None:
-            self._cancelled = True
-            self._worker.quit()
+        if self.runner.busy:
+            self.runner.cancel()
             self.progress.setFormat("cancelling…")
 
-    def _on_step(self, step) -> None:
-        frac = step.fraction
-        if frac is not None:
-            self.progress.setValue(int(round(frac * 100)))
-        self.progress.setFormat(f"%p%  {step.message}"[:80])
-
     def _on_result(self, df) -> None:
-        if self._cancelled or df is None:
-            return
         self.result = df
         self._fill_table(df)
         errors = df.attrs.get("errors", {})
         self.status.setText(f"{len(df)} ROI(s) x {df.shape[1]} features, preset {self.preset.name}")
         self.export_button.setEnabled(len(df) > 0)
+        self.progress.setFormat("done")
         for message in errors.values():
             _notify_error(message)
 
@@ -309,19 +297,10 @@ class FeaturesDock(QWidget):
             _notify_error(str(exc))
         else:
             _notify_error(f"Feature extraction failed: {type(exc).__name__}: {exc}")
+        self.progress.setFormat("done" if self.result is not None else "idle")
 
-    def _on_finished(self) -> None:
-        self._worker = None
-        self.extract_button.setEnabled(True)
-        self.cancel_button.setEnabled(False)
-        if self._cancelled:
-            self.progress.setValue(0)
-            self.progress.setFormat("cancelled; previous results kept")
-        elif self.result is not None:
-            self.progress.setValue(100)
-            self.progress.setFormat("done")
-        else:
-            self.progress.setFormat("idle")
+    def _on_cancelled(self) -> None:
+        self.progress.setFormat("cancelled; previous results kept")
 
     # ---------------------------------------------------------------- results
     def _fill_table(self, df) -> None:
@@ -367,9 +346,11 @@ class FeaturesDock(QWidget):
         path = Path(path)
         if path.suffix.lower() != ".csv":
             path = path.with_suffix(".csv")
-        self.result.to_csv(path)
-        prov = dict(self.result.attrs.get("provenance", {}))
-        path.with_suffix(".provenance.json").write_text(json.dumps(prov, indent=2, default=str))
+        from radgui.files import write_csv, write_json
+
+        write_csv(path, self.result)
+        write_json(path.with_suffix(".provenance.json"), dict(self.result.attrs.get("provenance", {})),
+                   indent=2, default=str)
         return path
 
     def _export_dialog(self) -> None:
@@ -377,7 +358,7 @@ class FeaturesDock(QWidget):
         if path:
             try:
                 written = self.export_csv(path)
-            except (RadguiError, OSError) as exc:
+            except RadguiError as exc:
                 _notify_error(str(exc))
                 return
             self.status.setText(f"written {written.name}")
