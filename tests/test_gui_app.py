@@ -19,7 +19,7 @@ def demo_window(make_napari_viewer, qtbot):
 
 def wait_for_workers(qtbot, docks):
     """Let every dock's background worker finish before the window closes."""
-    qtbot.waitUntil(lambda: all(getattr(d, "_worker", None) is None and getattr(d, "_measure_worker", None) is None
+    qtbot.waitUntil(lambda: all(getattr(d, "_worker", None) is None and not getattr(d, "busy", False)
                                 for d in docks.values()), timeout=30_000)
 
 
