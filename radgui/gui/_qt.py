@@ -16,6 +16,30 @@ def is_alive(obj) -> bool:
     return isValid(obj)
 
 
+def button(text: str, tip: str, slot=None, checkable: bool = False):
+    """A QPushButton with its tooltip, connected to ``slot`` (clicked)."""
+    from qtpy.QtWidgets import QPushButton
+
+    b = QPushButton(text)
+    b.setToolTip(tip)
+    b.setCheckable(checkable)
+    if slot is not None:
+        b.clicked.connect(slot)
+    return b
+
+
+def run_cancel_row(layout, run_text: str, run_tip: str, on_run, cancel_tip: str, on_cancel):
+    """A Run button (stretching) and a Cancel button side by side, added to ``layout``; returns both."""
+    from qtpy.QtWidgets import QHBoxLayout
+
+    row = QHBoxLayout()
+    run_b, cancel_b = button(run_text, run_tip, on_run), button("Cancel", cancel_tip, on_cancel)
+    row.addWidget(run_b, 1)
+    row.addWidget(cancel_b)
+    layout.addLayout(row)
+    return run_b, cancel_b
+
+
 class Failure:
     """An engine exception handed back as a worker's result (see :func:`guarded`)."""
 

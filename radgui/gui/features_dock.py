@@ -34,7 +34,6 @@ from qtpy.QtWidgets import (
     QListWidgetItem,
     QPlainTextEdit,
     QProgressBar,
-    QPushButton,
     QShortcut,
     QTableWidget,
     QTableWidgetItem,
@@ -44,7 +43,7 @@ from qtpy.QtWidgets import (
 
 from radgui.errors import RadguiError
 from radgui.features.presets import PRESET_DIR, Preset, load_preset, preset_from_text, presets
-from radgui.gui._qt import TaskRunner
+from radgui.gui._qt import TaskRunner, button, run_cancel_row
 from radgui.gui.layers import current_volume, roi_layers
 
 CUSTOM = "(custom)"
@@ -78,13 +77,10 @@ class FeaturesDock(QWidget):
         self.preset_combo.setToolTip("PyRadiomics settings shipped with radgui (see resources/presets/README.md)")
         self.preset_combo.currentTextChanged.connect(self._on_preset_chosen)
         row.addWidget(self.preset_combo, 1)
-        self.load_button = QPushButton("Load YAML…")
-        self.load_button.setToolTip("Load any PyRadiomics parameter file (validated against PyRadiomics' schema)")
-        self.load_button.clicked.connect(self._load_yaml_dialog)
+        self.load_button = button("Load YAML…", "Load any PyRadiomics parameter file (validated against "
+                                  "PyRadiomics' schema)", self._load_yaml_dialog)
         row.addWidget(self.load_button)
-        self.edit_button = QPushButton("Edit")
-        self.edit_button.setCheckable(True)
-        self.edit_button.setToolTip("Show and edit the preset's YAML")
+        self.edit_button = button("Edit", "Show and edit the preset's YAML", checkable=True)
         self.edit_button.toggled.connect(self._toggle_editor)
         row.addWidget(self.edit_button)
         bl.addLayout(row)
@@ -96,10 +92,9 @@ class FeaturesDock(QWidget):
         self.editor.setVisible(False)
         self.editor.setMinimumHeight(160)
         bl.addWidget(self.editor)
-        self.apply_button = QPushButton("Apply edited YAML")
-        self.apply_button.setToolTip("Validate the text and use it as the preset")
+        self.apply_button = button("Apply edited YAML", "Validate the text and use it as the preset",
+                                   self._apply_editor)
         self.apply_button.setVisible(False)
-        self.apply_button.clicked.connect(self._apply_editor)
         bl.addWidget(self.apply_button)
         layout.addWidget(box)
 
@@ -110,17 +105,9 @@ class FeaturesDock(QWidget):
         self.roi_list.setMaximumHeight(90)
         self.roi_list.setToolTip("ROIs to extract; all are filtered in one pass")
         rl.addWidget(self.roi_list)
-        run_row = QHBoxLayout()
-        self.extract_button = QPushButton("Extract")
-        self.extract_button.setToolTip("Extract features of the checked ROIs (Ctrl+E)")
-        self.extract_button.clicked.connect(self.start_extraction)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setToolTip("Stop the extraction; the previous results stay (Esc)")
-        self.cancel_button.setEnabled(False)
-        self.cancel_button.clicked.connect(self.cancel)
-        run_row.addWidget(self.extract_button, 1)
-        run_row.addWidget(self.cancel_button)
-        rl.addLayout(run_row)
+        self.extract_button, self.cancel_button = run_cancel_row(
+            rl, "Extract", "Extract features of the checked ROIs (Ctrl+E)", self.start_extraction,
+            "Stop the extraction; the previous results stay (Esc)", self.cancel)
         self.progress = QProgressBar()
         self.progress.setRange(0, 100)
         self.progress.setValue(0)
@@ -149,10 +136,9 @@ class FeaturesDock(QWidget):
         exp_row = QHBoxLayout()
         self.status = QLabel("")
         exp_row.addWidget(self.status, 1)
-        self.export_button = QPushButton("Export CSV…")
-        self.export_button.setToolTip("Write one row per ROI (and provenance JSON next to it)")
+        self.export_button = button("Export CSV…", "Write one row per ROI (and provenance JSON next to it)",
+                                    self._export_dialog)
         self.export_button.setEnabled(False)
-        self.export_button.clicked.connect(self._export_dialog)
         exp_row.addWidget(self.export_button)
         resl.addLayout(exp_row)
         layout.addWidget(res, 1)

@@ -36,7 +36,7 @@ from qtpy.QtWidgets import (
 )
 
 from radgui.errors import FrameOfReferenceError, RadguiError, SuvError
-from radgui.gui._qt import TaskRunner, error_text
+from radgui.gui._qt import TaskRunner, error_text, run_cancel_row
 from radgui.gui.layers import PET_SUV_LIMITS, add_roi, add_volume, image_layers, roi_layers
 
 
@@ -61,18 +61,10 @@ class PetCtDock(QWidget):
         self._request = None  # (folder, engine keywords) of the load in the worker
         layout = QVBoxLayout(self)
 
-        load_row = QHBoxLayout()
-        self.load_button = QPushButton("Load PET/CT folder…")
-        self.load_button.setToolTip("Open the CT and PET series of one study from a DICOM folder (Ctrl+Shift+P)")
+        self.load_button, self.cancel_button = run_cancel_row(
+            layout, "Load PET/CT folder…", "Open the CT and PET series of one study from a DICOM folder "
+            "(Ctrl+Shift+P)", self._choose_folder, "Stop loading; nothing is added", self.cancel)
         self.load_button.setShortcut("Ctrl+Shift+P")
-        self.load_button.clicked.connect(self._choose_folder)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setToolTip("Stop loading; nothing is added")
-        self.cancel_button.setEnabled(False)
-        self.cancel_button.clicked.connect(self.cancel)
-        load_row.addWidget(self.load_button, 1)
-        load_row.addWidget(self.cancel_button)
-        layout.addLayout(load_row)
         suv_row = QFormLayout()
         self.suv_type = QComboBox()
         for key, text in (("bw", "body weight (SUVbw)"), ("lbm_james", "lean body mass, James (SUVlbm)"),

@@ -20,14 +20,16 @@ from qtpy.QtWidgets import (
     QLabel,
     QLineEdit,
     QListWidget,
+    QListWidgetItem,
     QProgressBar,
-    QPushButton,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
 )
 
 from radgui import roi as engine
+from radgui.gui._qt import button
+from radgui.errors import RadguiError
 
 #: Grow modes shown in the combo box: label -> (engine mode, preset or None)
 GROW_MODES: dict[str, tuple[str, str | None]] = {
@@ -78,12 +80,6 @@ def _spin(lo, hi, value, step=1.0, decimals=1, suffix="", tip=""):
     return s
 
 
-def _button(text, tip, slot, checkable=False):
-    b = QPushButton(text)
-    b.setToolTip(tip)
-    b.setCheckable(checkable)
-    b.clicked.connect(slot)
-    return b
 
 
 class RoiControls:
@@ -102,7 +98,7 @@ class RoiControls:
         self.progress.setValue(0)
         self.progress.setTextVisible(False)
         self.progress.setMaximumHeight(10)
-        self.cancel_btn = _button("Cancel", "Cancel the running computation; nothing is written.",
+        self.cancel_btn = button("Cancel", "Cancel the running computation; nothing is written.",
                                   self.cancel_work)
         busy.addWidget(self.progress, 1)
         busy.addWidget(self.cancel_btn)
@@ -121,9 +117,9 @@ class RoiControls:
         self.roi_list.currentItemChanged.connect(self._on_list_selected)
         lay.addWidget(self.roi_list)
         row = QHBoxLayout()
-        row.addWidget(_button("New tumour", "Add an empty ROI (tumour, tumour2, ...) on the current image.",
+        row.addWidget(button("New tumour", "Add an empty ROI (tumour, tumour2, ...) on the current image.",
                               self.new_roi))
-        self.brush_btn = _button("3D brush", "Paint the selected ROI with a 3D ball brush (napari paint mode,\n"
+        self.brush_btn = button("3D brush", "Paint the selected ROI with a 3D ball brush (napari paint mode,\n"
                                  "3 edit dimensions); click again for a 2D brush.", self.toggle_brush, True)
         row.addWidget(self.brush_btn)
         self.brush_size = _spin(1, 200, 10, 1, 0, " px", "Brush diameter in image pixels")
@@ -170,11 +166,11 @@ class RoiControls:
         gv.addWidget(self.fill)
         form.addRow("Guards", gv)
         row = QHBoxLayout()
-        self.seed_btn = _button("Seed tool", "When on, a plain click on the image drops a seed\n"
+        self.seed_btn = button("Seed tool", "When on, a plain click on the image drops a seed\n"
                                 "(Ctrl+click always works; add Shift to add seeds).", lambda: None, True)
-        self.apply_btn = _button("Apply", "Write the preview into the selected ROI (one undo step). Enter.",
+        self.apply_btn = button("Apply", "Write the preview into the selected ROI (one undo step). Enter.",
                                  self.apply_grow)
-        self.cancel_grow_btn = _button("Cancel", "Drop the preview and the seeds. Esc.", self.cancel_grow)
+        self.cancel_grow_btn = button("Cancel", "Drop the preview and the seeds. Esc.", self.cancel_grow)
         for b in (self.seed_btn, self.apply_btn, self.cancel_grow_btn):
             row.addWidget(b)
         form.addRow(row)
@@ -225,7 +221,7 @@ class RoiControls:
             lambda t: (self.hu_lo.setEnabled(t == "HU range"), self.hu_hi.setEnabled(t == "HU range")))
         self.hu_lo.setEnabled(False)
         self.hu_hi.setEnabled(False)
-        self.rings_btn = _button("Rings 3/6/9 mm", "Make the ring set of the selected tumour (one undo step:\n"
+        self.rings_btn = button("Rings 3/6/9 mm", "Make the ring set of the selected tumour (one undo step:\n"
                                  "Ctrl+Z on any ring layer removes the whole set). Shortcut: R in the dock.",
                                  self.make_rings)
         self.rings_btn.setShortcut("R")
@@ -245,7 +241,7 @@ class RoiControls:
         self.edit_buttons = {}
 
         def add(op, text, tip, row, col):
-            b = _button(text, tip, lambda: self.edit(op))
+            b = button(text, tip, lambda: self.edit(op))
             self.edit_buttons[op] = b
             grid.addWidget(b, row, col)
 
@@ -282,8 +278,109 @@ class RoiControls:
                               "diameters on the ROI surface. PET adds SUVpeak (1 mL sphere) and TLG.")
         self.table.setMinimumHeight(140)
         lay.addWidget(self.table)
-        lay.addWidget(_button("Copy table", "Copy the measurements as tab-separated text", self.copy_table))
+        lay.addWidget(button("Copy table", "Copy the measurements as tab-separated text", self.copy_table))
         return box
+
+    def toggle_brush(self, checked=None):
+        layer = self.target_layer() or self.new_roi()
+        if layer is not None:
+            self.viewer.layers.selection.active = layer
+            self._apply_brush(layer)
+
+    def _apply_brush(self, layer):
+        layer.n_edit_dimensions = 3 if self.brush_btn.isChecked() else 2
+        layer.brush_size = int(self.brush_size.value())
+        layer.mode = "paint"
+
+    def _brush_size_changed(self, value):
+        layer = self.target_layer()
+        if layer is not None:
+            layer.brush_size = int(value)
+
+    # ------------------------------------------------------ reading the controls
+    def _mode_changed(self, text: str) -> None:
+        mode, preset = GROW_MODES[text]
+        if preset:
+            lo, hi, _ = engine.PRESETS[preset]
+            for w, v in ((self.lower, lo), (self.upper, hi)):
+                w.blockSignals(True)
+                w.setValue(v)
+                w.blockSignals(False)
+        self.lower.setEnabled(mode == "interval")
+        self.upper.setEnabled(mode == "interval")
+        self.fraction.setEnabled(mode == "pet_fraction")
+        self.suv.setEnabled(mode == "pet_fixed")
+        self._schedule_preview()
+
+    def _interval_edited(self, _value=None) -> None:
+        mode, preset = GROW_MODES[self.mode_combo.currentText()]
+        if preset and (self.lower.value(), self.upper.value()) != engine.PRESETS[preset][:2]:
+            self.mode_combo.blockSignals(True)
+            self.mode_combo.setCurrentText("Custom interval")
+            self.mode_combo.blockSignals(False)
+
+    def grow_params(self) -> dict:
+        """The engine parameters the controls describe."""
+        mode, preset = GROW_MODES[self.mode_combo.currentText()]
+        p = dict(mode=mode, max_radius_mm=self.radius.value(), opening_mm=self.opening.value(),
+                 fill_holes=self.fill.isChecked())
+        if mode == "interval":
+            p.update(lower=self.lower.value(), upper=self.upper.value())
+        elif mode == "pet_fraction":
+            p.update(fraction=self.fraction.value() / 100.0)
+        elif mode == "pet_fixed":
+            p.update(suv_threshold=self.suv.value())
+        return p
+
+    def ring_distances(self) -> list[float]:
+        """Distances typed in the box, in mm."""
+        return engine.parse_distances(self.distances.text())
+
+    def _distances_changed(self, _text=None) -> None:
+        try:
+            d = self.ring_distances()
+            self.rings_btn.setText("Rings " + "/".join(f"{v:g}" for v in d) + " mm")
+        except RadguiError:
+            self.rings_btn.setText("Rings (check distances)")
+
+    def ring_params(self, image, body=None) -> dict:
+        """Keywords of :func:`radgui.roi.iter_ring_set` the ring controls describe.
+
+        ``body``: the body mask computed before for ``image`` (None: computed in the task).
+        """
+        clip_text = self.clip_combo.currentText()
+        kwargs = dict(mode=self.ring_mode.currentText(), unions=self.unions.isChecked(),
+                      core_depth_mm=self.core_depth.value() or None)
+        if clip_text.startswith("body"):
+            kwargs.update(clip="body" if body is None else body, image=image)
+        elif clip_text == "HU range":
+            kwargs.update(image=image, hu_range=(self.hu_lo.value(), self.hu_hi.value()))
+        return kwargs
+
+    def edit_params(self) -> dict:
+        """Keywords of :func:`radgui.roi.apply_edit` the edit controls describe (``other`` aside)."""
+        return dict(island_mm3=self.island_mm3.value(), sigma_mm=self.sigma.value(),
+                    margin_mm=self.margin_mm.value(), logical_op=self.op_combo.currentText())
+
+    def _fill_roi_list(self, parents: dict, target: str | None) -> None:
+        """List ROIs ``{name: parent name or None}``, derived VOIs indented under their tumour."""
+        tumours = [n for n, p in parents.items() if not p]
+        order = []
+        for t in tumours:
+            order.append((t, 0))
+            order += [(n, 1) for n, p in parents.items() if p == t]
+        order += [(n, 1) for n, p in parents.items() if p and p not in tumours]
+        self.roi_list.blockSignals(True)
+        self.roi_list.clear()
+        for name, depth in order:
+            item = QListWidgetItem(("    " * depth) + name)
+            item.setData(Qt.UserRole, name)
+            self.roi_list.addItem(item)
+            if name == target:
+                self.roi_list.setCurrentItem(item)
+        self.roi_list.blockSignals(False)
+        self.op_other.clear()
+        self.op_other.addItems(list(parents))
 
 
 def _single_colormap(color: str):
@@ -335,3 +432,16 @@ def table_tsv(table) -> str:
         cells = [table.item(r, c).text() if table.item(r, c) else "" for c in range(table.columnCount())]
         lines.append("\t".join([name] + cells))
     return "\n".join(lines)
+
+
+def preview_status(session, volume) -> str:
+    """The line under the grow controls for the session's latest preview on ``volume``."""
+    res = session.result
+    lo_v, hi_v = res.interval
+    unit = "SUV" if volume.modality == "PT" else ("HU" if volume.modality == "CT" else "")
+    if res.voxel_count == 0:
+        return (f"Nothing grew: the seed value {volume.array[session.seeds[-1]]:g} is outside "
+                f"{lo_v:g}..{hi_v:g} {unit}.")
+    return (f"Preview: {res.voxel_count} voxels, {engine.volume_ml(res.voxel_count, volume.spacing):.2f} mL; "
+            f"interval {lo_v:.0f}..{hi_v:g} {unit}; {len(session.seeds)} seed(s); "
+            f"{session.last_preview_ms:.0f} ms")

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 from qtpy.QtCore import Qt, QTimer
-from qtpy.QtWidgets import QApplication, QListWidgetItem, QWidget
+from qtpy.QtWidgets import QApplication, QWidget
 
 from radgui import roi as engine
 from radgui.errors import RadguiError
@@ -45,6 +45,7 @@ from radgui.gui.roi_controls import (
     RoiControls,
     _preview_colormap,
     fill_measure_table,
+    preview_status,
     table_tsv,
     thickness_html,
     voi_colormap,
@@ -132,24 +133,7 @@ class RoiDock(RoiControls, QWidget):
         if not is_alive(self.roi_list):  # layer events still arrive while the window closes
             return
         rois = roi_layers(self.viewer)
-        self.roi_list.blockSignals(True)
-        self.roi_list.clear()
-        parents = [n for n, ly in rois.items() if not ly.metadata.get("parent")]
-        order = []
-        for p in parents:
-            order.append((p, 0))
-            order += [(n, 1) for n, ly in rois.items() if ly.metadata.get("parent") == p]
-        order += [(n, 1) for n, ly in rois.items()
-                  if ly.metadata.get("parent") and ly.metadata.get("parent") not in parents]
-        for name, depth in order:
-            item = QListWidgetItem(("    " * depth) + name)
-            item.setData(Qt.UserRole, name)
-            self.roi_list.addItem(item)
-            if name == self._target_name:
-                self.roi_list.setCurrentItem(item)
-        self.roi_list.blockSignals(False)
-        self.op_other.clear()
-        self.op_other.addItems(list(rois))
+        self._fill_roi_list({n: ly.metadata.get("parent") for n, ly in rois.items()}, self._target_name)
         for ly in rois.values():
             if id(ly) not in self._bound:
                 self._bound.add(id(ly))
@@ -192,57 +176,7 @@ class RoiDock(RoiControls, QWidget):
         self._select_target(layer)
         return layer
 
-    def toggle_brush(self, checked=None):
-        layer = self.target_layer() or self.new_roi()
-        if layer is not None:
-            self.viewer.layers.selection.active = layer
-            self._apply_brush(layer)
-
-    def _apply_brush(self, layer):
-        layer.n_edit_dimensions = 3 if self.brush_btn.isChecked() else 2
-        layer.brush_size = int(self.brush_size.value())
-        layer.mode = "paint"
-
-    def _brush_size_changed(self, value):
-        layer = self.target_layer()
-        if layer is not None:
-            layer.brush_size = int(value)
-
     # --------------------------------------------------------------- grow
-    def _mode_changed(self, text: str) -> None:
-        mode, preset = GROW_MODES[text]
-        if preset:
-            lo, hi, _ = engine.PRESETS[preset]
-            for w, v in ((self.lower, lo), (self.upper, hi)):
-                w.blockSignals(True)
-                w.setValue(v)
-                w.blockSignals(False)
-        self.lower.setEnabled(mode == "interval")
-        self.upper.setEnabled(mode == "interval")
-        self.fraction.setEnabled(mode == "pet_fraction")
-        self.suv.setEnabled(mode == "pet_fixed")
-        self._schedule_preview()
-
-    def _interval_edited(self, _value=None) -> None:
-        mode, preset = GROW_MODES[self.mode_combo.currentText()]
-        if preset and (self.lower.value(), self.upper.value()) != engine.PRESETS[preset][:2]:
-            self.mode_combo.blockSignals(True)
-            self.mode_combo.setCurrentText("Custom interval")
-            self.mode_combo.blockSignals(False)
-
-    def grow_params(self) -> dict:
-        """The engine parameters the controls describe."""
-        mode, preset = GROW_MODES[self.mode_combo.currentText()]
-        p = dict(mode=mode, max_radius_mm=self.radius.value(), opening_mm=self.opening.value(),
-                 fill_holes=self.fill.isChecked())
-        if mode == "interval":
-            p.update(lower=self.lower.value(), upper=self.upper.value())
-        elif mode == "pet_fraction":
-            p.update(fraction=self.fraction.value() / 100.0)
-        elif mode == "pet_fixed":
-            p.update(suv_threshold=self.suv.value())
-        return p
-
     def _on_mouse_press(self, viewer, event):
         if event.type != "mouse_press" or event.button != 1:
             return
@@ -306,17 +240,7 @@ class RoiDock(RoiControls, QWidget):
         else:
             layer.translate = translate
             layer.data = data
-        lo_v, hi_v = res.interval
-        unit = "SUV" if volume.modality == "PT" else ("HU" if volume.modality == "CT" else "")
-        if res.voxel_count == 0:
-            self.grow_status.setText(
-                f"Nothing grew: the seed value {volume.array[self.session.seeds[-1]]:g} is outside "
-                f"{lo_v:g}..{hi_v:g} {unit}.")
-        else:
-            self.grow_status.setText(
-                f"Preview: {res.voxel_count} voxels, {engine.volume_ml(res.voxel_count, volume.spacing):.2f} mL; "
-                f"interval {lo_v:.0f}..{hi_v:g} {unit}; {len(self.session.seeds)} seed(s); "
-                f"{self.session.last_preview_ms:.0f} ms")
+        self.grow_status.setText(preview_status(self.session, volume))
 
     def apply_grow(self) -> None:
         """Add the preview to the selected ROI (a new ``tumour`` when there is none): one undo step."""
@@ -351,17 +275,6 @@ class RoiDock(RoiControls, QWidget):
             super().keyPressEvent(event)
 
     # -------------------------------------------------------------- rings
-    def ring_distances(self) -> list[float]:
-        """Distances typed in the box, in mm."""
-        return engine.parse_distances(self.distances.text())
-
-    def _distances_changed(self, _text=None) -> None:
-        try:
-            d = self.ring_distances()
-            self.rings_btn.setText("Rings " + "/".join(f"{v:g}" for v in d) + " mm")
-        except RadguiError:
-            self.rings_btn.setText("Rings (check distances)")
-
     def make_rings(self) -> None:
         """Compute the ring set of the selected tumour in a worker, then write it as one undo group."""
         parent = self.target_layer()
@@ -379,14 +292,7 @@ class RoiDock(RoiControls, QWidget):
             self.notify_error(exc)
             return
         volume = parent.metadata["volume"]
-        clip_text = self.clip_combo.currentText()
-        kwargs = dict(mode=self.ring_mode.currentText(), unions=self.unions.isChecked(),
-                      core_depth_mm=self.core_depth.value() or None)
-        if clip_text.startswith("body"):
-            body = self.session.body_mask_for(volume.array)
-            kwargs.update(clip="body" if body is None else body, image=volume.array)
-        elif clip_text == "HU range":
-            kwargs.update(image=volume.array, hu_range=(self.hu_lo.value(), self.hu_hi.value()))
+        kwargs = self.ring_params(volume.array, self.session.body_mask_for(volume.array))
         self._ring_target = (parent, volume)
         self.runner.start(engine.iter_ring_set, np.asarray(parent.data) > 0, volume.spacing, distances, **kwargs)
 
@@ -463,9 +369,7 @@ class RoiDock(RoiControls, QWidget):
         other = roi_layers(self.viewer).get(self.op_other.currentText()) if op == "logical" else None
         try:
             new = engine.apply_edit(op, layer.data, layer.metadata["volume"].spacing,
-                                    island_mm3=self.island_mm3.value(), sigma_mm=self.sigma.value(),
-                                    margin_mm=self.margin_mm.value(), logical_op=self.op_combo.currentText(),
-                                    other=None if other is None else other.data)
+                                    other=None if other is None else other.data, **self.edit_params())
         except RadguiError as exc:
             self.notify_error(exc)
             return

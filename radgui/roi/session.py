@@ -213,27 +213,25 @@ class RoiSession:
         ``member``'s own last step).
         """
         live = [g for g in self.groups if not g.undone and g.matches(member, member_parent)]
-        if not live or not live[-1].intact(depth, "undo"):
-            return False
-        g = live[-1]
-        for m in g.members:
-            undo_one(m)
-        g.undone = True
-        g.depths = {id(m): depth(m, "redo") for m in g.members}
-        self.redo_stack.append(g)
-        return True
+        return self._step(live, depth, "undo", "redo", undo_one)
 
     def redo(self, member, member_parent: str | None, depth: Depth, redo_one: Callable[[Any], None]) -> bool:
         """Redo the ring set undone last concerning ``member`` as a whole; False when none applies."""
         undone = [g for g in self.redo_stack if g.matches(member, member_parent)]
-        if not undone or not undone[-1].intact(depth, "redo"):
+        return self._step(undone, depth, "redo", "undo", redo_one)
+
+    def _step(self, candidates, depth: Depth, which: str, other: str, apply_one) -> bool:
+        if not candidates or not candidates[-1].intact(depth, which):
             return False
-        g = undone[-1]
+        g = candidates[-1]
         for m in g.members:
-            redo_one(m)
-        g.undone = False
-        g.depths = {id(m): depth(m, "undo") for m in g.members}
-        self.redo_stack.remove(g)
+            apply_one(m)
+        g.undone = which == "undo"
+        g.depths = {id(m): depth(m, other) for m in g.members}
+        if g.undone:
+            self.redo_stack.append(g)
+        else:
+            self.redo_stack.remove(g)
         return True
 
     def members(self) -> list:
