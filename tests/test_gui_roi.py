@@ -7,8 +7,6 @@ import pytest
 
 pytest.importorskip("napari")
 
-pytestmark = [pytest.mark.gui]
-
 
 def dice(a, b):
     return 2.0 * (a & b).sum() / (a.sum() + b.sum())
@@ -42,6 +40,7 @@ def ctrl_click(viewer, qtbot, world):
     qtbot.mouseClick(canvas, Qt.LeftButton, Qt.ControlModifier, QPoint(canvas.width() // 2, canvas.height() // 2))
 
 
+@pytest.mark.gui
 def test_ctrl_click_grows_applies_and_undoes(setup, qtbot):
     from qtpy.QtCore import Qt
 
@@ -83,6 +82,7 @@ def test_ctrl_click_grows_applies_and_undoes(setup, qtbot):
     assert not np.asarray(tumour.data).any()
 
 
+@pytest.mark.gui
 @pytest.mark.slow
 def test_rings_named_layers_and_ctrl_z_undoes_the_set(setup, qtbot):
     from qtpy.QtCore import Qt
@@ -180,6 +180,7 @@ def test_rings_named_layers_and_ctrl_z_undoes_the_set(setup, qtbot):
     assert np.median(dist) < 0.15 and np.mean(dist > 0.4) < 0.02
 
 
+@pytest.mark.gui
 def test_errors_become_notifications(make_napari_viewer, qtbot, monkeypatch):
     """Bad input gives a notification naming the problem; nothing is lost or created."""
     import napari.utils.notifications as notifications
@@ -259,3 +260,4 @@ def test_pet_grow_and_edit_buttons_on_a_viewer_model(qtbot):
     dock.op_other.setCurrentText(other.name)
     qtbot.mouseClick(dock.edit_buttons["logical"], Qt.LeftButton)
     assert not (np.asarray(tumour.data)[np.asarray(other.data) > 0]).any()
+    qtbot.waitUntil(lambda: not dock.busy and not dock._measure_timer.isActive(), timeout=10000)
