@@ -227,3 +227,35 @@ def test_empty_tumour_refused_before_any_work():
     gen = roi.iter_ring_set(np.zeros((4, 4, 4)), SP, (3,))
     with pytest.raises(EmptyMaskError):
         next(gen)
+
+
+def test_cli_rings_calls_the_same_engine_functions(tmp_path, monkeypatch, capsys):
+    """``radgui roi rings`` computes through iter_ring_set and volume_ml, as the dock does."""
+    import json
+
+    from radgui.cli import main
+    from radgui.io import save_mask, volume_from_array
+
+    m = ball(r_mm=5.0)
+    vol = volume_from_array(np.where(m, 40.0, -800.0).astype(np.float32), SP, modality="CT")
+    import SimpleITK as sitk
+
+    sitk.WriteImage(vol.image, str(tmp_path / "ct.nrrd"))
+    save_mask(m.astype(np.uint8), tmp_path / "tumour.nrrd", like=vol)
+    calls = []
+    real = roi.iter_ring_set
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs)
+        return (yield from real(*args, **kwargs))
+
+    monkeypatch.setattr(roi, "iter_ring_set", spy)
+    out = tmp_path / "voi"
+    assert main(["roi", "rings", str(tmp_path / "ct.nrrd"), str(tmp_path / "tumour.nrrd"), "--distances", "3",
+                 "-o", str(out)]) == 0
+    assert len(calls) == 1
+    report = json.loads((out / "rings.json").read_text())
+    ring = sitk.GetArrayFromImage(sitk.ReadImage(str(out / "ring3mm.nrrd"))) > 0
+    assert report["vois"]["ring3mm"]["volume_ml"] == roi.volume_ml(ring.sum(), SP)
+    assert report["vois"]["ring3mm"]["thickness_through_centroid"]["x"]["voxels"] == \
+        roi.axis_thickness_mm(ring, m, SP)["x"][1]
