@@ -128,3 +128,25 @@ def test_cancel_stops_the_ring_work_and_writes_nothing(qtbot, monkeypatch):
     assert dock.session.groups == []
     assert dock.rings_btn.isEnabled() and not dock.cancel_btn.isEnabled()
     qtbot.waitUntil(lambda: not dock.busy and not dock._measure_timer.isActive(), timeout=10000)
+
+
+def test_petct_worker_reasks_consent_and_loads_again(qtbot, tmp_path, monkeypatch):
+    """The on_failure hook gets the FrameOfReferenceError itself; Yes starts the load again in a worker."""
+    from napari.components import ViewerModel
+
+    from dicom_factory import write_ct_series, write_pet_series
+    from radgui.gui import petct_dock
+
+    ct = write_ct_series(tmp_path / "CT")
+    write_pet_series(tmp_path / "PT", study_uid=ct["study_uid"])  # different FrameOfReferenceUID
+    viewer = ViewerModel()
+    dock = petct_dock.PetCtDock(viewer)
+    qtbot.addWidget(dock)
+    asked = []
+    monkeypatch.setattr(petct_dock, "ask_consent", lambda msg, parent=None: asked.append(msg) or True)
+    first = dock.load_folder(tmp_path)
+    assert first is not None
+    qtbot.waitUntil(lambda: dock.fused_layer is not None and not dock.busy, timeout=30000)
+    assert len(asked) == 1 and "FrameOfReferenceUID" in asked[0]
+    assert any("explicit consent" in w for w in dock.fused_layer.metadata["volume"].warnings)
+    assert len(viewer.layers) == 3 and dock.load_button.isEnabled() and not dock.cancel_button.isEnabled()
