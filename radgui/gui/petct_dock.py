@@ -312,7 +312,6 @@ class PetCtDock(QWidget):
     # ---- masks --------------------------------------------------------------
     def transfer(self, to: str):
         """Copy the chosen ROI onto the PET grid (``to="pet"``) or the CT grid (``"ct"``)."""
-        import SimpleITK as sitk
         import numpy as np
 
         from radgui.io import mask_from_array
@@ -336,7 +335,7 @@ class PetCtDock(QWidget):
             self._error(exc)
             return None
         suffix = "PET" if to == "pet" else "CT"
-        layer = add_roi(self.viewer, sitk.GetArrayFromImage(moved), target, name=f"{roi.name}@{suffix}",
+        layer = add_roi(self.viewer, moved, target, name=f"{roi.name}@{suffix}",
                         parent=roi.name, visible=to == "ct" or self.pet_alone.isChecked())
         self.status.setText(f"{roi.name} copied onto the {suffix} grid ({int(np.count_nonzero(layer.data))} voxels)")
         return layer

@@ -2,30 +2,17 @@
 
 Every button calls a :mod:`radgui.roi` engine function or the Qt-free
 :class:`radgui.roi.RoiSession` (seeds, preview, ring-set undo groups); this
-module only turns clicks into calls and writes the results into napari
-Labels layers (:func:`radgui.gui.layers.write_mask`). The widgets are built
-by :class:`radgui.gui.roi_controls.RoiControls`.
+module only turns clicks into calls and writes results into napari Labels
+layers (:func:`radgui.gui.layers.write_mask`: ONE undo item per operation,
+storing only the changed voxels). Widgets: :mod:`radgui.gui.roi_controls`.
 
-Undo
-----
-Each operation is ONE item in napari's Labels undo history that stores only
-the changed voxels (:func:`radgui.roi.mask_change`), never a copy of the
-volume. A ring set (rings, core, unions) is one operation over several
-layers: each derived layer gets one history item and the layers of the set
-form a group, so Ctrl+Z on any layer of the set undoes the whole set and
-Ctrl+Shift+Z redoes it. After an undo the derived layers stay in the layer
-list, empty, so that redo can bring them back.
-
-Mouse and keys
---------------
-* Ctrl+click on the image: grow from that seed with a live preview
-  (Ctrl+Shift+click adds a seed); the preview follows the interval, radius
-  and opening controls; Apply (or Enter in the dock) writes it to the
-  selected ROI, Cancel (Esc) drops it.
-* Seed tool button: plain clicks drop seeds while it is on.
-* Ctrl+Z / Ctrl+Shift+Z: napari's undo/redo of the active ROI layer.
-* Rings run in a worker (:func:`radgui.roi.iter_ring_set`); Cancel stops the
-  computation at its next step and nothing is written.
+* A ring set (rings, core, unions) is undone/redone as a whole by Ctrl+Z /
+  Ctrl+Shift+Z on any of its layers; emptied layers stay for redo. It runs in
+  a worker (:func:`radgui.roi.iter_ring_set`): Cancel stops it at its next
+  step and nothing is written.
+* Ctrl+click on the image grows from that seed with a live preview
+  (Ctrl+Shift+click adds a seed; the Seed tool makes plain clicks seeds);
+  Apply (Enter) writes it to the selected ROI, Cancel (Esc) drops it.
 """
 
 from __future__ import annotations
