@@ -1,6 +1,7 @@
 # radgui: two commands on a fresh machine.
 #   make demo   install into .venv and open the app on its embedded demo case
-#   make test   install with test extras (and, as root, a virtual screen) and run the whole suite
+#   make test   install with test extras (and, as root, a virtual screen), check the import
+#               contracts (lint-imports, pyproject's [tool.importlinter]) and run the whole suite
 #   make bench  run every benchmarks/bench_*.py and print their tables
 
 PYTHON ?= python3
@@ -44,6 +45,7 @@ screen:
 	fi
 
 test: $(VENV)/.installed-test screen
+	$(VENV)/bin/lint-imports
 	$(ON_SCREEN) $(PY) -m pytest -ra $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-test screen

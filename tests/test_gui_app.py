@@ -5,9 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.gui
-
-
 @pytest.fixture
 def demo_window(make_napari_viewer, qtbot):
     from radgui.cli.demo import open_demo
@@ -19,7 +16,7 @@ def demo_window(make_napari_viewer, qtbot):
 
 def wait_for_workers(qtbot, docks):
     """Let every dock's background worker finish before the window closes."""
-    qtbot.waitUntil(lambda: all(getattr(d, "_worker", None) is None and getattr(d, "_measure_worker", None) is None
+    qtbot.waitUntil(lambda: all(getattr(d, "_worker", None) is None and not getattr(d, "busy", False)
                                 for d in docks.values()), timeout=30_000)
 
 
@@ -38,6 +35,7 @@ def tumour_pixels(rgb: np.ndarray, label_rgba, opacity: float) -> int:
     return int(np.count_nonzero((spread < 10) & (rest.min(axis=-1) > -3)))
 
 
+@pytest.mark.gui
 def test_demo_presets_by_shortcut_and_screenshot(demo_window, qtbot, tmp_path):
     from qtpy.QtCore import Qt
 
@@ -77,6 +75,7 @@ def test_demo_presets_by_shortcut_and_screenshot(demo_window, qtbot, tmp_path):
     assert (tmp_path / "window.png").stat().st_size > 10_000
 
 
+@pytest.mark.gui
 def test_orientation_letters_and_planes(demo_window, qtbot):
     viewer, docks = demo_window
     letters = {edge: lab.text() for edge, lab in docks["View"]._edges.labels.items()}
@@ -89,6 +88,7 @@ def test_orientation_letters_and_planes(demo_window, qtbot):
     assert letters == {"top": "S", "bottom": "I", "left": "A", "right": "P"}
 
 
+@pytest.mark.gui
 def test_status_bar_shows_hu_and_mm(demo_window, qtbot):
     viewer, docks = demo_window
     image = viewer.layers["demo lung CT"]
@@ -101,6 +101,7 @@ def test_status_bar_shows_hu_and_mm(demo_window, qtbot):
     assert f"x {x:.1f}  y {y:.1f}  z {z:.1f} mm (LPS)" in text
 
 
+@pytest.mark.gui
 def test_bad_file_in_the_gui_is_a_notification_not_a_crash(demo_window, tmp_path):
     viewer, docks = demo_window
     bad = tmp_path / "broken.nrrd"
@@ -110,6 +111,7 @@ def test_bad_file_in_the_gui_is_a_notification_not_a_crash(demo_window, tmp_path
     assert len(viewer.layers) == n_layers  # nothing lost
 
 
+@pytest.mark.gui
 def test_drag_and_drop_reader_gives_physical_geometry(make_napari_viewer):
     from radgui.cli.demo import demo_paths
     from radgui.gui.reader import get_reader
@@ -124,6 +126,7 @@ def test_drag_and_drop_reader_gives_physical_geometry(make_napari_viewer):
     assert np.allclose(layers[0].translate, vol.origin)
 
 
+@pytest.mark.gui
 @pytest.mark.parametrize("command", ["view", "demo"])
 def test_screenshot_from_the_command_line(tmp_path, command):
     import subprocess
@@ -149,6 +152,7 @@ def test_screenshot_from_the_command_line(tmp_path, command):
     assert shot[..., :3].std() > 20
 
 
+@pytest.mark.gui
 def test_dropping_a_dicom_folder_with_two_series_shows_the_picker(make_napari_viewer, tmp_path, monkeypatch):
     from dicom_factory import write_ct_series
 
@@ -191,6 +195,7 @@ def test_qt_binding_keeps_none_alive(qtbot):
     assert sys.getrefcount(None) - before > -100
 
 
+@pytest.mark.gui
 def test_level_width_boxes_set_the_window(demo_window):
     viewer, docks = demo_window
     dock, image = docks["View"], viewer.layers["demo lung CT"]

@@ -59,7 +59,7 @@ def _extract_and_wait(qtbot, dock):
     from qtpy.QtCore import Qt
 
     qtbot.mouseClick(dock.extract_button, Qt.LeftButton)
-    qtbot.waitUntil(lambda: dock._worker is None and dock.extract_button.isEnabled(), timeout=60000)
+    qtbot.waitUntil(lambda: not dock.busy and dock.extract_button.isEnabled(), timeout=60000)
 
 
 def test_extract_fills_table_with_engine_values(qtbot, dock_and_viewer, tmp_path):
@@ -106,7 +106,7 @@ def test_cancel_keeps_previous_result(qtbot, dock_and_viewer):
     worker = dock.start_extraction()
     assert worker is not None
     dock.cancel()
-    qtbot.waitUntil(lambda: dock._worker is None, timeout=60000)
+    qtbot.waitUntil(lambda: not dock.busy, timeout=60000)
     assert dock.result is before  # no half-written result
     assert "cancel" in dock.progress.format()
 

@@ -1,8 +1,8 @@
 """GUI for DICOM: series picker, SUV values dialog, resample question, PET/CT dock.
 
 Widgets are driven like a user (clicks, typed values) on napari's Qt-free
-ViewerModel; one test renders a real viewer under Xvfb and checks the
-screenshot's colours.
+ViewerModel; one test (marked ``gui``) renders a real viewer under Xvfb and
+checks the screenshot's colours.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from radgui.gui import opening
 from radgui.gui.layers import add_roi, image_layers
 from dicom_factory import write_ct_series, write_pet_series
 
-pytestmark = pytest.mark.gui
 
 
 @pytest.fixture
@@ -144,7 +143,7 @@ def test_petct_dock_worker_thread(qtbot, viewer, study):
     qtbot.addWidget(dock)
     worker = dock.load_folder(study)
     assert not dock.load_button.isEnabled() and dock.cancel_button.isEnabled()
-    qtbot.waitUntil(lambda: dock.fused_layer is not None and dock._worker is None, timeout=30000)
+    qtbot.waitUntil(lambda: dock.fused_layer is not None and not dock.busy, timeout=30000)
     assert len(image_layers(viewer)) == 3 and dock.load_button.isEnabled()
     del worker
 
@@ -179,6 +178,7 @@ def test_petct_fuse_open_layers(qtbot, viewer, study):
     assert dock.fused_layer is not None and dock.fused_layer.data.shape == dock.ct_layer.data.shape
 
 
+@pytest.mark.gui
 def test_petct_in_real_viewer_screenshot(make_napari_viewer, qtbot, study, tmp_path):
     from radgui.gui.petct_dock import PetCtDock
 

@@ -7,8 +7,6 @@ import pytest
 
 pytest.importorskip("napari")
 
-pytestmark = [pytest.mark.gui]
-
 
 def dice(a, b):
     return 2.0 * (a & b).sum() / (a.sum() + b.sum())
@@ -42,6 +40,7 @@ def ctrl_click(viewer, qtbot, world):
     qtbot.mouseClick(canvas, Qt.LeftButton, Qt.ControlModifier, QPoint(canvas.width() // 2, canvas.height() // 2))
 
 
+@pytest.mark.gui
 def test_ctrl_click_grows_applies_and_undoes(setup, qtbot):
     from qtpy.QtCore import Qt
 
@@ -52,22 +51,22 @@ def test_ctrl_click_grows_applies_and_undoes(setup, qtbot):
     blank = dock.new_roi()
     blank.mode = "paint"
     ctrl_click(viewer, qtbot, world)
-    qtbot.waitUntil(lambda: dock._grow_result is not None, timeout=3000)
-    assert len(dock._seeds) == 1
-    assert np.all(np.abs(np.subtract(dock._seeds[0], centre)) <= [0, 1, 1])  # the canvas centre, +-1 pixel
+    qtbot.waitUntil(lambda: dock.session.result is not None, timeout=3000)
+    assert len(dock.session.seeds) == 1
+    assert np.all(np.abs(np.subtract(dock.session.seeds[0], centre)) <= [0, 1, 1])  # the canvas centre, +-1 pixel
     assert not np.asarray(blank.data).any()
     qtbot.waitUntil(lambda: viewer.layers.selection.active is blank, timeout=2000)
     viewer.layers.remove(blank)
     preview = dock._preview_layer()
     assert preview is not None and not preview.metadata.get("roi")
-    assert dock._grow_result.voxel_count > 0
-    assert dice(dock._grow_result.full(), truth) >= 0.8
+    assert dock.session.result.voxel_count > 0
+    assert dice(dock.session.result.full(), truth) >= 0.8
     # live preview: a smaller radius shrinks the preview
-    n_before = dock._grow_result.voxel_count
+    n_before = dock.session.result.voxel_count
     dock.radius.setValue(4)
-    qtbot.waitUntil(lambda: dock._grow_result.voxel_count < n_before, timeout=2000)
+    qtbot.waitUntil(lambda: dock.session.result.voxel_count < n_before, timeout=2000)
     dock.radius.setValue(30)
-    qtbot.waitUntil(lambda: dock._grow_result.voxel_count == n_before, timeout=2000)
+    qtbot.waitUntil(lambda: dock.session.result.voxel_count == n_before, timeout=2000)
 
     qtbot.mouseClick(dock.apply_btn, Qt.LeftButton)
     assert dock._preview_layer() is None
@@ -83,6 +82,7 @@ def test_ctrl_click_grows_applies_and_undoes(setup, qtbot):
     assert not np.asarray(tumour.data).any()
 
 
+@pytest.mark.gui
 @pytest.mark.slow
 def test_rings_named_layers_and_ctrl_z_undoes_the_set(setup, qtbot):
     from qtpy.QtCore import Qt
@@ -128,7 +128,7 @@ def test_rings_named_layers_and_ctrl_z_undoes_the_set(setup, qtbot):
     dock.ring_mode.setCurrentText("cumulative")
     dock._select_target(tumour)
     # the layers appear when the worker returns; the button comes back when it has finished
-    qtbot.waitUntil(lambda: dock._worker is None and dock.rings_btn.isEnabled(), timeout=20000)
+    qtbot.waitUntil(lambda: not dock.runner.busy and dock.rings_btn.isEnabled(), timeout=20000)
     qtbot.mouseClick(dock.rings_btn, Qt.LeftButton)
     qtbot.waitUntil(lambda: (np.asarray(viewer.layers["ring9mm"].data) > 0).sum() > (annular9 > 0).sum(),
                     timeout=20000)
@@ -158,10 +158,29 @@ def test_rings_named_layers_and_ctrl_z_undoes_the_set(setup, qtbot):
     ring3 = np.asarray(viewer.layers["ring3mm"].data) > 0
     dock.refresh_measurements(sync=True)
     assert dock.measurements["ring3mm"]["volume_ml"] == pytest.approx(ring3.sum() * np.prod(volume.spacing) / 1000)
-    dock.grab().save("/tmp/roi_dock.png")
-    viewer.screenshot("/tmp/roi_viewer.png", canvas_only=False)
+    # screenshots, checked: the dock is drawn, and the canvas centred on the tumour shows
+    # ring3mm's orange around it and nowhere far from it
+    dock_png = dock.grab()
+    dock_png.save("/tmp/roi_dock.png")
+    assert dock_png.width() >= 400 and dock_png.height() > 600
+    from radgui.gui.app import center_on_roi
+
+    center_on_roi(viewer, tumour)
+    viewer.reset_view()
+    viewer.camera.center = tuple(image_layer.data_to_world(np.argwhere(truth).mean(0))[1:])
+    viewer.camera.zoom *= 3
+    shot = viewer.screenshot(canvas_only=True, flash=False)[..., :3].astype(int)
+    viewer.screenshot("/tmp/roi_viewer.png", canvas_only=False, flash=False)
+    r, g, b = shot[..., 0], shot[..., 1], shot[..., 2]
+    orange = (r - g > 40) & (g - b > 30)  # #ff7f0e at opacity 0.5 over any grey
+    ys, xs = np.nonzero(orange)
+    h, w = orange.shape
+    assert ys.size > 100, "no ring3mm pixels on the canvas"
+    dist = np.hypot(ys - h / 2, xs - w / 2) / min(h, w)
+    assert np.median(dist) < 0.15 and np.mean(dist > 0.4) < 0.02
 
 
+@pytest.mark.gui
 def test_errors_become_notifications(make_napari_viewer, qtbot, monkeypatch):
     """Bad input gives a notification naming the problem; nothing is lost or created."""
     import napari.utils.notifications as notifications
@@ -209,7 +228,7 @@ def test_pet_grow_and_edit_buttons_on_a_viewer_model(qtbot):
     dock.mode_combo.setCurrentText("PET: % of SUVmax")
     assert not dock.lower.isEnabled() and dock.fraction.isEnabled()
     dock.add_seed_world(layer.data_to_world((10, 20, 20)))
-    assert dice(dock._grow_result.full(), hot) >= 0.95
+    assert dice(dock.session.result.full(), hot) >= 0.95
     assert "SUV" in dock.grow_status.text()
     qtbot.mouseClick(dock.apply_btn, Qt.LeftButton)
     tumour = viewer.layers["tumour"]
@@ -241,3 +260,4 @@ def test_pet_grow_and_edit_buttons_on_a_viewer_model(qtbot):
     dock.op_other.setCurrentText(other.name)
     qtbot.mouseClick(dock.edit_buttons["logical"], Qt.LeftButton)
     assert not (np.asarray(tumour.data)[np.asarray(other.data) > 0]).any()
+    qtbot.waitUntil(lambda: not dock.busy and not dock._measure_timer.isActive(), timeout=10000)

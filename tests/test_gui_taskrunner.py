@@ -9,8 +9,6 @@ import pytest
 from radgui.errors import EmptyMaskError
 from radgui.progress import Step
 
-pytestmark = pytest.mark.gui
-
 
 @pytest.fixture
 def runner(qtbot):

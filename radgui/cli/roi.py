@@ -153,7 +153,8 @@ def _rings(args) -> int:
     import numpy as np
 
     from radgui.io import save_mask
-    from radgui.roi import axis_thickness_mm, derived_vois
+    from radgui.progress import run
+    from radgui.roi import iter_ring_set, volume_ml
 
     volume, mask = _load(args, with_mask=True)
     if args.clip == "body" and volume.modality != "CT":
@@ -165,21 +166,21 @@ def _rings(args) -> int:
         from radgui.roi import RoiParameterError
 
         raise RoiParameterError(f"--hu-range takes low,high, got {args.hu_range}")
-    vois = derived_vois(mask, volume.spacing, args.distances, mode=args.mode, core_depth_mm=args.core,
-                        unions=args.unions, clip=None if args.clip == "none" else args.clip,
-                        image=volume.array, hu_range=hu)
+    ring_set = run(iter_ring_set(mask, volume.spacing, args.distances, mode=args.mode, core_depth_mm=args.core,
+                                 unions=args.unions, clip=None if args.clip == "none" else args.clip,
+                                 image=volume.array, hu_range=hu))
     out_dir = Path(args.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     report = {"image": str(args.image), "tumour": str(args.mask), "mode": args.mode,
               "distances_mm": list(args.distances), "clip": args.clip, "hu_range": hu,
               "spacing_zyx_mm": list(volume.spacing), "vois": {}}
-    for name, arr in vois.items():
+    for name, arr in ring_set.vois.items():
         path = save_mask(arr.astype(np.uint8), out_dir / f"{name}{args.suffix}", like=volume)
-        entry = {"file": path.name, "voxel_count": int(arr.sum()),
-                 "volume_ml": float(arr.sum() * np.prod(volume.spacing) / 1000)}
-        if name.startswith("ring"):
+        n = int(arr.sum())
+        entry = {"file": path.name, "voxel_count": n, "volume_ml": volume_ml(n, volume.spacing)}
+        if name in ring_set.thickness:
             entry["thickness_through_centroid"] = {
-                k: {"mm": v[0], "voxels": v[1]} for k, v in axis_thickness_mm(arr, mask, volume.spacing).items()}
+                k: {"mm": v[0], "voxels": v[1]} for k, v in ring_set.thickness[name].items()}
         report["vois"][name] = entry
         print(f"{name}: {entry['voxel_count']} voxels, {entry['volume_ml']:.2f} mL -> {path}")
     from radgui.files import write_json

@@ -43,28 +43,28 @@ def create_viewer(show: bool = True, viewer=None):
         viewer = napari.Viewer(title=TITLE, show=show)
     else:
         viewer.title = TITLE
-    from qtpy.QtGui import QIcon
-
-    from radgui import RESOURCES
-
-    viewer.window._qt_window.setWindowIcon(QIcon(str(RESOURCES / "icons" / "radgui.svg")))
     # Scale bar in mm (image layers carry units="mm"); napari >= 0.9 keeps it in canvas overlays.
     canvas = getattr(viewer, "canvas", None)
     scale_bar = canvas.overlays["scale_bar"] if canvas is not None else viewer.scale_bar
     scale_bar.visible = True
-    docks, dock_widgets = {}, {}
+    docks, first = {}, None
     for module, cls_name, title, area in DOCKS:
         cls = getattr(importlib.import_module(f"radgui.gui.{module}"), cls_name)
         widget = cls(viewer)
         # Docks sharing an area are tabbed (stacked, each would be squeezed to a
-        # strip) and scroll, so one wide dock does not force the area wide.
-        dock_widgets[title] = viewer.window.add_dock_widget(
-            _scrolling(widget), name=title, area=area, tabify=bool(dock_widgets),
-            add_vertical_stretch=False)
+        # strip) and scroll (here, once: the docks have no scroll area of their
+        # own), so one wide dock does not force the area wide.
+        dock = viewer.window.add_dock_widget(
+            _scrolling(widget), name=title, area=area, tabify=first is not None, add_vertical_stretch=False)
+        first = first or dock
         docks[title] = widget
-    viewer.window.radgui_dock_widgets = dock_widgets  # for show_dock()
-    if dock_widgets:
-        show_dock(viewer, next(iter(dock_widgets)))
+    if first is not None:
+        from qtpy.QtGui import QIcon
+
+        from radgui import RESOURCES
+
+        first.window().setWindowIcon(QIcon(str(RESOURCES / "icons" / "radgui.svg")))  # the main window
+        show_dock(viewer, DOCKS[0][2])
     return viewer, docks
 
 
@@ -88,11 +88,12 @@ def show_dock(viewer, title: str, width: int | None = None) -> None:
     from qtpy.QtCore import Qt
     from qtpy.QtWidgets import QApplication
 
-    dock = viewer.window.radgui_dock_widgets[title]
+    # napari's public way to the dock around a widget (Window.dock_widgets' docstring).
+    dock = viewer.window.dock_widgets[title].parent()
     dock.show()
     dock.raise_()
     QApplication.processEvents()
-    viewer.window._qt_window.resizeDocks([dock], [width or DOCK_WIDTH], Qt.Horizontal)
+    dock.window().resizeDocks([dock], [width or DOCK_WIDTH], Qt.Horizontal)
 
 
 def open_paths(viewer, image: str | Path | None, label: str | Path | None = None,
@@ -132,8 +133,7 @@ def save_window_screenshot(viewer, path: str | Path, size: tuple[int, int] = (16
     """Render the whole main window (docks included) and save it as PNG."""
     from qtpy.QtWidgets import QApplication
 
-    window = viewer.window._qt_window
-    window.resize(*size)
+    viewer.window.resize(*size)
     for _ in range(5):
         QApplication.processEvents()
     viewer.reset_view()  # fit the image to the canvas at its final size

@@ -17,7 +17,6 @@ module only turns clicks into calls.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +34,6 @@ from qtpy.QtWidgets import (
     QListWidgetItem,
     QPlainTextEdit,
     QProgressBar,
-    QPushButton,
     QShortcut,
     QTableWidget,
     QTableWidgetItem,
@@ -45,7 +43,8 @@ from qtpy.QtWidgets import (
 
 from radgui.errors import RadguiError
 from radgui.features.presets import PRESET_DIR, Preset, load_preset, preset_from_text, presets
-from radgui.files import write_csv, write_text
+from radgui.files import write_csv, write_json
+from radgui.gui._qt import TaskRunner, button, run_cancel_row
 from radgui.gui.layers import current_volume, roi_layers
 
 CUSTOM = "(custom)"
@@ -66,7 +65,6 @@ class FeaturesDock(QWidget):
         self.setObjectName("radgui_features_dock")
         self.preset: Preset = load_preset("ct-original")
         self.result = None  # pandas DataFrame of the last finished extraction
-        self._worker = None
         self._volume = None
         layout = QVBoxLayout(self)
 
@@ -80,13 +78,10 @@ class FeaturesDock(QWidget):
         self.preset_combo.setToolTip("PyRadiomics settings shipped with radgui (see resources/presets/README.md)")
         self.preset_combo.currentTextChanged.connect(self._on_preset_chosen)
         row.addWidget(self.preset_combo, 1)
-        self.load_button = QPushButton("Load YAML…")
-        self.load_button.setToolTip("Load any PyRadiomics parameter file (validated against PyRadiomics' schema)")
-        self.load_button.clicked.connect(self._load_yaml_dialog)
+        self.load_button = button("Load YAML…", "Load any PyRadiomics parameter file (validated against "
+                                  "PyRadiomics' schema)", self._load_yaml_dialog)
         row.addWidget(self.load_button)
-        self.edit_button = QPushButton("Edit")
-        self.edit_button.setCheckable(True)
-        self.edit_button.setToolTip("Show and edit the preset's YAML")
+        self.edit_button = button("Edit", "Show and edit the preset's YAML", checkable=True)
         self.edit_button.toggled.connect(self._toggle_editor)
         row.addWidget(self.edit_button)
         bl.addLayout(row)
@@ -98,10 +93,9 @@ class FeaturesDock(QWidget):
         self.editor.setVisible(False)
         self.editor.setMinimumHeight(160)
         bl.addWidget(self.editor)
-        self.apply_button = QPushButton("Apply edited YAML")
-        self.apply_button.setToolTip("Validate the text and use it as the preset")
+        self.apply_button = button("Apply edited YAML", "Validate the text and use it as the preset",
+                                   self._apply_editor)
         self.apply_button.setVisible(False)
-        self.apply_button.clicked.connect(self._apply_editor)
         bl.addWidget(self.apply_button)
         layout.addWidget(box)
 
@@ -112,17 +106,9 @@ class FeaturesDock(QWidget):
         self.roi_list.setMaximumHeight(90)
         self.roi_list.setToolTip("ROIs to extract; all are filtered in one pass")
         rl.addWidget(self.roi_list)
-        run_row = QHBoxLayout()
-        self.extract_button = QPushButton("Extract")
-        self.extract_button.setToolTip("Extract features of the checked ROIs (Ctrl+E)")
-        self.extract_button.clicked.connect(self.start_extraction)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setToolTip("Stop the extraction; the previous results stay (Esc)")
-        self.cancel_button.setEnabled(False)
-        self.cancel_button.clicked.connect(self.cancel)
-        run_row.addWidget(self.extract_button, 1)
-        run_row.addWidget(self.cancel_button)
-        rl.addLayout(run_row)
+        self.extract_button, self.cancel_button = run_cancel_row(
+            rl, "Extract", "Extract features of the checked ROIs (Ctrl+E)", self.start_extraction,
+            "Stop the extraction; the previous results stay (Esc)", self.cancel)
         self.progress = QProgressBar()
         self.progress.setRange(0, 100)
         self.progress.setValue(0)
@@ -130,6 +116,9 @@ class FeaturesDock(QWidget):
         self.progress.setTextVisible(True)
         rl.addWidget(self.progress)
         layout.addWidget(rbox)
+        self.runner = TaskRunner(self.extract_button, self.cancel_button, self.progress,
+                                 on_result=self._on_result, on_failure=self._on_error,
+                                 on_cancelled=self._on_cancelled)
 
         # --- results --------------------------------------------------------
         res = QGroupBox("Results")
@@ -148,10 +137,9 @@ class FeaturesDock(QWidget):
         exp_row = QHBoxLayout()
         self.status = QLabel("")
         exp_row.addWidget(self.status, 1)
-        self.export_button = QPushButton("Export CSV…")
-        self.export_button.setToolTip("Write one row per ROI (and provenance JSON next to it)")
+        self.export_button = button("Export CSV…", "Write one row per ROI (and provenance JSON next to it)",
+                                    self._export_dialog)
         self.export_button.setEnabled(False)
-        self.export_button.clicked.connect(self._export_dialog)
         exp_row.addWidget(self.export_button)
         resl.addLayout(exp_row)
         layout.addWidget(res, 1)
@@ -249,10 +237,15 @@ class FeaturesDock(QWidget):
                 if self.roi_list.item(i).checkState() == Qt.Checked]
 
     # --------------------------------------------------------------- extract
+    @property
+    def busy(self) -> bool:
+        """True while an extraction runs."""
+        return self.runner.busy
+
     def start_extraction(self):
         """Start extracting the checked ROIs in a worker; returns the worker (None if nothing to do)."""
-        if self._worker is not None:
-            return self._worker
+        if self.runner.busy:
+            return self.runner.worker
         volume = current_volume(self.viewer)
         if volume is None:
             _notify_error("Open an image first")
@@ -264,44 +257,25 @@ class FeaturesDock(QWidget):
             return None
         # Copy the masks now so painting during extraction cannot change them.
         rois = {n: np.asarray(layers[n].data) > 0 for n in names}
-        from napari.qt.threading import create_worker
-
         from radgui.features.extract import iter_extract
 
-        worker = create_worker(iter_extract, volume, rois, self.preset,
-                               _connect={"yielded": self._on_step, "returned": self._on_result,
-                                         "errored": self._on_error, "finished": self._on_finished},
-                               _start_thread=False)
-        self._worker = worker
-        self._cancelled = False
-        self.extract_button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
-        self.progress.setValue(0)
+        worker = self.runner.start(iter_extract, volume, rois, self.preset)
         self.progress.setFormat(f"extracting {len(names)} ROI(s)…")
-        worker.start()
         return worker
 
     def cancel(self) -> None:
         """Stop the running extraction between two steps; the previous result is kept."""
-        if self._worker is not None:
-            self._cancelled = True
-            self._worker.quit()
+        if self.runner.busy:
+            self.runner.cancel()
             self.progress.setFormat("cancelling…")
 
-    def _on_step(self, step) -> None:
-        frac = step.fraction
-        if frac is not None:
-            self.progress.setValue(int(round(frac * 100)))
-        self.progress.setFormat(f"%p%  {step.message}"[:80])
-
     def _on_result(self, df) -> None:
-        if self._cancelled or df is None:
-            return
         self.result = df
         self._fill_table(df)
         errors = df.attrs.get("errors", {})
         self.status.setText(f"{len(df)} ROI(s) x {df.shape[1]} features, preset {self.preset.name}")
         self.export_button.setEnabled(len(df) > 0)
+        self.progress.setFormat("done")
         for message in errors.values():
             _notify_error(message)
 
@@ -310,19 +284,10 @@ class FeaturesDock(QWidget):
             _notify_error(str(exc))
         else:
             _notify_error(f"Feature extraction failed: {type(exc).__name__}: {exc}")
+        self.progress.setFormat("done" if self.result is not None else "idle")
 
-    def _on_finished(self) -> None:
-        self._worker = None
-        self.extract_button.setEnabled(True)
-        self.cancel_button.setEnabled(False)
-        if self._cancelled:
-            self.progress.setValue(0)
-            self.progress.setFormat("cancelled; previous results kept")
-        elif self.result is not None:
-            self.progress.setValue(100)
-            self.progress.setFormat("done")
-        else:
-            self.progress.setFormat("idle")
+    def _on_cancelled(self) -> None:
+        self.progress.setFormat("cancelled; previous results kept")
 
     # ---------------------------------------------------------------- results
     def _fill_table(self, df) -> None:
@@ -369,8 +334,8 @@ class FeaturesDock(QWidget):
         if path.suffix.lower() != ".csv":
             path = path.with_suffix(".csv")
         write_csv(path, self.result)
-        prov = dict(self.result.attrs.get("provenance", {}))
-        write_text(path.with_suffix(".provenance.json"), json.dumps(prov, indent=2, default=str))
+        write_json(path.with_suffix(".provenance.json"), dict(self.result.attrs.get("provenance", {})),
+                   indent=2, default=str)
         return path
 
     def _export_dialog(self) -> None:
@@ -378,7 +343,7 @@ class FeaturesDock(QWidget):
         if path:
             try:
                 written = self.export_csv(path)
-            except (RadguiError, OSError) as exc:
+            except RadguiError as exc:
                 _notify_error(str(exc))
                 return
             self.status.setText(f"written {written.name}")

@@ -118,3 +118,38 @@ def roi_layers(viewer: napari.Viewer, volume: Volume | None = None) -> dict:
         if ly.metadata.get("roi") and (volume is None or ly.metadata.get("volume") is volume):
             out[ly.name] = ly
     return out
+
+
+def write_mask(layer, mask, label: int = 1) -> int:
+    """Make ROI ``layer`` equal to ``mask`` as ONE undo step storing only the changed voxels.
+
+    The changed voxels come from :func:`radgui.roi.mask_change`. Returns
+    their number (0: nothing written, no history item).
+    """
+    from radgui.roi import mask_change
+
+    change = mask_change(layer.data, mask, label)
+    if not change.count:
+        return 0
+    # napari does not slice hidden layers, and data_setitem updates the current slice's view:
+    # show the layer for the write, then hide it again.
+    hidden = not layer.visible
+    if hidden:
+        layer.visible = True
+    try:
+        with layer.block_history():
+            layer.data_setitem(change.indices, change.values)
+    finally:
+        if hidden:
+            layer.visible = False
+    return change.count
+
+
+def history_depth(layer, which: str) -> int:
+    """Length of a Labels layer's ``"undo"`` or ``"redo"`` history.
+
+    napari keeps Labels history in private deques and has no public API to
+    read their length (napari 0.9.2); it is the only way to know whether the
+    latest item is ours (ring-set undo, :class:`radgui.roi.RoiSession`).
+    """
+    return len(getattr(layer, f"_{which}_history", ()))

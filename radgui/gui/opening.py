@@ -98,7 +98,7 @@ class SeriesPickerDialog(QDialog):
 
 def _refused(series) -> bool:
     """True when a series cannot be loaded at all (uneven spacing can still be resampled)."""
-    return bool(series.problem) and "resample_spacing=True" not in series.problem
+    return bool(series.problem) and not series.resamplable
 
 
 class SuvValuesDialog(QDialog):

@@ -36,6 +36,7 @@ from qtpy.QtWidgets import (
 )
 
 from radgui.errors import FrameOfReferenceError, RadguiError, SuvError
+from radgui.gui._qt import TaskRunner, error_text, run_cancel_row
 from radgui.gui.layers import PET_SUV_LIMITS, add_roi, add_volume, image_layers, roi_layers
 
 
@@ -57,22 +58,13 @@ class PetCtDock(QWidget):
         self.ct_layer = None
         self.pet_layer = None  # PET on its own grid
         self.fused_layer = None  # PET on the CT grid
-        self._worker = None
-        self._cancelled = False
+        self._request = None  # (folder, engine keywords) of the load in the worker
         layout = QVBoxLayout(self)
 
-        load_row = QHBoxLayout()
-        self.load_button = QPushButton("Load PET/CT folder…")
-        self.load_button.setToolTip("Open the CT and PET series of one study from a DICOM folder (Ctrl+Shift+P)")
+        self.load_button, self.cancel_button = run_cancel_row(
+            layout, "Load PET/CT folder…", "Open the CT and PET series of one study from a DICOM folder "
+            "(Ctrl+Shift+P)", self._choose_folder, "Stop loading; nothing is added", self.cancel)
         self.load_button.setShortcut("Ctrl+Shift+P")
-        self.load_button.clicked.connect(self._choose_folder)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setToolTip("Stop loading; nothing is added")
-        self.cancel_button.setEnabled(False)
-        self.cancel_button.clicked.connect(self.cancel)
-        load_row.addWidget(self.load_button, 1)
-        load_row.addWidget(self.cancel_button)
-        layout.addLayout(load_row)
         suv_row = QFormLayout()
         self.suv_type = QComboBox()
         for key, text in (("bw", "body weight (SUVbw)"), ("lbm_james", "lean body mass, James (SUVlbm)"),
@@ -84,9 +76,15 @@ class PetCtDock(QWidget):
         suv_row.addRow("SUV", self.suv_type)
         layout.addLayout(suv_row)
         self.progress = QProgressBar()
-        self.progress.setRange(0, 1)
+        self.progress.setRange(0, 100)
+        self.progress.setValue(0)
         self.progress.setMaximumHeight(12)
         layout.addWidget(self.progress)
+        self.runner = TaskRunner(self.load_button, self.cancel_button, self.progress,
+                                 on_result=self._show,
+                                 on_failure=lambda exc: self._handle_error(exc, *self._request, blocking=False),
+                                 on_step=lambda step: self.status.setText(step.message),
+                                 on_cancelled=lambda: self.status.setText("cancelled"))
 
         pick = QGroupBox("Fuse open layers")
         form = QFormLayout(pick)
@@ -184,8 +182,8 @@ class PetCtDock(QWidget):
     def _error(self, exc: Exception) -> None:
         from napari.utils.notifications import show_error
 
-        self.status.setText(str(exc))
-        show_error(str(exc))
+        self.status.setText(error_text(exc))
+        show_error(error_text(exc))
 
     # ---- loading ------------------------------------------------------------
     def _choose_folder(self):
@@ -193,8 +191,13 @@ class PetCtDock(QWidget):
         if folder:
             self.load_folder(folder)
 
+    @property
+    def busy(self) -> bool:
+        """True while a study loads in the worker."""
+        return self.runner.busy
+
     def load_folder(self, folder, consent: bool = False, suv_user_values=None, blocking: bool = False):
-        """Load CT + PET of the study in ``folder`` (worker thread unless ``blocking``)."""
+        """Load CT + PET of the study in ``folder`` (worker thread unless ``blocking``; returns the worker)."""
         from radgui.io.petct import iter_load_petct
 
         kwargs = dict(consent=consent, suv_type=self.suv_type.currentData())
@@ -206,50 +209,23 @@ class PetCtDock(QWidget):
             try:
                 self._show(run(iter_load_petct(folder, **kwargs)))
             except RadguiError as exc:
-                self._handle_error(exc, folder, kwargs)
-            return
-        from napari.qt.threading import create_worker
-
-        worker = create_worker(iter_load_petct, folder, **kwargs)
-        self._cancelled = False
-        worker.yielded.connect(self._on_step)
-        worker.returned.connect(lambda pair: None if self._cancelled else self._show(pair))
-        worker.errored.connect(lambda exc: None if self._cancelled else self._handle_error(exc, folder, kwargs))
-        worker.finished.connect(self._done)
-        self._worker = worker
-        self.load_button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
-        self.progress.setRange(0, 0)
-        worker.start()
-        return worker
-
-    def _on_step(self, step):
-        if self._cancelled:
-            return
-        if step.total:
-            self.progress.setRange(0, int(step.total))
-            self.progress.setValue(int(step.done))
-        self.status.setText(step.message)
-
-    def _done(self):
-        self._worker = None
-        self.load_button.setEnabled(True)
-        self.cancel_button.setEnabled(False)
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
+                self._handle_error(exc, folder, kwargs, blocking=True)
+            return None
+        self._request = (folder, kwargs)
+        return self.runner.start(iter_load_petct, folder, **kwargs)
 
     def cancel(self):
         """Stop a running load; nothing is added to the viewer."""
-        if self._worker is not None:
-            self._cancelled = True  # a result still in flight is dropped
-            self._worker.quit()
+        if self.runner.busy:
+            self.runner.cancel()
             self.status.setText("cancelled")
 
-    def _handle_error(self, exc, folder, kwargs):
+    def _handle_error(self, exc, folder, kwargs, blocking: bool):
+        """Ask and load again on a frame-of-reference or missing-SUV error; show any other."""
         if isinstance(exc, FrameOfReferenceError) and not kwargs.get("consent"):
             if ask_consent(str(exc.reason), self):
                 self.load_folder(folder, consent=True, suv_user_values=kwargs.get("suv_user_values"),
-                                 blocking=self._worker is None)
+                                 blocking=blocking)
             else:
                 self.status.setText("not fused: frames of reference differ")
             return
@@ -259,12 +235,9 @@ class PetCtDock(QWidget):
             values = ask_suv_values(exc.missing, None, self)
             if values:
                 self.load_folder(folder, consent=kwargs.get("consent", False), suv_user_values=values,
-                                 blocking=self._worker is None)
+                                 blocking=blocking)
             return
-        if isinstance(exc, RadguiError):
-            self._error(exc)
-        else:  # pragma: no cover - unexpected: still shown, never lost
-            self._error(exc)
+        self._error(exc)
 
     def _show(self, pair):
         """Add CT, PET (own grid, hidden) and PET on CT to the viewer."""
@@ -339,7 +312,6 @@ class PetCtDock(QWidget):
     # ---- masks --------------------------------------------------------------
     def transfer(self, to: str):
         """Copy the chosen ROI onto the PET grid (``to="pet"``) or the CT grid (``"ct"``)."""
-        import SimpleITK as sitk
         import numpy as np
 
         from radgui.io import mask_from_array
@@ -363,7 +335,7 @@ class PetCtDock(QWidget):
             self._error(exc)
             return None
         suffix = "PET" if to == "pet" else "CT"
-        layer = add_roi(self.viewer, sitk.GetArrayFromImage(moved), target, name=f"{roi.name}@{suffix}",
+        layer = add_roi(self.viewer, moved, target, name=f"{roi.name}@{suffix}",
                         parent=roi.name, visible=to == "ct" or self.pet_alone.isChecked())
         self.status.setText(f"{roi.name} copied onto the {suffix} grid ({int(np.count_nonzero(layer.data))} voxels)")
         return layer

@@ -243,6 +243,9 @@ class ViewDock(QWidget):
 
         self._edges = None
         self.status_label = None
+        # Private napari access, no public API (napari 0.9.2): the status bar lives on the
+        # QMainWindow (``Window._qt_window``) and the orientation letters sit on the vispy canvas'
+        # native widget (``Window._qt_viewer.canvas.native``). A Qt-free ViewerModel has neither.
         qt_window = getattr(getattr(viewer, "window", None), "_qt_window", None)
         if qt_window is not None:
             self.status_label = QLabel("")

@@ -39,6 +39,7 @@ import os
 import struct
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,19 @@ SHEAR_TOL_DEG = 0.1
 RESAMPLE_HINT = ("to load it interpolated onto an even grid (linear, recorded in the warnings) pass "
                  "resample_spacing=True (Python) or --resample-spacing (radgui extract, predict, roi, view), "
                  "or answer Yes in the viewer")
+
+
+
+class ProblemKind(str, Enum):
+    """Why a series is refused (:attr:`SeriesInfo.problem_kind`); decisions read this, never the text."""
+
+    #: Geometry radgui cannot use (no positions, irregular stack, ...): refused.
+    GEOMETRY = "geometry"
+    #: Missing slices or uneven slice spacing: refused unless loaded with ``resample_spacing=True``.
+    SLICE_SPACING = "slice_spacing"
+    #: More than one sample per pixel (colour): refused.
+    COLOUR = "colour"
+
 
 #: Tolerance on direction cosines when grouping by orientation.
 ORIENTATION_TOL = 1e-3
@@ -144,7 +158,10 @@ class SeriesInfo:
     or acquisition). ``part`` names the exact images of this part (a hash of
     their SOPInstanceUIDs), so the key finds the same images whether the
     folder above or below is scanned.
-    ``problem`` is the reason loading would be refused (None when loadable).
+    ``problem`` is the reason loading would be refused (None when loadable),
+    for people; ``problem_kind`` (a :class:`ProblemKind`) is what code
+    decides on. ``derived`` and ``lossy`` flag a derived/secondary image and
+    lossy compression (both excluded from quantification).
     """
 
     uid: str
@@ -161,11 +178,24 @@ class SeriesInfo:
     warnings: list[str] = field(default_factory=list)
     log: list[str] = field(default_factory=list)
     problem: str | None = None
+    problem_kind: ProblemKind | None = None
+    derived: bool = False
+    lossy: bool = False
     part: str = ""
     rows: int = 0
     cols: int = 0
     spacing_mm: tuple[float, float, float] | None = None  # (z, y, x)
     root: Path | None = None
+
+    @property
+    def resamplable(self) -> bool:
+        """True when the only problem is the slice spacing (``resample_spacing=True`` loads it)."""
+        return self.problem_kind is ProblemKind.SLICE_SPACING
+
+    @property
+    def quantitative(self) -> bool:
+        """False for a derived/secondary or lossy-compressed image."""
+        return not (self.derived or self.lossy)
 
     @property
     def n_slices(self) -> int:
@@ -193,7 +223,9 @@ class SeriesInfo:
             "slices": self.n_slices, "rows": self.rows, "columns": self.cols,
             "spacing_mm_zyx": None if self.spacing_mm is None else list(self.spacing_mm),
             "warnings": list(self.warnings), "problem": self.problem,
-            "loadable": self.problem is None,
+            "problem_kind": None if self.problem_kind is None else self.problem_kind.value,
+            "loadable": self.problem is None, "resamplable": self.resamplable,
+            "derived": self.derived, "lossy": self.lossy,
         }
 
 
@@ -613,25 +645,34 @@ def _series_info(key, uid, frames, header, root) -> SeriesInfo:
     try:
         geo = analyse_geometry(frames)
     except DicomError as exc:
-        info.problem = exc.reason
+        info.problem, info.problem_kind = exc.reason, ProblemKind.GEOMETRY
         return info
     info.spacing_mm = (geo.slice_spacing_mm, geo.pixel_spacing[0], geo.pixel_spacing[1])
     info.warnings.extend(geo.warnings)
     info.log.extend(geo.log)
     if geo.spacing_problem:
-        info.problem = geo.spacing_problem
+        info.problem, info.problem_kind = geo.spacing_problem, ProblemKind.SLICE_SPACING
+    info.derived = _is_derived(frames)
+    info.lossy = any(f.lossy for f in frames)
     info.warnings.extend(_content_warnings(frames, header))
     if info.modality not in IMAGE_MODALITIES:
         info.warnings.append(f"modality {info.modality} is not one radgui quantifies")
     if first.samples_per_pixel != 1:
         info.problem = f"colour image ({first.samples_per_pixel} samples per pixel), not a quantitative volume"
+        info.problem_kind = ProblemKind.COLOUR
     return info
+
+
+def _is_derived(frames) -> bool:
+    """ImageType DERIVED (value 1) or SECONDARY (value 2)."""
+    itype = frames[0].image_type
+    return bool(itype) and (itype[0] == "DERIVED" or (len(itype) > 1 and itype[1] == "SECONDARY"))
 
 
 def _content_warnings(frames, header) -> list[str]:
     out = []
     itype = frames[0].image_type
-    if itype and (itype[0] == "DERIVED" or (len(itype) > 1 and itype[1] == "SECONDARY")):
+    if _is_derived(frames):
         joined = "\\".join(itype)
         out.append(f"derived/secondary image (ImageType {joined}): excluded from quantification")
     if any(f.lossy for f in frames):
@@ -893,8 +934,8 @@ def iter_load_series(series: SeriesInfo, *, suv: bool = True, suv_type: str = "b
     from radgui.io.volume import Volume, canonicalize
 
     where = series.root
-    if series.problem and not (resample_spacing and "resample_spacing=True" in series.problem):
-        cls = SliceSpacingError if "resample_spacing=True" in series.problem else DicomError
+    if series.problem and not (resample_spacing and series.resamplable):
+        cls = SliceSpacingError if series.resamplable else DicomError
         raise cls(f"series {series.uid} ({series.description or series.modality}): {series.problem}", where)
     frames_all = series.frames
     geo = analyse_geometry(frames_all, where)
@@ -982,8 +1023,11 @@ def iter_load_series(series: SeriesInfo, *, suv: bool = True, suv_type: str = "b
         "warnings": list(dict.fromkeys(warnings)),
         "log": log,
         "modality_source": "DICOM Modality",
-        "quantitative": not any("excluded from quantification" in w or "lossy" in w for w in warnings),
+        "quantitative": not (series.derived or any(f.lossy for f in frames)),
         "lossy": any(f.lossy for f in frames),
+        "derived": series.derived,
+        # Interpolated on loading (uneven slices on request, or a gantry tilt): not the stored slices.
+        "resampled": bool(geo.spacing_problem) or geo.shear_deg >= SHEAR_TOL_DEG,
         "dicom": {
             "series_uid": series.series_uid, "key": series.uid, "study_uid": series.study_uid,
             "frame_of_reference_uid": series.frame_of_reference_uid,

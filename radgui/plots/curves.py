@@ -99,9 +99,9 @@ class RocDisplay:
             c = self.cutoff
             ax.plot(1 - c.specificity, c.sensitivity, "o", color=self.line_.get_color(),
                     label=f"Youden cut-off {c.threshold:.3g}")
-        if chance_level and not getattr(ax, "_radgui_chance", False):
-            ax.plot([0, 1], [0, 1], **_REF, label="Chance")
-            ax._radgui_chance = True
+        # One chance diagonal per Axes, found by its gid (nothing planted on the Axes).
+        if chance_level and not any(line.get_gid() == "radgui-chance" for line in ax.get_lines()):
+            ax.plot([0, 1], [0, 1], **_REF, label="Chance", gid="radgui-chance")
         ax.set(xlim=(-0.01, 1.01), ylim=(-0.01, 1.01), xlabel="1 - Specificity", ylabel="Sensitivity",
                aspect="equal")
         ax.legend(loc="lower right", fontsize="small")

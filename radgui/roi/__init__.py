@@ -6,14 +6,20 @@
   peritumoral rings, intratumoral core and unions by Euclidean distance in mm.
 * editing: :func:`fill_holes`, :func:`keep_largest`, :func:`remove_islands`,
   :func:`smooth`, :func:`margin`, :func:`logical`, :func:`interpolate_slices`.
-* :func:`measure`: volume, RECIST and 3D diameters, intensity, PET SUV.
+* :func:`measure`: volume, RECIST and 3D diameters, intensity, PET SUV;
+  :func:`volume_ml` the one voxel-count-to-mL conversion.
+* :class:`RoiSession`: the Qt-free model behind the ROI dock (seeds, grow
+  preview, ring-set undo groups); :func:`mask_change`: the changed voxels
+  between two ROIs (one undo step).
 
 Every function leaves its inputs untouched and returns new arrays.
 """
 
 from radgui.roi._common import RoiParameterError
 from radgui.roi.edit import (
+    EDIT_OPS,
     LOGICAL_OPS,
+    apply_edit,
     fill_holes,
     interpolate_slices,
     keep_largest,
@@ -23,19 +29,46 @@ from radgui.roi.edit import (
     smooth,
 )
 from radgui.roi.grow import PRESETS, GrowResult, grow, grow_region
-from radgui.roi.measure import PEAK_RADIUS_MM, max_3d_diameter_mm, measure, recist_mm, suv_peak
+from radgui.roi.measure import (
+    PEAK_RADIUS_MM,
+    iter_measure_many,
+    max_3d_diameter_mm,
+    measure,
+    recist_mm,
+    suv_peak,
+    volume_ml,
+)
 from radgui.roi.rings import (
     axis_thickness_mm,
     body_mask,
     core,
+    RingSet,
     derived_vois,
     distance_to_tumour_mm,
+    iter_derived_vois,
+    iter_ring_set,
+    ring_thickness,
     rings,
     tumour_ring_unions,
 )
+from radgui.roi.session import MaskChange, RingSetGroup, RoiSession, derived_name, mask_change, parse_distances
 
 __all__ = [
+    "EDIT_OPS",
     "LOGICAL_OPS",
+    "MaskChange",
+    "RingSet",
+    "RingSetGroup",
+    "RoiSession",
+    "apply_edit",
+    "derived_name",
+    "iter_derived_vois",
+    "iter_measure_many",
+    "iter_ring_set",
+    "mask_change",
+    "parse_distances",
+    "ring_thickness",
+    "volume_ml",
     "PEAK_RADIUS_MM",
     "PRESETS",
     "GrowResult",

@@ -15,6 +15,9 @@ from radgui.roi._common import RoiParameterError, as_mask, as_spacing, bbox, pad
 #: Logical operations between two ROIs.
 LOGICAL_OPS = ("union", "intersection", "subtract", "xor")
 
+#: Operations of :func:`apply_edit`.
+EDIT_OPS = ("fill3d", "fill2d", "largest", "islands", "smooth", "margin", "interpolate", "logical")
+
 
 def fill_holes(mask, per_slice: bool = False, axis: int = 0) -> np.ndarray:
     """Fill enclosed cavities.
@@ -174,3 +177,48 @@ def interpolate_slices(mask, spacing=(1.0, 1.0, 1.0), axis: int = 0) -> np.ndarr
             t = (k - a) / (b - a)
             out[k] = (1 - t) * da + t * db > 0
     return np.moveaxis(out, 0, axis).copy()
+
+
+def apply_edit(op: str, mask, spacing, *, island_mm3: float = 50.0, sigma_mm: float = 1.0,
+               margin_mm: float = 2.0, other=None, logical_op: str = "union") -> np.ndarray:
+    """One editing operation by name (what the ROI dock's edit buttons call).
+
+    Parameters
+    ----------
+    op : str
+        One of :data:`EDIT_OPS`: ``fill3d`` / ``fill2d`` (:func:`fill_holes`
+        in 3D or per axial slice), ``largest`` (:func:`keep_largest`),
+        ``islands`` (:func:`remove_islands` below ``island_mm3``),
+        ``smooth`` (:func:`smooth` with ``sigma_mm``), ``margin``
+        (:func:`margin` by ``margin_mm``), ``interpolate``
+        (:func:`interpolate_slices`), ``logical`` (:func:`logical` of
+        ``mask`` and ``other`` with ``logical_op``).
+    mask : array_like, (z, y, x)
+        The ROI (voxels > 0); not modified.
+    spacing : sequence of 3 floats
+        Voxel spacing in mm (z, y, x).
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        The edited ROI, a new array.
+    """
+    if op == "fill3d":
+        return fill_holes(mask)
+    if op == "fill2d":
+        return fill_holes(mask, per_slice=True)
+    if op == "largest":
+        return keep_largest(mask)
+    if op == "islands":
+        return remove_islands(mask, spacing, island_mm3)
+    if op == "smooth":
+        return smooth(mask, spacing, sigma_mm)
+    if op == "margin":
+        return margin(mask, spacing, margin_mm)
+    if op == "interpolate":
+        return interpolate_slices(mask, spacing)
+    if op == "logical":
+        if other is None:
+            raise RoiParameterError("choose the second ROI of the logical operation")
+        return logical(mask, other, logical_op)
+    raise RoiParameterError(f"unknown edit {op!r}: use one of {', '.join(EDIT_OPS)}")

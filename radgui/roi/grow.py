@@ -89,6 +89,25 @@ class GrowResult:
         """Number of voxels in the region."""
         return int(self.mask.sum())
 
+    @property
+    def offset(self) -> np.ndarray:
+        """(z, y, x) index of the crop box's first voxel in the full array."""
+        return np.array([s.start for s in self.slices])
+
+    def added_to(self, mask) -> np.ndarray:
+        """``mask`` (full size, voxels > 0) plus the region: a new boolean array.
+
+        Only the crop box is combined; ``mask`` is not modified.
+        """
+        current = np.asarray(mask) > 0
+        if current.shape != tuple(self.shape):
+            from radgui.errors import GeometryMismatchError
+
+            raise GeometryMismatchError(
+                f"the ROI has shape {current.shape} but the region was grown on {tuple(self.shape)} (z, y, x)")
+        current[self.slices] |= self.mask
+        return current
+
 
 def _seeds(seeds, shape) -> np.ndarray:
     s = np.atleast_2d(np.asarray(seeds, dtype=float))

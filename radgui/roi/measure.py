@@ -158,6 +158,15 @@ def suv_peak(image, mask, spacing, radius_mm: float = PEAK_RADIUS_MM) -> float:
     return float(mean[m[box]].max())
 
 
+def volume_ml(voxel_count, spacing) -> float:
+    """Volume in mL (cm\u00b3) of ``voxel_count`` voxels of ``spacing`` (z, y, x) mm.
+
+    The one place radgui turns a voxel count into millilitres (the dock's
+    preview, the measurement table and ``radgui roi`` all call it).
+    """
+    return int(voxel_count) * float(np.prod(as_spacing(spacing))) / 1000.0
+
+
 def measure(mask, volume, spacing=None, modality: str | None = None) -> dict:
     """Measure a ROI on an image.
 
@@ -195,7 +204,7 @@ def measure(mask, volume, spacing=None, modality: str | None = None) -> dict:
     m = as_mask(mask)
     sp = as_spacing(spacing)
     n = int(m.sum())
-    out: dict = {"voxel_count": n, "volume_ml": n * float(np.prod(sp)) / 1000.0}
+    out: dict = {"voxel_count": n, "volume_ml": volume_ml(n, sp)}
     out.update(recist_mm(m, sp))
     out["max_3d_diameter_mm"] = max_3d_diameter_mm(m, sp)
     if img is not None:
@@ -206,4 +215,33 @@ def measure(mask, volume, spacing=None, modality: str | None = None) -> dict:
         if (modality or "").upper() == "PT":
             out.update(suv_max=out["max"], suv_mean=out["mean"], suv_peak=suv_peak(img, m, sp),
                        mtv_ml=out["volume_ml"], tlg=out["mean"] * out["volume_ml"])
+    return out
+
+
+def iter_measure_many(rois: dict):
+    """Measure several ROIs, one :class:`~radgui.progress.Step` per ROI (an ``iter_*`` generator).
+
+    Parameters
+    ----------
+    rois : dict
+        ``{key: (mask, volume)}``; an empty mask measures as 0 mL, a ROI the
+        engine refuses gets ``{"error": message}``.
+
+    Returns
+    -------
+    dict
+        ``{key: measure(...) dict}``.
+    """
+    from radgui.errors import RadguiError
+    from radgui.progress import Step
+
+    out = {}
+    total = len(rois)
+    for k, (key, (data, volume)) in enumerate(rois.items()):
+        yield Step(k, total, "measuring")
+        mask = np.asarray(data) > 0
+        try:
+            out[key] = measure(mask, volume) if mask.any() else {"volume_ml": 0.0, "voxel_count": 0}
+        except RadguiError as exc:
+            out[key] = {"error": str(exc)}
     return out

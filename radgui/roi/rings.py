@@ -42,11 +42,13 @@ IEEE TPAMI 2003;25(2):265-270.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage as ndi
 
 from radgui.errors import EmptyMaskError
+from radgui.progress import Step, run
 from radgui.roi._common import (
     RoiParameterError,
     as_mask,
@@ -222,7 +224,22 @@ def derived_vois(mask, spacing, distances_mm: Sequence[float] = (3, 6, 9), *,
     Returns a dict ``{name: bool array}``, in this order: ``core<d>mm`` (when
     ``core_depth_mm`` is given), ``ring<d>mm`` for each distance, and
     ``tumour+ring<d>mm`` for each distance (when ``unions``). See
-    :func:`rings` for the parameters.
+    :func:`rings` for the parameters; :func:`iter_derived_vois` is the same
+    work with progress steps (cancel points).
+    """
+    return run(iter_derived_vois(mask, spacing, distances_mm, mode=mode, core_depth_mm=core_depth_mm,
+                                 unions=unions, clip=clip, image=image, hu_range=hu_range))
+
+
+def iter_derived_vois(mask, spacing, distances_mm: Sequence[float] = (3, 6, 9), *,
+                      mode: str = "annular", core_depth_mm: float | None = None,
+                      unions: bool = False, clip=None, image=None,
+                      hu_range: tuple[float, float] | None = None):
+    """:func:`derived_vois` as an ``iter_*`` generator (see :mod:`radgui.progress`).
+
+    Yields a :class:`~radgui.progress.Step` after each stage (checks and
+    clip region, core, distance map, each ring, the unions); a GUI quits the
+    generator between steps to cancel. Returns the dict of VOIs.
     """
     m = as_mask(mask, "tumour")
     sp = as_spacing(spacing)
@@ -231,31 +248,34 @@ def derived_vois(mask, spacing, distances_mm: Sequence[float] = (3, 6, 9), *,
         raise RoiParameterError(f"unknown ring mode {mode!r}: use 'annular' or 'cumulative'")
     if image is not None:
         same_shape(np.asarray(image), m, "the image", "the tumour")
+    total = 3 + len(dist) + (1 if unions else 0)
+    yield Step(0, total, "clip region")
     allowed = _allowed(m.shape, clip, image, hu_range)
+    yield Step(1, total, "core")
 
     out: dict[str, np.ndarray] = {}
     if core_depth_mm is not None:
         out[f"core{fmt_mm(core_depth_mm)}mm"] = core(m, sp, core_depth_mm)
+    yield Step(2, total, "distance map")
 
     box = _crop(m, sp, dist[-1])
     mc = m[box]
     dmap = _boundary_distance(mc, sp, dist[-1], thresholds=dist)
     ac = None if allowed is None else allowed[box]
     prev = 0.0
-    ring_crops = {}
-    for d in dist:
+    for k, d in enumerate(dist):
+        yield Step(3 + k, total, f"ring {fmt_mm(d)} mm")
         lower = prev if mode == "annular" else 0.0
         # D > 0 outside the tumour (a lattice neighbour is at least 2h away), 0 inside.
         r = (dmap > lower) & (dmap <= d) & ~mc
         if ac is not None:
             r &= ac
-        ring_crops[d] = r
-        prev = d
-    for d, r in ring_crops.items():
         full = np.zeros(m.shape, bool)
         full[box] = r
         out[f"ring{fmt_mm(d)}mm"] = full
+        prev = d
     if unions:
+        yield Step(total - 1, total, "tumour+ring unions")
         for d in dist:
             u = (dmap <= d) | mc
             if ac is not None:
@@ -264,6 +284,51 @@ def derived_vois(mask, spacing, distances_mm: Sequence[float] = (3, 6, 9), *,
             full[box] = u
             out[f"tumour+ring{fmt_mm(d)}mm"] = full
     return out
+
+
+@dataclass
+class RingSet:
+    """The result of :func:`iter_ring_set`.
+
+    Attributes
+    ----------
+    vois : dict of str to numpy.ndarray of bool
+        As :func:`derived_vois` returns them.
+    thickness : dict
+        ``{ring name: axis_thickness_mm(...)}`` for every ring.
+    body : numpy.ndarray of bool or None
+        The body mask used for ``clip="body"`` (keep it to pass as ``clip``
+        next time on the same image), else None.
+    """
+
+    vois: dict
+    thickness: dict
+    body: np.ndarray | None = None
+
+
+def ring_thickness(vois: dict, mask, spacing) -> dict:
+    """:func:`axis_thickness_mm` of every ring (``ring<d>mm``) of ``vois``."""
+    return {n: axis_thickness_mm(v, mask, spacing) for n, v in vois.items() if n.startswith("ring")}
+
+
+def iter_ring_set(mask, spacing, distances_mm: Sequence[float] = (3, 6, 9), *, clip=None, image=None,
+                  **kwargs):
+    """Rings, core, unions and their measured thickness, with progress steps.
+
+    What the ROI dock and ``radgui roi rings`` compute. ``clip="body"``
+    computes :func:`body_mask` of ``image`` first (one more step) and
+    returns it in :attr:`RingSet.body`. Other keywords as in
+    :func:`derived_vois`.
+    """
+    body = None
+    if isinstance(clip, str) and clip == "body":
+        if image is None:
+            raise RoiParameterError("clip='body' needs the CT image (image=...)")
+        yield Step(0, None, "body mask")
+        body = body_mask(image)
+        clip = body
+    vois = yield from iter_derived_vois(mask, spacing, distances_mm, clip=clip, image=image, **kwargs)
+    return RingSet(vois, ring_thickness(vois, mask, spacing), body)
 
 
 def rings(mask, spacing, distances_mm: Sequence[float] = (3, 6, 9), mode: str = "annular",
