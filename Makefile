@@ -78,6 +78,7 @@ package-test: screen
 	mkdir -p build
 	$(ON_SCREEN) dist/radgui/radgui demo --screenshot build/package-test.png
 	$(PY) packaging/check_screenshot.py build/package-test.png
+	dist/radgui/radgui -c "import runpy; runpy.run_path('packaging/check_frozen.py', run_name='__main__')"
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache

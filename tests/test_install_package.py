@@ -127,6 +127,23 @@ def test_makefile_package_targets():
     block = re.search(r"^package-test:.*\n((?:\t.*\n)+)", makefile, re.M).group(1)
     assert "dist/radgui/radgui demo --screenshot build/package-test.png" in block
     assert "$(ON_SCREEN)" in block and "packaging/check_screenshot.py build/package-test.png" in block
+    assert "dist/radgui/radgui -c" in block and "packaging/check_frozen.py" in block
+
+
+def test_frozen_entry_runs_python_c_like_python(tmp_path):
+    """In the build sys.executable is radgui itself: `radgui -c CODE ARGS` must behave like `python -c`
+    (the skops probe of radgui.model.bundle starts its child that way)."""
+    spec = importlib.util.spec_from_file_location("install_radgui_main", PKG / "radgui_main.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    out = tmp_path / "argv.txt"
+    code = f"import sys; open({str(out)!r}, 'w').write(repr(sys.argv) + __name__)"
+    saved = sys.argv[:]
+    try:
+        assert mod._run_code(["radgui", "-c", code, "/root", "[\"a\"]"]) == 0
+    finally:
+        sys.argv = saved
+    assert out.read_text() == "['-c', '/root', '[\"a\"]']__main__"
 
 
 def test_screenshot_check_refuses_blank_small_and_non_png(tmp_path):
