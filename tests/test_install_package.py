@@ -97,7 +97,9 @@ def test_desktop_entry():
     parser.read_string((PKG / "radgui.desktop").read_text())
     entry = parser["Desktop Entry"]
     assert entry["Type"] == "Application" and entry["Name"] == "radgui"
-    assert entry["Exec"].split()[0] == "radgui" and entry["Icon"] == "radgui"
+    # plain `radgui` takes no file arguments (files open with `radgui view PATH`): no %F/%f, no MimeType
+    assert entry["Exec"] == "radgui" and entry["Icon"] == "radgui" and "MimeType" not in entry
+    assert entry["Actions"] == "demo;" and parser["Desktop Action demo"]["Exec"] == "radgui demo"
     assert entry["Categories"].endswith(";") and "MedicalSoftware" in entry["Categories"]
     assert entry["Terminal"] == "false"
 
