@@ -3,6 +3,9 @@
 #   make test   install with test extras (and, as root, a virtual screen), check the import
 #               contracts (lint-imports, pyproject's [tool.importlinter]) and run the whole suite
 #   make bench  run every benchmarks/bench_*.py and print their tables
+#   make docs   build the documentation site offline into build/site (warnings are errors)
+#   make package       build the one-folder desktop app into dist/radgui/ (PyInstaller)
+#   make package-test  start the built app with `demo --screenshot` (Xvfb) and check the PNG
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -16,7 +19,7 @@ XVFB_PACKAGES := xvfb xauth libgl1-mesa-dri libglx-mesa0 libegl1 libxkbcommon-x1
 ON_SCREEN = $(if $(DISPLAY),,xvfb-run -a -s "-screen 0 1920x1200x24")
 PYTEST_ARGS ?=
 
-.PHONY: demo test bench screen clean
+.PHONY: demo test bench screen clean docs package package-test
 
 $(PY):
 	$(PYTHON) -c 'import sys; sys.exit("radgui needs Python >= 3.11") if sys.version_info < (3, 11) else None'
@@ -53,5 +56,31 @@ bench: $(VENV)/.installed-test screen
 		echo "== $$b"; $(ON_SCREEN) $(PY) $$b || exit 1; \
 	done
 
+# Documentation: mkdocs (Material) + mkdocstrings, offline, warnings are errors. The page of
+# each CLI command is generated from argparse at build time by the hook radgui/cli/_docs.py.
+$(VENV)/.installed-docs: pyproject.toml | $(PY)
+	$(PIP) install --quiet -e ".[docs]"
+	touch $@ $(VENV)/.installed
+
+docs: $(VENV)/.installed-docs
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --clean --site-dir build/site
+
+# Desktop build (PyInstaller one-folder, demo case and demo model inside). Heavy: minutes.
+$(VENV)/.installed-package: pyproject.toml | $(PY)
+	$(PIP) install --quiet -e ".[package]"
+	touch $@ $(VENV)/.installed
+
+package: $(VENV)/.installed-package
+	$(PY) -m PyInstaller --noconfirm --log-level WARN --distpath dist --workpath build/pyinstaller packaging/radgui.spec
+	@du -sh dist/radgui
+
+package-test: screen
+	@test -x dist/radgui/radgui || { echo "dist/radgui/radgui missing: run make package first"; exit 1; }
+	rm -f build/package-test.png
+	mkdir -p build
+	$(ON_SCREEN) dist/radgui/radgui demo --screenshot build/package-test.png
+	$(PY) packaging/check_screenshot.py build/package-test.png
+	dist/radgui/radgui -c "import runpy; runpy.run_path('packaging/check_frozen.py', run_name='__main__')"
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache

@@ -1,0 +1,3 @@
+from PyInstaller.utils.hooks import collect_data_files, copy_metadata
+
+datas = collect_data_files("highdicom") + copy_metadata("highdicom")
