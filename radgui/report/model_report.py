@@ -220,7 +220,10 @@ def write_report(pdf_path, *, title: str, summary: list[str], metrics: dict, pre
     direction : {"adverse", "favourable"}
         The outcome's direction: names and colours of the Kaplan-Meier groups.
     outcome_name : str
+        The outcome's name in group labels ("High probability of <outcome_name>").
 
+    Notes
+    -----
     Figures (ROC, calibration, decision curves, confusion matrices, waterfall,
     Kaplan-Meier) are drawn from validated predictions (held-out, external,
     out-of-fold) when the design has them, and from the apparent training
