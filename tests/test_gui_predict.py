@@ -97,7 +97,8 @@ def test_bad_inputs_are_messages_in_the_dock(demo_window, qtbot, tmp_path):
     bad = tmp_path / "bad.radgui-model"
     bad.write_text("not a zip")
     before = dock.bundle
-    dock.open_bundle(bad)
+    dock.open_bundle(bad)  # checked in the dock's worker: the window stays live meanwhile
+    qtbot.waitUntil(lambda: not dock.busy, timeout=30_000)
     assert dock.bundle is before and "not a radgui model bundle" in dock.message.text()
 
     # a model needing an ROI the study lacks
