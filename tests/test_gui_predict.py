@@ -209,3 +209,23 @@ def test_radgui_demo_predict_screenshot_command(tmp_path):
     assert shot.shape[:2] == (1000, 1600)
     right = shot[:, 800:, :3].astype(int)  # the Predict dock's side: white figure backgrounds
     assert (right.min(axis=-1) > 240).mean() > 0.15
+
+
+def test_open_bundle_checks_in_the_worker(demo_window, qtbot, tmp_path):
+    """Opening a bundle returns at once (the check runs in the dock's worker), then selects the new model."""
+    import time
+
+    viewer, dock = demo_window
+    path = dock.bundle.save(tmp_path / "copy")
+    n = dock.model_combo.count()
+    t0 = time.perf_counter()
+    dock.open_bundle(path)
+    returned_after = time.perf_counter() - t0
+    assert dock.busy and not dock.open_button.isEnabled() and not dock.predict_button.isEnabled()
+    assert dock.message.text() == "Checking copy.radgui-model\N{HORIZONTAL ELLIPSIS}"
+    assert dock.model_combo.count() == n  # nothing added before the check ends
+    qtbot.waitUntil(lambda: not dock.busy, timeout=30_000)
+    assert dock.model_combo.count() == n + 1 and dock.model_combo.currentText().endswith("(copy.radgui-model)")
+    assert dock.bundle.name == "Demo: synthetic lung lesion nomogram" and dock.open_button.isEnabled()
+    assert dock.progress.maximum() == 100 and not dock.message.isVisible()
+    assert returned_after < 0.5, returned_after

@@ -42,6 +42,7 @@ from radgui.gui.predict_widgets import (
     ResultPanel,
     draw_display,
     figure_panel,
+    fill_roi_combo,
     label,
     button,
     model_card_html,
@@ -106,7 +107,8 @@ class PredictDock(QScrollArea):
         self.model_combo = QComboBox()
         self.model_combo.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
         row.addWidget(self.model_combo, 1)
-        self.open_button = button("Open bundle\N{HORIZONTAL ELLIPSIS}", self._open_dialog, "Open a *.radgui-model bundle")
+        self.open_button = button("Open bundle\N{HORIZONTAL ELLIPSIS}", self._open_dialog,
+                                  "Open a *.radgui-model bundle")
         row.addWidget(self.open_button)
         left.addLayout(row)
         self.banner = label(f"background:{RED}; color:white; font-weight:bold; padding:3px;", center=True)
@@ -189,17 +191,22 @@ class PredictDock(QScrollArea):
         self.message.show()
         self.progress.setRange(0, 0)  # busy indicator until the check ends
         self._loading = Path(path)
+        self.predict_button.setEnabled(False)
         self.loader.start(iter_load, path)
 
-    def _on_loaded(self, bundle):
+    def _load_ended(self):
         self.progress.setRange(0, 100)
+        self.predict_button.setEnabled(True)
+
+    def _on_loaded(self, bundle):
+        self._load_ended()
         path = self._loading
         self._bundles.append((bundle.name, bundle, path))
         self.model_combo.addItem(f"{bundle.name} ({path.name})")
         self.model_combo.setCurrentIndex(self.model_combo.count() - 1)
 
     def _on_load_error(self, exc):
-        self.progress.setRange(0, 100)
+        self._load_ended()
         self.progress.setValue(0)
         self._error(error_text(exc))
 
@@ -275,21 +282,12 @@ class PredictDock(QScrollArea):
     def _refresh_rois(self, event=None):
         from radgui.gui.layers import roi_layers
 
-        current = self.roi_combo.currentText()
         layers = roi_layers(self.viewer)
         for ly in layers.values():  # follow renames
             if id(ly) not in self._watched:
                 ly.events.name.connect(self._refresh_rois)
                 self._watched.add(id(ly))
-        names = list(layers)
-        self.roi_combo.blockSignals(True)
-        self.roi_combo.clear()
-        self.roi_combo.addItems(names)
-        if current in names:
-            self.roi_combo.setCurrentText(current)
-        elif "tumour" in names:
-            self.roi_combo.setCurrentText("tumour")
-        self.roi_combo.blockSignals(False)
+        fill_roi_combo(self.roi_combo, list(layers))
 
     def _inputs(self):
         """(volumes, rois) for the engine, from the viewer's layers (:func:`radgui.model.patient.study_inputs`)."""
@@ -351,7 +349,7 @@ class PredictDock(QScrollArea):
         self._error(error_text(exc))
 
     def _on_aborted(self):
-        self.progress.setRange(0, 100)
+        self._load_ended()
         self.message.setStyleSheet("")
         self.message.setText("Cancelled; nothing changed.")
 

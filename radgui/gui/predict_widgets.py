@@ -95,6 +95,19 @@ def run_controls(layout, on_run, on_cancel):
     return run_b, cancel_b, bar
 
 
+def fill_roi_combo(combo: QComboBox, names: list[str]) -> None:
+    """Show ROI ``names`` in ``combo``, keeping its choice (else ``tumour``), without emitting signals."""
+    current = combo.currentText()
+    combo.blockSignals(True)
+    combo.clear()
+    combo.addItems(names)
+    if current in names:
+        combo.setCurrentText(current)
+    elif "tumour" in names:
+        combo.setCurrentText("tumour")
+    combo.blockSignals(False)
+
+
 class ClinicalForm(QGroupBox):
     """The clinical values a bundle needs (three per row) and the tumour-ROI picker, checked as typed.
 
