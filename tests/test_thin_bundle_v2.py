@@ -87,3 +87,17 @@ def test_closed_set_errors_name_the_field(field, value, message):
     (doc[part] if part else doc)[key] = value
     with pytest.raises(BundleError, match=message.replace("(", r"\(").replace(")", r"\)")):
         ModelBundle.from_dict(doc)
+
+
+def test_inputs_of_a_built_bundle_follow_provenance_edits_until_saved(tmp_path):
+    """A build script that adds provenance keys after training (packaging/build_demo_model.py) still gets them."""
+    b = ModelBundle.from_formula(0.5, {"original_firstorder_Mean": 0.1})
+    b.provenance.update(roi="gtv", example_clinical={"age": 60}, reference_cohort={"time_unit": "days"})
+    loaded = ModelBundle.load(b.save(tmp_path / "edited"))
+    assert (loaded.inputs.roi, loaded.inputs.example_clinical, loaded.inputs.time_unit) == \
+        ("gtv", {"age": 60}, "days")
+    loaded.provenance["roi"] = "other"  # a loaded bundle's inputs are its own field: provenance is history
+    again = ModelBundle.load(loaded.save(tmp_path / "again"))
+    assert again.inputs.roi == "gtv"
+    b.inputs = B.ModelInputs(roi="set")  # set explicitly: kept
+    assert ModelBundle.load(b.save(tmp_path / "explicit")).inputs.roi == "set"

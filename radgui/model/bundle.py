@@ -635,11 +635,18 @@ class ModelBundle:
         record = _RECORD_FIELDS.get(name)
         if record is not None:
             value = record.coerce(value)
+        if name == "inputs":
+            super().__setattr__("_inputs_from_provenance", False)
         super().__setattr__(name, value)
 
     def __post_init__(self):
         if self.inputs is None:  # a bundle built in memory: its provenance says what it needs
-            self.inputs = ModelInputs.from_provenance(self.provenance, [p.name for p in self.predictors])
+            self.inputs = self._derived_inputs()
+            # derived again when saved, so provenance edits after building (roi, example values) count
+            super().__setattr__("_inputs_from_provenance", True)
+
+    def _derived_inputs(self) -> ModelInputs:
+        return ModelInputs.from_provenance(self.provenance, [p.name for p in self.predictors])
 
     # ---------------------------------------------------------------- access
     def predictor(self, name: str) -> Predictor:
@@ -699,7 +706,8 @@ class ModelBundle:
             "outcome": dict(self.outcome),
             "intended_use": self.intended_use,
             "predictors": [p.to_dict() for p in self.predictors],
-            "inputs": self.inputs.to_dict(),
+            "inputs": (self._derived_inputs() if getattr(self, "_inputs_from_provenance", False)
+                       else self.inputs).to_dict(),
             "preprocessing": {"combat": _plain(self.combat), "zscore": _plain(self.zscore)},
             "radscore": _plain(self.radscore),
             "linear_model": None if self.linear_model is None else self.linear_model.to_dict(),
