@@ -97,7 +97,8 @@ def test_bad_inputs_are_messages_in_the_dock(demo_window, qtbot, tmp_path):
     bad = tmp_path / "bad.radgui-model"
     bad.write_text("not a zip")
     before = dock.bundle
-    dock.open_bundle(bad)
+    dock.open_bundle(bad)  # checked in the dock's worker: the window stays live meanwhile
+    qtbot.waitUntil(lambda: not dock.busy, timeout=30_000)
     assert dock.bundle is before and "not a radgui model bundle" in dock.message.text()
 
     # a model needing an ROI the study lacks
@@ -208,3 +209,23 @@ def test_radgui_demo_predict_screenshot_command(tmp_path):
     assert shot.shape[:2] == (1000, 1600)
     right = shot[:, 800:, :3].astype(int)  # the Predict dock's side: white figure backgrounds
     assert (right.min(axis=-1) > 240).mean() > 0.15
+
+
+def test_open_bundle_checks_in_the_worker(demo_window, qtbot, tmp_path):
+    """Opening a bundle returns at once (the check runs in the dock's worker), then selects the new model."""
+    import time
+
+    viewer, dock = demo_window
+    path = dock.bundle.save(tmp_path / "copy")
+    n = dock.model_combo.count()
+    t0 = time.perf_counter()
+    dock.open_bundle(path)
+    returned_after = time.perf_counter() - t0
+    assert dock.busy and not dock.open_button.isEnabled() and not dock.predict_button.isEnabled()
+    assert dock.message.text() == "Checking copy.radgui-model\N{HORIZONTAL ELLIPSIS}"
+    assert dock.model_combo.count() == n  # nothing added before the check ends
+    qtbot.waitUntil(lambda: not dock.busy, timeout=30_000)
+    assert dock.model_combo.count() == n + 1 and dock.model_combo.currentText().endswith("(copy.radgui-model)")
+    assert dock.bundle.name == "Demo: synthetic lung lesion nomogram" and dock.open_button.isEnabled()
+    assert dock.progress.maximum() == 100 and not dock.message.isVisible()
+    assert returned_after < 0.5, returned_after

@@ -100,7 +100,7 @@ def info_dict(bundle) -> dict:
         "clinical": [p.name for p in bundle.clinical_predictors],
         "radiomics": list(bundle.radiomics_features),
         "feature_preset": bundle_preset(bundle),
-        "cutoff": bundle.cutoff,
+        "cutoff": None if bundle.cutoff is None else bundle.cutoff.to_dict(),
         "horizon": None if lm is None else lm.horizon,
         "has_confidence_interval": lm is not None and (lm.covariance is not None or lm.bootstrap is not None),
         "reference_cohort": None if bundle.reference_cohort is None else int(len(bundle.reference_cohort)),

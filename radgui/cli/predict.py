@@ -44,7 +44,7 @@ def result_dict(bundle, prediction) -> dict:
     """The JSON document ``radgui predict --json`` prints."""
     doc = prediction.to_dict()
     doc["model"] = bundle.name
-    doc["features"] = dict(getattr(prediction, "features", {}) or {})
+    doc["features"] = dict(prediction.features)
     return doc
 
 
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
 
     from radgui.errors import RadguiError
     from radgui.io import load_mask, load_volume
-    from radgui.model.patient import _is_pet, iter_predict
+    from radgui.model.patient import is_pet_roi, iter_predict, study_inputs
     from radgui.progress import run as run_steps
 
     if not 0 < args.level < 1:
@@ -71,13 +71,13 @@ def run(args: argparse.Namespace) -> int:
     if args.mask is not None:
         rois["tumour"] = load_mask(args.mask, volume, label=args.label)
     for name, path in extra.items():
-        if _is_pet(bundle, name):
+        if is_pet_roi(bundle, name):
             if pet is None:
                 raise RadguiError(f"ROI '{name}' is a PET ROI; give the PET image with --pet")
             rois[name] = (pet, load_mask(Path(path), pet, label=args.label))
         else:
             rois[name] = load_mask(Path(path), volume, label=args.label)
-    volumes = {"CT": volume, "PT": pet} if pet is not None else volume
+    volumes, rois = study_inputs(bundle, volume, pet, rois)
     pred = run_steps(iter_predict(bundle, volumes, rois, clinical, level=args.level))
     doc = result_dict(bundle, pred)
     if args.json:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+from radgui.model.workflow import summary_line  # noqa: F401 - moved to the engine; re-exported here
+
 NAME = "train"
 HELP = ("Train and validate a model from a YAML config; write model.radgui-model, report.pdf, metrics.json "
         "and manifest.json.")
@@ -50,28 +52,3 @@ def run(args) -> int:
     print(f"wrote {bundle.with_name('manifest.json')}")
     return 0
 
-
-def summary_line(m: dict) -> str:
-    """The final model's validated AUC with its CI, the apparent one beside it; C-index for survival models.
-
-    Separation and convergence warnings follow, one per line, starting with
-    ``warning:``.
-    """
-    test = m["cohort"]["test_cohort"]
-    if "models" in m and m["models"]:
-        h = m.get("headline")
-        if h is None:  # metrics written before headlines existed
-            comb = m["models"][test or "train"]["combined"]
-            h = {"auc": comb["auc"], "ci_low": comb["auc_ci_low"], "ci_high": comb["auc_ci_high"],
-                 "label": test or "training", "apparent_auc": m["models"]["train"]["combined"]["auc"]}
-
-        def f(v):
-            return "NA" if v is None or v != v else f"{v:.3f}"
-
-        line = (f"combined model AUC ({h['label']}): {f(h['auc'])} [{f(h.get('ci_low'))}, {f(h.get('ci_high'))}]; "
-                f"apparent (training, optimistic): {f(h.get('apparent_auc'))}")
-        if h.get("validated") is False:
-            line = "warning: no validation ran, this AUC is the apparent one; " + line
-        return "\n".join([line] + [f"warning: {w}" for w in m.get("warnings", [])])
-    s = m["survival"][test or "train"]
-    return f"Cox model C-index ({test or 'training'}): {s['c_index_linear_predictor']:.3f}"

@@ -71,6 +71,8 @@ def create_viewer(show: bool = True, viewer=None):
 def _scrolling(widget):
     from qtpy.QtWidgets import QFrame, QScrollArea
 
+    if isinstance(widget, QScrollArea):  # a dock that scrolls itself (also in plain napari)
+        return widget
     area = QScrollArea()
     area.setWidget(widget)
     area.setWidgetResizable(True)

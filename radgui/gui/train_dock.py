@@ -3,8 +3,9 @@
 The dock edits the same YAML that ``radgui train CONFIG`` reads: common keys
 in a form (tables, outcome, center, split, steps, learner, validation), the
 rest (clinical variables, step parameters) in the YAML editor underneath;
-the form writes into the YAML, so both always show the same config. Train
-runs :func:`radgui.model.train.iter_train` and the report writer in a napari
+the form writes into the YAML, so both always show the same config (the
+merge rules are :func:`radgui.model.workflow.apply_form`). Train runs
+:func:`radgui.model.workflow.iter_train_and_report` in a napari
 worker with a progress bar and a Cancel button; errors (a mistyped key, a
 missing column) appear in the dock, naming the problem, and nothing is lost.
 """
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
     QCheckBox,
@@ -21,6 +21,7 @@ from qtpy.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
+    QFrame,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
@@ -35,10 +36,9 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from radgui.errors import ConfigError, RadguiError, UntrustedInputError
-from radgui.files import write_text
+from radgui.errors import RadguiError
 from radgui.gui._qt import TaskRunner, error_text
-from radgui.untrusted import load_yaml, load_yaml_file
+from radgui.model import workflow
 
 _RED = "#b00020"
 DEFAULT_CONFIG = {
@@ -57,20 +57,11 @@ DEFAULT_CONFIG = {
 }
 
 
-def iter_train_and_report(config, out_dir):
-    """Train (yielding progress), then write bundle, report and metrics; return ``(result, files)``."""
-    from radgui.model.train import iter_train
-    from radgui.progress import Step
-    from radgui.report.model_report import report_from_training
-
-    result = yield from iter_train(config)
-    yield Step(0, None, "writing the report")
-    files = report_from_training(result, out_dir)
-    return result, files
-
-
-class TrainDock(QWidget):
+class TrainDock(QScrollArea):
     """Edit a training config and train it (see module docstring).
+
+    The dock is its own scroll area (one, also in plain napari's dock); the
+    work is :func:`radgui.model.workflow.iter_train_and_report`.
 
     Parameters
     ----------
@@ -88,13 +79,10 @@ class TrainDock(QWidget):
         self.result = None
         self.files = None
 
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        outer.addWidget(scroll)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.NoFrame)
         inner = QWidget()
-        scroll.setWidget(inner)
+        self.setWidget(inner)
         root = QVBoxLayout(inner)
         root.setContentsMargins(6, 4, 6, 4)
 
@@ -275,61 +263,22 @@ class TrainDock(QWidget):
             self.boot_spin.setValue(int(val.get("bootstrap", 100)))
             self.jobs_spin.setValue(max(1, int(val.get("n_jobs", 1))))
             self.seed_spin.setValue(int(doc.get("seed", 42)))
-            self.yaml_edit.setPlainText(yaml.safe_dump(doc, sort_keys=False))
+            self.yaml_edit.setPlainText(workflow.config_yaml(doc))
         finally:
             self._syncing = False
 
     def config_dict(self) -> dict:
         """The config now shown: the YAML editor's mapping with the form's values written in."""
-        try:
-            doc = load_yaml(self.yaml_edit.toPlainText(), source="the YAML editor") or {}
-        except UntrustedInputError as exc:
-            raise ConfigError(exc.reason, "the YAML editor") from None
-        if not isinstance(doc, dict):
-            raise ConfigError("the YAML editor must hold a mapping of keys to values")
-        doc["name"] = self.name_edit.text().strip() or "radiomics model"
-        doc["features"] = self.features_edit.text().strip()
-        if self.clinical_edit.text().strip():
-            doc["clinical"] = self.clinical_edit.text().strip()
-        else:
-            doc.pop("clinical", None)
-        outcome = dict(doc.get("outcome") or {})
-        outcome["column"] = self.outcome_edit.text().strip()
-        pos = self.positive_edit.text().strip()
-        outcome["positive"] = int(pos) if pos.lstrip("-").isdigit() else pos
-        doc["outcome"] = outcome
-        if self.center_edit.text().strip():
-            doc["center"] = self.center_edit.text().strip()
-        else:
-            doc.pop("center", None)
-        split = dict(doc.get("split") or {})
-        split["method"] = self.split_combo.currentText()
-        if split["method"] == "holdout":
-            split["test_fraction"] = round(self.test_fraction.value(), 3)
-        # keys the chosen method does not use are config errors: drop them when the method changes
-        keep = {"holdout": {"method", "test_fraction"}, "external": {"method", "features", "clinical"}}
-        split = {k: v for k, v in split.items() if k in keep.get(split["method"], {"method"})}
-        doc["split"] = split
-        steps = dict(doc.get("steps") or {})
-        for name, cb in self.step_checks.items():
-            if cb.isChecked():
-                steps[name] = steps.get(name) or {}
-            else:
-                steps.pop(name, None)
-        if "lasso" in steps:
-            steps["lasso"] = {**steps["lasso"], "rule": self.rule_combo.currentText()}
-        doc["steps"] = steps
-        learner = dict(doc.get("learner") or {})
-        learner["name"] = self.learner_combo.currentText()
-        from radgui.model.config import LEARNER_KEYS
-
-        learner = {k: v for k, v in learner.items() if k == "name" or k in LEARNER_KEYS.get(learner["name"], ())}
-        doc["learner"] = learner
-        doc["validation"] = {**(doc.get("validation") or {}), "repeats": self.repeats_spin.value(),
-                             "folds": self.folds_spin.value(), "bootstrap": self.boot_spin.value(),
-                             "n_jobs": self.jobs_spin.value()}
-        doc["seed"] = self.seed_spin.value()
-        return doc
+        doc = workflow.read_config_text(self.yaml_edit.toPlainText(), "the YAML editor")
+        return workflow.apply_form(doc, {
+            "name": self.name_edit.text(), "features": self.features_edit.text(),
+            "clinical": self.clinical_edit.text(), "outcome": self.outcome_edit.text(),
+            "positive": self.positive_edit.text(), "center": self.center_edit.text(),
+            "split": self.split_combo.currentText(), "test_fraction": self.test_fraction.value(),
+            "steps": {name: cb.isChecked() for name, cb in self.step_checks.items()},
+            "learner": self.learner_combo.currentText(), "lasso_rule": self.rule_combo.currentText(),
+            "repeats": self.repeats_spin.value(), "folds": self.folds_spin.value(),
+            "bootstrap": self.boot_spin.value(), "n_jobs": self.jobs_spin.value(), "seed": self.seed_spin.value()})
 
     def _form_changed(self, *_):
         if self._syncing:
@@ -341,7 +290,7 @@ class TrainDock(QWidget):
             return
         self._syncing = True
         try:
-            self.yaml_edit.setPlainText(yaml.safe_dump(doc, sort_keys=False))
+            self.yaml_edit.setPlainText(workflow.config_yaml(doc))
         finally:
             self._syncing = False
 
@@ -349,12 +298,9 @@ class TrainDock(QWidget):
         """Open a YAML config (the Open config button)."""
         path = Path(path)
         try:
-            doc = load_yaml_file(path)
-        except UntrustedInputError as exc:
+            doc = workflow.read_config_file(path)
+        except RadguiError as exc:
             self._error(str(exc))
-            return
-        if not isinstance(doc, dict):
-            self._error(f"{path}: the config must be a mapping of keys to values")
             return
         self.set_config(doc, base_dir=path.parent)
         self.path_label.setText(str(path))
@@ -363,8 +309,7 @@ class TrainDock(QWidget):
 
     def save_config(self, path: str | Path) -> Path:
         """Write the config shown to a YAML file (the Save config button)."""
-        path = Path(path)
-        write_text(path, yaml.safe_dump(self.config_dict(), sort_keys=False))
+        path = workflow.write_config_file(path, self.config_dict())
         self.path_label.setText(str(path))
         return path
 
@@ -416,7 +361,7 @@ class TrainDock(QWidget):
         self.result = self.files = None
         self.message.setStyleSheet("")
         self.message.setText("Training\N{HORIZONTAL ELLIPSIS}")
-        self.task.start(iter_train_and_report, config, Path(out))
+        self.task.start(workflow.iter_train_and_report, config, Path(out))
 
     def cancel(self) -> None:
         """Stop training at its next step (the Cancel button)."""
@@ -424,11 +369,8 @@ class TrainDock(QWidget):
 
     def _on_result(self, value):
         self.result, self.files = value
-        from radgui.cli.train import summary_line
-
-        line = summary_line(self.result.metrics)
         self.message.setStyleSheet("")
-        self.message.setText(line[0].upper() + line[1:] + "\n" + "\n".join(f"wrote {p}" for p in self.files))
+        self.message.setText(workflow.result_message(self.result.metrics, self.files))
 
     def _on_aborted(self):
         self.message.setStyleSheet("")

@@ -33,7 +33,11 @@ only that child, never the GUI.
 
 Schema versions and migration rules
 -----------------------------------
-``schema_version`` is an integer. Version 1 is the first. Rules:
+``schema_version`` is an integer. Version 1 is the first; version 2 adds the
+``inputs`` object (:class:`ModelInputs`: the ROI the unprefixed features come
+from, each ROI's modality, the feature preset's name, the time unit and the
+example clinical values), which version 1 kept as loose ``provenance`` keys;
+:func:`_migrate_1_to_2` derives it from them. Rules:
 
 1. Saving always writes :data:`SCHEMA_VERSION`.
 2. A change that only adds an *optional* field does not bump the version;
@@ -68,17 +72,17 @@ import subprocess
 import sys
 import zipfile
 import zlib
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
 
 from radgui.errors import BundleError, UntrustedInputError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 FORMAT = "radgui-model"
 SUFFIX = ".radgui-model"
 MODEL_JSON = "model.json"
@@ -86,8 +90,22 @@ REFERENCE_CSV = "reference_cohort.csv"
 ESTIMATOR_FILE = "estimator.skops"
 _ALLOWED_MEMBERS = {MODEL_JSON, REFERENCE_CSV, ESTIMATOR_FILE}
 
+# The closed sets of model.json, checked in one place (:func:`_choice`).
+ModelKind = Literal["logistic", "cox", "skops"]
+OutcomeType = Literal["binary", "survival"]
+Direction = Literal["adverse", "favourable"]
+CutoffScale = Literal["probability", "linear_predictor"]
+Source = Literal["clinical", "radiomics"]
+ValueType = Literal["continuous", "categorical"]
+Role = Literal["predictor", "batch"]
+Link = Literal["logit", "cox"]
+Modality = Literal["CT", "PT"]
+
 #: Model kinds a bundle may hold.
-MODEL_KINDS = ("logistic", "cox", "skops")
+MODEL_KINDS: tuple[str, ...] = get_args(ModelKind)
+OUTCOME_TYPES: tuple[str, ...] = get_args(OutcomeType)
+DIRECTIONS: tuple[str, ...] = get_args(Direction)
+CUTOFF_SCALES: tuple[str, ...] = get_args(CutoffScale)
 
 #: Every type a skops payload may contain (each node of its ``schema.json``
 #: is checked, including types skops itself would trust by default). This is
@@ -199,6 +217,13 @@ class _Checker:
             self.fail(full, f"must be {names}, got {type(value).__name__}")
         return value
 
+    def choice(self, value, where: str, kind) -> str:
+        """``value`` if it is one of the ``Literal`` type ``kind``'s values, else a BundleError naming ``where``."""
+        allowed = get_args(kind)
+        if value not in allowed:
+            self.fail(where, f"must be {_one_of(allowed)}, got {value!r}")
+        return value
+
     def number(self, doc, key, where, *, optional=False, default=None):
         value = self.get(doc, key, where, (int, float), optional=optional, default=default)
         if value is not None and not math.isfinite(value):
@@ -219,6 +244,11 @@ class _Checker:
         if n is not None and arr.shape[0] != n:
             self.fail(full, f"must have {n} entries, has {arr.shape[0]}")
         return arr
+
+
+def _one_of(allowed) -> str:
+    quoted = [repr(a) for a in allowed]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
 
 
 def _as_tuple(types):
@@ -331,6 +361,249 @@ class LinearModel:
         }
 
 
+class _Record(Mapping):
+    """A typed part of a bundle that still reads like the ``model.json`` object it came from.
+
+    ``record["key"]``, ``record.get("key")``, ``dict(record)`` and equality
+    with a plain dict work as for the version-1 dicts (the engine, plots and
+    reports index them); :meth:`to_dict` gives the JSON object.
+    """
+
+    def __getitem__(self, key):
+        if key not in self._names():
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __iter__(self):
+        return iter(self._names())
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def __eq__(self, other):
+        if isinstance(other, Mapping):
+            return self.to_dict() == {k: _plain(v) for k, v in other.items()}
+        return NotImplemented
+
+    __hash__ = None
+
+    def _names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(self))
+
+    def to_dict(self) -> dict:
+        """The JSON object (plain dicts and lists)."""
+        return {k: _plain(getattr(self, k)) for k in self._names()}
+
+    @classmethod
+    def coerce(cls, value):
+        """``value`` as this record (a dict from a builder is converted; None stays None)."""
+        if value is None or isinstance(value, cls):
+            return value
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in dict(value).items() if k in names})
+
+
+def _plain(v):
+    if isinstance(v, _Record):
+        return v.to_dict()
+    if isinstance(v, Mapping):
+        return {k: _plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    return v
+
+
+@dataclass(eq=False)
+class ZScore(_Record):
+    """``preprocessing.zscore``: ``z = (x - mean) / sd`` per feature, in the training pipeline's order."""
+
+    features: list[str]
+    mean: list[float]
+    sd: list[float]
+
+
+@dataclass(eq=False)
+class CenterEstimate(_Record):
+    """ComBat's location (``gamma``) and scale (``delta``) estimates of one center, per feature."""
+
+    gamma: list[float]
+    delta: list[float]
+
+
+@dataclass(eq=False)
+class ComBatParams(_Record):
+    """``preprocessing.combat``: the estimates of :meth:`radgui.model.steps.ComBat.to_dict`."""
+
+    batch: str
+    features: list[str]
+    grand_mean: list[float]
+    var_pooled: list[float]
+    covariates: list[str]
+    covariate_beta: list[list[float]]
+    batches: dict[str, CenterEstimate]
+    parametric: bool = True
+
+    def __post_init__(self):
+        self.batches = {str(k): CenterEstimate.coerce(v) for k, v in dict(self.batches).items()}
+
+
+@dataclass(eq=False)
+class RadscoreFormula(_Record):
+    """``radscore``: ``intercept + sum(coefficients[f] * z_f)``."""
+
+    intercept: float
+    coefficients: dict[str, float]
+
+
+@dataclass(eq=False)
+class Cutoff(_Record):
+    """``cutoff``: the risk-group threshold on ``scale``; ``method`` says how it was chosen."""
+
+    value: float
+    scale: CutoffScale
+    method: str = ""
+
+
+@dataclass(eq=False)
+class NomogramAxis(_Record):
+    """One nomogram axis: a continuous term (``low``/``high``/``ticks``) or a categorical one (``levels``)."""
+
+    term: str
+    label: str
+    type: ValueType
+    min_contribution: float
+    low: float | None = None
+    high: float | None = None
+    ticks: list[float] | None = None
+    levels: list[str] | None = None
+
+    def to_dict(self) -> dict:
+        keep = ("low", "high", "ticks") if self.type == "continuous" else ("levels",)
+        return {k: _plain(getattr(self, k)) for k in ("term", "label", "type", "min_contribution") + keep}
+
+    def _names(self) -> tuple[str, ...]:
+        return tuple(self.to_dict())
+
+
+@dataclass(eq=False)
+class Nomogram(_Record):
+    """``nomogram``: points scales (see :func:`nomogram_scales`)."""
+
+    points_per_lp: float
+    lp_at_zero_points: float
+    axes: list[NomogramAxis]
+    max_total_points: float
+
+    def __post_init__(self):
+        self.axes = [NomogramAxis.coerce(a) for a in self.axes]
+
+
+@dataclass(eq=False)
+class RoiRole(_Record):
+    """What a ROI is to the model: the image its features are computed on."""
+
+    modality: Modality
+
+
+@dataclass(eq=False)
+class ModelInputs(_Record):
+    """``inputs`` (schema 2): what the model needs from the study, as validated fields.
+
+    Parameters
+    ----------
+    roi : str or None
+        The ROI the unprefixed (single-ROI) features come from (None: the
+        only ROI, else ``tumour``).
+    rois : dict of str to RoiRole
+        Each ROI the model names and its modality (``CT`` or ``PT``).
+    feature_preset : str or None
+        Name of the feature preset the model was trained with (the preset
+        itself, validated, stays in ``provenance.feature_preset``).
+    time_unit : str
+        Unit of follow-up times (K-M panel, horizon).
+    example_clinical : dict
+        Example clinical values (the demo fills its form with them).
+    """
+
+    roi: str | None = None
+    rois: dict[str, RoiRole] = field(default_factory=dict)
+    feature_preset: str | None = None
+    time_unit: str = ""
+    example_clinical: dict[str, str | float] = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.rois = {str(k): RoiRole.coerce(v) for k, v in dict(self.rois).items()}
+
+    def modality(self, roi: str) -> str:
+        """``PT`` or ``CT`` for ``roi``; a ROI the model does not list is PET when named ``pet...``."""
+        if roi in self.rois:
+            return self.rois[roi].modality
+        return "PT" if roi.lower().startswith("pet") else "CT"
+
+    @classmethod
+    def from_provenance(cls, provenance: Mapping, predictor_names=()) -> ModelInputs:
+        """The inputs a version-1 bundle implied with its provenance keys (the migration's rule).
+
+        ``roi``; ``rois[<roi>].modality`` (``PT``/``PET``/other), else ``PT``
+        for a ROI whose name starts with ``pet``; ``feature_preset`` (or
+        ``preset``, or ``features.preset``: a name or ``{"name": ...}``);
+        ``reference_cohort.time_unit``; ``example_clinical``. Values of the
+        wrong type are left out, as version 1 ignored them.
+        """
+        prov = provenance if isinstance(provenance, Mapping) else {}
+        roi = prov.get("roi") if isinstance(prov.get("roi"), str) and prov.get("roi") else None
+        raw_rois = prov.get("rois") if isinstance(prov.get("rois"), Mapping) else {}
+        names = {n.split(ROI_PREFIX_SEP, 1)[0] for n in predictor_names if ROI_PREFIX_SEP in n}
+        names |= {str(k) for k in raw_rois}
+        rois = {}
+        for name in sorted(names):
+            spec = raw_rois.get(name) if isinstance(raw_rois.get(name), Mapping) else {}
+            mod = str(spec.get("modality", "")).upper()
+            pet = mod in ("PT", "PET") if mod else name.lower().startswith("pet")
+            rois[name] = RoiRole("PT" if pet else "CT")
+        preset = None
+        for value in (prov.get("feature_preset"), prov.get("preset"),
+                      (prov.get("features") or {}).get("preset") if isinstance(prov.get("features"), Mapping)
+                      else None):
+            name = value.get("name") if isinstance(value, Mapping) else value
+            if isinstance(name, str) and name:
+                preset = name
+                break
+        ref = prov.get("reference_cohort") if isinstance(prov.get("reference_cohort"), Mapping) else {}
+        unit = ref.get("time_unit") if isinstance(ref.get("time_unit"), str) else ""
+        ex = prov.get("example_clinical") if isinstance(prov.get("example_clinical"), Mapping) else {}
+        example = {str(k): v for k, v in ex.items()
+                   if isinstance(v, str) or isinstance(v, (int, float)) and not isinstance(v, bool)}
+        return cls(roi=roi, rois=rois, feature_preset=preset, time_unit=unit, example_clinical=example)
+
+
+#: Separator of a ROI name and a feature name in a predictor name (radgui.features.ROI_SEP).
+ROI_PREFIX_SEP = "__"
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What the Predict dock shows about a model (see :meth:`ModelBundle.card`); plain text fields."""
+
+    name: str
+    intended_use: str
+    outcome: str
+    cohort: str
+    validation_auc: str
+    feature_preset: str
+    predictors: str
+
+    def rows(self) -> list[tuple[str, str]]:
+        """``(label, text)`` rows in display order."""
+        return [("Intended use", self.intended_use), ("Outcome", self.outcome), ("Cohort", self.cohort),
+                ("Validation AUC", self.validation_auc), ("Feature preset", self.feature_preset),
+                ("Predictors", self.predictors)]
+
+
 @dataclass
 class ModelBundle:
     """A trained or published model, ready to score a new patient.
@@ -344,17 +617,36 @@ class ModelBundle:
     outcome: dict
     predictors: list[Predictor]
     intended_use: str = "Research use only, not for clinical decisions."
-    zscore: dict | None = None          # {"features": [...], "mean": [...], "sd": [...]}
-    combat: dict | None = None          # see radgui.model.steps.ComBat.to_dict
-    radscore: dict | None = None        # {"intercept": a, "coefficients": {feature: b}}
+    zscore: ZScore | None = None
+    combat: ComBatParams | None = None
+    radscore: RadscoreFormula | None = None
     linear_model: LinearModel | None = None
     estimator_features: list[str] | None = None
-    cutoff: dict | None = None          # {"value": v, "scale": "probability"|"linear_predictor", "method": str}
-    nomogram: dict | None = None        # see nomogram_scales
+    cutoff: Cutoff | None = None
+    nomogram: Nomogram | None = None
     provenance: dict = field(default_factory=dict)
     reference_cohort: pd.DataFrame | None = None
     estimator: Any = None
     schema_version: int = SCHEMA_VERSION
+    inputs: ModelInputs | None = None
+
+    def __setattr__(self, name, value):
+        # builders (training, scripts) hand plain dicts: each becomes its typed record here
+        record = _RECORD_FIELDS.get(name)
+        if record is not None:
+            value = record.coerce(value)
+        if name == "inputs":
+            super().__setattr__("_inputs_from_provenance", False)
+        super().__setattr__(name, value)
+
+    def __post_init__(self):
+        if self.inputs is None:  # a bundle built in memory: its provenance says what it needs
+            self.inputs = self._derived_inputs()
+            # derived again when saved, so provenance edits after building (roi, example values) count
+            super().__setattr__("_inputs_from_provenance", True)
+
+    def _derived_inputs(self) -> ModelInputs:
+        return ModelInputs.from_provenance(self.provenance, [p.name for p in self.predictors])
 
     # ---------------------------------------------------------------- access
     def predictor(self, name: str) -> Predictor:
@@ -372,6 +664,38 @@ class ModelBundle:
         """Feature columns the feature engine must compute for this model."""
         return [p.name for p in self.predictors if p.source == "radiomics"]
 
+    def card(self) -> ModelCard:
+        """The model card: intended use, outcome, cohort, validation AUC, feature preset, predictors.
+
+        Reads the provenance a training run records (``cohort`` or
+        ``n_patients``/``n_events``; ``validation`` or ``metrics`` for the
+        AUC and its CI); what a bundle does not say is "not stated".
+        """
+        from radgui.model.patient import bundle_preset
+
+        prov = self.provenance or {}
+        cohort = prov.get("cohort") if isinstance(prov.get("cohort"), Mapping) else {}
+        n = cohort.get("n", prov.get("n_patients", prov.get("n")))
+        events = cohort.get("events", prov.get("n_events", prov.get("events")))
+        val = prov.get("validation") if isinstance(prov.get("validation"), Mapping) else {}
+        metrics = prov.get("metrics") if isinstance(prov.get("metrics"), Mapping) else {}
+        auc = val.get("auc", metrics.get("auc"))
+        ci = val.get("ci") if isinstance(val.get("ci"), list) and len(val.get("ci")) == 2 else [None, None]
+        lo, hi = val.get("auc_ci_low", ci[0]), val.get("auc_ci_high", ci[1])
+        if _is_number(auc):
+            auc_txt = f"{auc:.2f}" + (f" (95% CI {lo:.2f}-{hi:.2f})" if _is_number(lo) and _is_number(hi) else "")
+            if val.get("method"):
+                auc_txt += f", {val['method']}"
+        else:
+            auc_txt = "not stated"
+        cohort_txt = "not stated" if n is None else f"{n} patients" + (f", {events} events" if events is not None
+                                                                       else "")
+        terms = ", ".join(p.label or p.name for p in self.clinical_predictors)
+        return ModelCard(
+            name=self.name, intended_use=self.intended_use, outcome=str(self.outcome.get("name", "")),
+            cohort=cohort_txt, validation_auc=auc_txt, feature_preset=bundle_preset(self) or "not stated",
+            predictors=f"Radscore of {len(self.radiomics_features)} feature(s)" + (f"; {terms}" if terms else ""))
+
     # ---------------------------------------------------------------- JSON
     def to_dict(self) -> dict:
         return {
@@ -382,13 +706,15 @@ class ModelBundle:
             "outcome": dict(self.outcome),
             "intended_use": self.intended_use,
             "predictors": [p.to_dict() for p in self.predictors],
-            "preprocessing": {"combat": self.combat, "zscore": self.zscore},
-            "radscore": self.radscore,
+            "inputs": (self._derived_inputs() if getattr(self, "_inputs_from_provenance", False)
+                       else self.inputs).to_dict(),
+            "preprocessing": {"combat": _plain(self.combat), "zscore": _plain(self.zscore)},
+            "radscore": _plain(self.radscore),
             "linear_model": None if self.linear_model is None else self.linear_model.to_dict(),
             "estimator": None if self.estimator is None else {
                 "file": ESTIMATOR_FILE, "features": list(self.estimator_features or [])},
-            "cutoff": self.cutoff,
-            "nomogram": self.nomogram,
+            "cutoff": _plain(self.cutoff),
+            "nomogram": _plain(self.nomogram),
             "provenance": _jsonable(self.provenance),
             "reference_cohort": None if self.reference_cohort is None else {
                 "file": REFERENCE_CSV, "n": int(len(self.reference_cohort))},
@@ -549,6 +875,11 @@ class ModelBundle:
         return bundle
 
 
+#: ModelBundle fields held as typed records (plain dicts given to the constructor are converted).
+_RECORD_FIELDS: dict[str, type[_Record]] = {"zscore": ZScore, "combat": ComBatParams, "radscore": RadscoreFormula,
+                                           "cutoff": Cutoff, "nomogram": Nomogram, "inputs": ModelInputs}
+
+
 # --------------------------------------------------------------------------
 # nomogram scales (rms::nomogram convention)
 # --------------------------------------------------------------------------
@@ -638,21 +969,16 @@ def _parse(doc: Any, path, check_files: bool = True) -> ModelBundle:
                           f"(up to {SCHEMA_VERSION}); update radgui", path)
     if version < 1:
         raise BundleError(f"schema version {version} is not a valid radgui model schema version", path)
-    while version < SCHEMA_VERSION:  # pragma: no cover - no older version exists yet
+    while version < SCHEMA_VERSION:
         doc = MIGRATIONS[version](dict(doc))
         version += 1
 
     name = ck.get(doc, "name", "", str)
-    kind = ck.get(doc, "model_kind", "", str)
-    if kind not in MODEL_KINDS:
-        ck.fail("model_kind", f"must be one of {MODEL_KINDS}, got {kind!r}")
+    kind = ck.choice(ck.get(doc, "model_kind", "", str), "model_kind", ModelKind)
     outcome = ck.get(doc, "outcome", "", dict)
-    otype = ck.get(outcome, "type", "outcome", str)
-    if otype not in ("binary", "survival"):
-        ck.fail("outcome.type", f"must be 'binary' or 'survival', got {otype!r}")
+    ck.choice(ck.get(outcome, "type", "outcome", str), "outcome.type", OutcomeType)
     ck.get(outcome, "name", "outcome", str)
-    if outcome.setdefault("direction", "adverse") not in ("adverse", "favourable"):  # optional; older bundles: adverse
-        ck.fail("outcome.direction", f"must be 'adverse' or 'favourable', got {outcome['direction']!r}")
+    ck.choice(outcome.setdefault("direction", "adverse"), "outcome.direction", Direction)  # optional; default adverse
     intended = ck.get(doc, "intended_use", "", str)
 
     preds = []
@@ -668,12 +994,8 @@ def _parse(doc: Any, path, check_files: bool = True) -> ModelBundle:
         if pname in seen:
             ck.fail(f"{w}.name", f"repeats predictor {pname!r}")
         seen.add(pname)
-        src = ck.get(p, "source", w, str)
-        if src not in ("clinical", "radiomics"):
-            ck.fail(f"{w}.source", f"must be 'clinical' or 'radiomics', got {src!r}")
-        ptype = ck.get(p, "type", w, str)
-        if ptype not in ("continuous", "categorical"):
-            ck.fail(f"{w}.type", f"must be 'continuous' or 'categorical', got {ptype!r}")
+        src = ck.choice(ck.get(p, "source", w, str), f"{w}.source", Source)
+        ptype = ck.choice(ck.get(p, "type", w, str), f"{w}.type", ValueType)
         cats = ck.get(p, "categories", w, list, optional=True)
         if ptype == "categorical":
             if not cats or not all(isinstance(c, str) for c in cats):
@@ -685,8 +1007,7 @@ def _parse(doc: Any, path, check_files: bool = True) -> ModelBundle:
             role=ck.get(p, "role", w, str, optional=True, default="predictor"),
             label=ck.get(p, "label", w, str, optional=True, default=""),
         )
-        if pr.role not in ("predictor", "batch"):
-            ck.fail(f"{w}.role", f"must be 'predictor' or 'batch', got {pr.role!r}")
+        ck.choice(pr.role, f"{w}.role", Role)
         if pr.min is not None and pr.max is not None and pr.min > pr.max:
             ck.fail(f"{w}.min", f"({pr.min}) exceeds max ({pr.max})")
         preds.append(pr)
@@ -746,9 +1067,7 @@ def _parse(doc: Any, path, check_files: bool = True) -> ModelBundle:
     cutoff = ck.get(doc, "cutoff", "", dict, optional=True)
     if cutoff is not None:
         value = ck.number(cutoff, "value", "cutoff")
-        scale = ck.get(cutoff, "scale", "cutoff", str)
-        if scale not in ("probability", "linear_predictor"):
-            ck.fail("cutoff.scale", f"must be 'probability' or 'linear_predictor', got {scale!r}")
+        scale = ck.choice(ck.get(cutoff, "scale", "cutoff", str), "cutoff.scale", CutoffScale)
         if scale == "probability" and not 0.0 < value < 1.0:
             ck.fail("cutoff.value", f"is {value:g} on the probability scale; it must lie strictly between 0 and 1")
         if scale == "linear_predictor":
@@ -775,6 +1094,7 @@ def _parse(doc: Any, path, check_files: bool = True) -> ModelBundle:
         _check_nomogram(ck, nomogram, lm)
     provenance = ck.get(doc, "provenance", "", dict)
     _check_feature_preset(ck, provenance, radiomics)
+    inputs = _parse_inputs(ck, ck.get(doc, "inputs", "", dict))
     ref = ck.get(doc, "reference_cohort", "", dict, optional=True)
     if ref is not None and ck.get(ref, "file", "reference_cohort", str) != REFERENCE_CSV:
         ck.fail("reference_cohort.file", f"must be {REFERENCE_CSV!r}")
@@ -782,8 +1102,46 @@ def _parse(doc: Any, path, check_files: bool = True) -> ModelBundle:
     return ModelBundle(
         name=name, model_kind=kind, outcome=dict(outcome), predictors=preds, intended_use=intended,
         zscore=zscore, combat=combat, radscore=radscore, linear_model=lm, estimator_features=est_features,
-        cutoff=cutoff, nomogram=nomogram, provenance=dict(provenance),
+        cutoff=cutoff, nomogram=nomogram, provenance=dict(provenance), inputs=inputs,
     )
+
+
+def _parse_inputs(ck, raw: Mapping) -> ModelInputs:
+    """Validate ``inputs`` (schema 2) into :class:`ModelInputs`."""
+    w = "inputs"
+    roi = ck.get(raw, "roi", w, str, optional=True)
+    if roi is not None and not roi:
+        ck.fail(f"{w}.roi", "must name a ROI (or be null)")
+    rois = {}
+    for name, spec in ck.get(raw, "rois", w, dict, optional=True, default={}).items():
+        rois[name] = RoiRole(ck.choice(ck.get(spec, "modality", f"{w}.rois.{name}", str),
+                                       f"{w}.rois.{name}.modality", Modality))
+    example = ck.get(raw, "example_clinical", w, dict, optional=True, default={})
+    for name, value in example.items():
+        if not (isinstance(value, str) or isinstance(value, (int, float)) and not isinstance(value, bool)
+                and math.isfinite(value)):
+            ck.fail(f"{w}.example_clinical.{name}", "must be a string or a finite number")
+    return ModelInputs(roi=roi, rois=rois, feature_preset=ck.get(raw, "feature_preset", w, str, optional=True),
+                       time_unit=ck.get(raw, "time_unit", w, str, optional=True, default=""),
+                       example_clinical=dict(example))
+
+
+def _migrate_1_to_2(doc: dict) -> dict:
+    """Schema 1 -> 2: the ``inputs`` object, derived from version 1's provenance keys.
+
+    The rules are :meth:`ModelInputs.from_provenance` (ROI roles from
+    ``provenance.rois[<roi>].modality`` or a ``pet`` name prefix, the preset's
+    name, ``reference_cohort.time_unit``, ``example_clinical``); everything
+    else is unchanged, and the provenance is kept as it was.
+    """
+    preds = doc.get("predictors")
+    names = [p["name"] for p in preds if isinstance(p, Mapping) and isinstance(p.get("name"), str)] \
+        if isinstance(preds, list) else []
+    inputs = ModelInputs.from_provenance(doc.get("provenance"), names)
+    return {**doc, "schema_version": 2, "inputs": inputs.to_dict()}
+
+
+MIGRATIONS[1] = _migrate_1_to_2
 
 
 def _bounded(ck, value, where):
@@ -912,9 +1270,7 @@ def _check_combat(ck, combat, preds, radiomics):
 
 def _parse_linear_model(ck, raw, preds, radscore) -> LinearModel:
     w = "linear_model"
-    link = ck.get(raw, "link", w, str)
-    if link not in ("logit", "cox"):
-        ck.fail(f"{w}.link", f"must be 'logit' or 'cox', got {link!r}")
+    link = ck.choice(ck.get(raw, "link", w, str), f"{w}.link", Link)
     terms = []
     clinical = {p.name: p for p in preds if p.source == "clinical"}
     raw_terms = ck.get(raw, "terms", w, list)
@@ -953,7 +1309,7 @@ def _parse_linear_model(ck, raw, preds, radscore) -> LinearModel:
                               p01=ck.number(t, "p01", tw, optional=True), p99=ck.number(t, "p99", tw, optional=True),
                               label=ck.get(t, "label", tw, str, optional=True, default="")))
         else:
-            ck.fail(f"{tw}.type", f"must be 'continuous' or 'categorical', got {ttype!r}")
+            ck.choice(ttype, f"{tw}.type", ValueType)
     lm = LinearModel(link=link, intercept=_bounded(ck, ck.number(raw, "intercept", w), f"{w}.intercept"), terms=terms,
                      baseline_survival=ck.number(raw, "baseline_survival", w, optional=True),
                      horizon=ck.number(raw, "horizon", w, optional=True))
@@ -1330,6 +1686,18 @@ def _load_skops(data: bytes, path, features=None, *, isolate: bool = True):
     except Exception as exc:  # noqa: BLE001
         msg = " ".join(str(exc).split())[:300]
         raise BundleError(f"{ESTIMATOR_FILE} cannot be loaded ({msg})", path) from None
+
+
+def iter_load(path):
+    """:meth:`ModelBundle.load` as a progress generator (one step), for a GUI worker.
+
+    Loading checks a skops payload in a child process, which takes seconds
+    the first time; a dock runs this in its worker so the window stays live.
+    """
+    from radgui.progress import Step
+
+    yield Step(0, None, f"checking {Path(path).name}")
+    return ModelBundle.load(path)
 
 
 def _software() -> dict:

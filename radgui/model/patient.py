@@ -25,10 +25,11 @@ code, same settings; ``tests/test_predict_engine.py`` checks it).
 
 Which ROI and which image
 -------------------------
-Unprefixed features come from the ROI named in ``provenance.roi``, else the
-only ROI given, else the ROI called ``tumour``. A ROI is a PET ROI when
-``provenance.rois[<roi>].modality`` says ``PT``, or when its name starts with
-``pet`` (``pet_tumour``, ``pet-core``); its features are computed on the PET
+Unprefixed features come from the ROI named in ``inputs.roi`` (schema 2; a
+version-1 bundle's ``provenance.roi``), else the only ROI given, else the ROI
+called ``tumour``. A ROI is a PET ROI when ``inputs.rois[<roi>].modality``
+says ``PT`` (version 1: ``provenance.rois[<roi>].modality``, or a name that
+starts with ``pet``: ``pet_tumour``, ``pet-core``); its features are computed on the PET
 volume (``volume={"CT": ct, "PT": pet}``) with the PET preset
 (``provenance.rois[<roi>].preset``, default ``pet-suv``).
 
@@ -174,18 +175,80 @@ def bundle_feature_preset(provenance) -> dict:
     return out
 
 
-def _roi_spec(bundle, roi: str) -> Mapping:
-    rois = (bundle.provenance or {}).get("rois")
-    if isinstance(rois, Mapping) and isinstance(rois.get(roi), Mapping):
-        return rois[roi]
-    return {}
+def _inputs(bundle):
+    """The bundle's typed :class:`~radgui.model.bundle.ModelInputs` (derived from provenance when absent)."""
+    from radgui.model.bundle import ModelInputs
+
+    inputs = getattr(bundle, "inputs", None)
+    if inputs is None:
+        inputs = ModelInputs.from_provenance(getattr(bundle, "provenance", None) or {},
+                                             list(getattr(bundle, "radiomics_features", ()) or ()))
+    return inputs
 
 
-def _is_pet(bundle, roi: str) -> bool:
-    mod = str(_roi_spec(bundle, roi).get("modality", "")).upper()
-    if mod:
-        return mod in ("PT", "PET")
-    return roi.lower().startswith("pet")
+def is_pet_roi(bundle, roi: str) -> bool:
+    """True when the model computes ``roi``'s features on the PET image.
+
+    The bundle's ``inputs.rois[<roi>].modality`` decides (schema 2; a version-1
+    bundle's ``provenance.rois`` modality or ``pet`` name prefix is migrated
+    into it); a ROI the model does not list is PET when named ``pet...``
+    (``pet_tumour``, ``pet-core``).
+    """
+    return _inputs(bundle).modality(roi) == "PT"
+
+
+_is_pet = is_pet_roi  # the old private name
+
+
+def split_images(current, images) -> tuple[Any, Any]:
+    """``(ct, pet)`` of a study from the image shown and all images open.
+
+    When the image shown is a PET (modality ``PT``), it is the PET and the
+    last non-PET image is the CT; otherwise the image shown is the CT and the
+    last PET image open is the PET. Either may be None.
+    """
+    images = [v for v in images if v is not None]
+    if current is not None and current.modality == "PT":
+        others = [v for v in images if v.modality != "PT"]
+        return (others[-1] if others else None), current
+    pets = [v for v in images if v.modality == "PT"]
+    return current, (pets[-1] if pets else None)
+
+
+def study_inputs(bundle, ct, pet, rois: Mapping[str, Any], *, chosen_roi: str | None = None):
+    """``(volumes, rois)`` for :func:`iter_predict`, the one rule of the Predict dock and ``radgui predict``.
+
+    Parameters
+    ----------
+    bundle : ModelBundle
+    ct, pet : Volume or None
+        The study's CT (or MR) image and its PET image in SUV.
+    rois : mapping of str to ``(image, mask)`` or mask
+        Each ROI's mask with the image it was drawn on (a bare mask or an
+        image of None: the CT). A ROI drawn on ``pet`` is passed as a PET ROI
+        ``(pet, mask)``; use :func:`is_pet_roi` to pick the grid of a mask
+        read from a file.
+    chosen_roi : str, optional
+        The ROI the user picked for the model's unprefixed (single-ROI)
+        features; it is passed under the ROI name the model expects
+        (``provenance.roi``, else ``tumour``).
+
+    Raises
+    ------
+    PredictionInputError
+        Neither image is given.
+    """
+    if ct is None and pet is None:
+        raise PredictionInputError("open an image first (File > Open, or drag an image onto the window)")
+    out = {}
+    for name, value in rois.items():
+        image, mask = value if isinstance(value, tuple) and len(value) == 2 else (None, value)
+        out[name] = (pet, mask) if pet is not None and image is pet else mask
+    if chosen_roi in out and any(ROI_SEP not in f for f in bundle.radiomics_features):
+        out[_inputs(bundle).roi or "tumour"] = out[chosen_roi]
+    if ct is None:
+        return {"PT": pet}, out
+    return ({"CT": ct, "PT": pet} if pet is not None else ct), out
 
 
 def parse_feature_name(name: str) -> tuple[str, str, str]:
@@ -245,8 +308,8 @@ def needed_rois(bundle, roi_names) -> list[RoiNeeds]:
             roi, feat = f.split(ROI_SEP, 1)
         else:
             feat = f
-            wanted = prov.get("roi")
-            if isinstance(wanted, str) and wanted:
+            wanted = _inputs(bundle).roi
+            if wanted:
                 roi = wanted
             elif len(roi_names) == 1:
                 roi = roi_names[0]
@@ -261,8 +324,7 @@ def needed_rois(bundle, roi_names) -> list[RoiNeeds]:
                     "and none is called 'tumour': pick one")
         parse_feature_name(feat)
         if roi not in out:
-            spec = _roi_spec(bundle, roi)
-            pet = _is_pet(bundle, roi)
+            pet = is_pet_roi(bundle, roi)
             preset = specs.get(f"rois.{roi}") or (
                 specs.get("pet_preset") or DEFAULT_PET_PRESET if pet else main_preset)
             out[roi] = RoiNeeds(roi=roi, modality="PT" if pet else "CT", preset=preset)

@@ -48,6 +48,10 @@ class Prediction:
         The value each model term took (Radscore, clinical values).
     warnings : list of str
         Predictors outside the training 1st-99th percentiles, missing CI, ...
+    features : dict
+        The radiomics values the model used, by predictor name (set by
+        :func:`radgui.model.patient.iter_predict`; empty when the features
+        were given).
     """
 
     probability: float
@@ -62,6 +66,7 @@ class Prediction:
     values: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     level: float = 0.95
+    features: dict[str, float] = field(default_factory=dict, compare=False)
 
     def to_dict(self) -> dict:
         """Plain JSON-ready dict (NaN becomes None)."""
@@ -73,7 +78,9 @@ class Prediction:
             if isinstance(v, (float, np.floating)):
                 return float(v) if math.isfinite(v) else None
             return v
-        return clean(asdict(self))
+        doc = clean(asdict(self))
+        doc.pop("features", None)  # radgui predict --json prints them under their own key
+        return doc
 
 
 def check_clinical(bundle: ModelBundle, clinical: Mapping[str, object], *,
@@ -109,27 +116,56 @@ def check_clinical(bundle: ModelBundle, clinical: Mapping[str, object], *,
         raise ClinicalValueError(f"clinical values {', '.join(repr(p.name) for p in missing)} are missing "
                                  f"(expected: {'; '.join(f'{p.name} {_expected_text(p)}' for p in missing)})")
     for p in bundle.clinical_predictors:
-        raw = clinical.get(p.name)
-        unit = f" {p.unit}" if p.unit else ""
-        if p.type == "categorical":
-            level = _level(raw, p.categories)
-            if level is None:
-                raise ClinicalValueError(f"clinical value '{p.name}' = {raw!r} is not an allowed category "
-                                         f"(allowed: {', '.join(p.categories)})")
-            values[p.name] = level
-            continue
-        try:
-            x = float(raw)
-        except (TypeError, ValueError):
-            raise ClinicalValueError(f"clinical value '{p.name}' = {raw!r} is not a number") from None
-        if not math.isfinite(x):
-            raise ClinicalValueError(f"clinical value '{p.name}' = {raw!r} is not a finite number")
-        if (p.min is not None and x < p.min) or (p.max is not None and x > p.max):
-            raise ClinicalValueError(f"clinical value '{p.name}' = {x:g}{unit} is out of range"
-                                     f"{_range_text(p)}")
-        values[p.name] = x
-        warnings += _percentile_warning(p, x)
+        values[p.name], warns = check_clinical_value(p, clinical.get(p.name))
+        warnings += warns
     return values, warnings
+
+
+def check_clinical_value(predictor: Predictor, raw) -> tuple[float | str, list[str]]:
+    """Validate and convert one clinical value with the rules of :func:`check_clinical`.
+
+    What the Predict dock checks as the user types a field.
+
+    Returns ``(value, warnings)``: a float for a continuous predictor, the
+    level string for a categorical one; warnings when the value lies outside
+    the training 1st-99th percentiles.
+
+    Raises
+    ------
+    ClinicalValueError
+        Missing, non-numeric, non-finite, out-of-range or unknown-level value.
+
+    Examples
+    --------
+    >>> from radgui.model.bundle import Predictor
+    >>> age = Predictor(name="age", source="clinical", unit="years", min=18, max=100)
+    >>> check_clinical_value(age, "67")
+    (67.0, [])
+    >>> check_clinical_value(age, "12")
+    Traceback (most recent call last):
+    ...
+    radgui.errors.ClinicalValueError: clinical value 'age' = 12 years is out of range (allowed 18 to 100 years)
+    """
+    p = predictor
+    if _is_missing(raw):
+        raise ClinicalValueError(f"clinical value '{p.name}' is missing (expected {_expected_text(p)})")
+    if p.type == "categorical":
+        level = _level(raw, p.categories)
+        if level is None:
+            raise ClinicalValueError(f"clinical value '{p.name}' = {raw!r} is not an allowed category "
+                                     f"(allowed: {', '.join(p.categories)})")
+        return level, []
+    unit = f" {p.unit}" if p.unit else ""
+    try:
+        x = float(raw)
+    except (TypeError, ValueError):
+        raise ClinicalValueError(f"clinical value '{p.name}' = {raw!r} is not a number") from None
+    if not math.isfinite(x):
+        raise ClinicalValueError(f"clinical value '{p.name}' = {raw!r} is not a finite number")
+    if (p.min is not None and x < p.min) or (p.max is not None and x > p.max):
+        raise ClinicalValueError(f"clinical value '{p.name}' = {x:g}{unit} is out of range"
+                                 f"{_range_text(p)}")
+    return x, _percentile_warning(p, x)
 
 
 def _is_missing(raw) -> bool:

@@ -79,6 +79,22 @@ def can_stratify(y) -> bool:
     Stratifying on a continuous variable makes every stratum a single row,
     so every replicate is the original sample and the interval has zero
     width.
+
+    Parameters
+    ----------
+    y : array-like
+        The values a bootstrap would stratify on.
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> can_stratify([0, 1, 0, 1, 1, 0])
+    True
+    >>> can_stratify([0.1, 0.2, 0.3, 0.4])
+    False
     """
     y = np.asarray(y)
     k = np.unique(y).size
@@ -112,6 +128,28 @@ def resample_indices(y, n_boot: int, rng: np.random.Generator, stratified: bool 
     replacement (a cluster bootstrap), stratified on each group's largest
     ``y``; replicates may then differ in length, so a list of index arrays is
     returned.
+
+    Parameters
+    ----------
+    y : array-like
+        Class labels (strata).
+    n_boot : int
+        Number of replicates.
+    rng : numpy.random.Generator
+    stratified : bool
+        Keep the class sizes.
+    groups : array-like, optional
+        Patient of each row (cluster bootstrap).
+
+    Returns
+    -------
+    ndarray of shape (n_boot, n), or list of ndarray with ``groups``
+
+    Examples
+    --------
+    >>> idx = resample_indices([0, 0, 1, 1, 1], 3, np.random.default_rng(0))
+    >>> idx.shape, [int((np.asarray([0, 0, 1, 1, 1])[row] == 1).sum()) for row in idx]
+    ((3, 5), [3, 3, 3])
     """
     y = np.asarray(y)
     n = y.shape[0]
@@ -145,7 +183,24 @@ def _eval_chunk(metric, y, arrays, idx_block):
 
 
 def percentile_interval(reps: np.ndarray, level: float) -> tuple[float, float]:
-    """Percentile interval (numpy linear interpolation, R ``quantile`` type 7)."""
+    """Percentile interval (numpy linear interpolation, R ``quantile`` type 7).
+
+    Parameters
+    ----------
+    reps : ndarray
+        Bootstrap replicates of a statistic.
+    level : float
+        Confidence level.
+
+    Returns
+    -------
+    (float, float)
+
+    Examples
+    --------
+    >>> percentile_interval(np.arange(101.0), 0.5)
+    (25.0, 75.0)
+    """
     alpha = (1 - level) / 2
     lo, hi = np.quantile(reps, [alpha, 1 - alpha])
     return float(lo), float(hi)

@@ -182,6 +182,13 @@ def hosmer_lemeshow(y, prob, groups: int = 10, grouping: str = "quantile") -> Ho
     ----------
     Hosmer & Lemeshow, Commun Stat 1980;9:1043. ResourceSelection
     ``hoslem.test``; Stata ``estat gof``.
+
+    Examples
+    --------
+    >>> hl = hosmer_lemeshow([0, 0, 1, 0, 1, 1, 0, 1, 1, 1],
+    ...                      [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95], groups=5)
+    >>> round(hl.statistic, 3), hl.df, round(hl.p_value, 3)
+    (3.016, 3, 0.389)
     """
     yb = as_binary(y, need_both=False)
     p = probabilities(prob)
@@ -266,6 +273,13 @@ def calibration(y, prob, bins: int = 10) -> Calibration:
     Van Calster B, et al. BMC Med 2019;17:230. Cox DR. Two further
     applications of a model for binary regression. Biometrika 1958;45:562-565.
     Brier GW. Mon Weather Rev 1950;78:1-3.
+
+    Examples
+    --------
+    >>> c = calibration([0, 0, 1, 0, 1, 1, 0, 1, 1, 1],
+    ...                 [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95], bins=5)
+    >>> round(c.brier, 4), round(c.slope, 3), round(c.intercept, 3)
+    (0.1652, 1.142, 0.326)
     """
     import statsmodels.api as sm
     from statsmodels.nonparametric.smoothers_lowess import lowess

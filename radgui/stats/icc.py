@@ -159,6 +159,16 @@ def icc(ratings, form: str = "ICC(2,1)", level: float = 0.95, nan_policy: str = 
     ----------
     Shrout & Fleiss, Psychol Bull 1979;86:420. McGraw & Wong, Psychol Methods
     1996;1:30. psych ``ICC``.
+
+    Examples
+    --------
+    Six targets rated twice (Koo & Li's ICC(2,1), absolute agreement):
+
+    >>> r = icc([[9, 10], [6, 7], [8, 8], [7, 6], [10, 9], [6, 6]], "ICC(2,1)")
+    >>> round(r.icc, 4), r.n_targets, r.n_raters, round(r.p_value, 4)
+    (0.8718, 6, 2, 0.0077)
+    >>> round(icc([[9, 10], [6, 7], [8, 8], [7, 6], [10, 9], [6, 6]], "ICC(3,1)").icc, 4)
+    0.85
     """
     level = check_level(level)
     canon = _canonical(form)

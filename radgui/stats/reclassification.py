@@ -102,6 +102,15 @@ def nri(y, p_old, p_new, cutoffs=None, level: float = 0.95) -> Reclassification:
     -----
     ``SE^2 = (pu_e + pd_e - (pu_e - pd_e)^2) / n_e + (pu_n + pd_n - (pu_n -
     pd_n)^2) / n_n`` (Pencina 2008, as ``Hmisc::improveProb``).
+
+    Examples
+    --------
+    >>> y = [0, 0, 0, 1, 1, 1]
+    >>> r = nri(y, [0.2, 0.4, 0.6, 0.4, 0.5, 0.7], [0.1, 0.3, 0.4, 0.6, 0.7, 0.9], cutoffs=[0.5])
+    >>> r.kind, round(r.value, 4), round(r.events, 4), round(r.nonevents, 4)
+    ('categorical NRI', 0.6667, 0.3333, 0.3333)
+    >>> nri(y, [0.2, 0.4, 0.6, 0.4, 0.5, 0.7], [0.1, 0.3, 0.4, 0.6, 0.7, 0.9]).value
+    2.0
     """
     level = check_level(level)
     yb, a, b = _inputs(y, p_old, p_new)
@@ -141,6 +150,12 @@ def idi(y, p_old, p_new, level: float = 0.95) -> Reclassification:
     Reclassification
         ``events`` is the mean change in events, ``nonevents`` minus the mean
         change in non-events.
+
+    Examples
+    --------
+    >>> r = idi([0, 0, 0, 1, 1, 1], [0.2, 0.4, 0.6, 0.4, 0.5, 0.7], [0.1, 0.3, 0.4, 0.6, 0.7, 0.9])
+    >>> r.kind, round(r.value, 4), round(r.events, 4), round(r.nonevents, 4)
+    ('IDI', 0.3333, 0.2, 0.1333)
     """
     level = check_level(level)
     yb, a, b = _inputs(y, p_old, p_new)

@@ -251,6 +251,12 @@ def roc_auc(y, score, ci: str = "delong", level: float = 0.95, n_boot: int = 200
     References
     ----------
     DeLong et al., Biometrics 1988;44:837-845. Sun & Xu, IEEE SPL 2014;21:1389.
+
+    Examples
+    --------
+    >>> r = roc_auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
+    >>> r.auc, round(r.se, 4), r.method
+    (0.75, 0.3536, 'delong')
     """
     level = check_level(level)
     pos, neg = _split(y, score)
@@ -310,6 +316,12 @@ def delong_test(y, score_a, score_b, level: float = 0.95) -> DelongTest:
     References
     ----------
     DeLong et al., Biometrics 1988;44:837-845. Sun & Xu, IEEE SPL 2014;21:1389.
+
+    Examples
+    --------
+    >>> t = delong_test([0, 0, 0, 1, 1, 1], [0.1, 0.2, 0.6, 0.4, 0.8, 0.9], [0.3, 0.1, 0.2, 0.5, 0.4, 0.7])
+    >>> round(t.auc_a, 4), t.auc_b, round(t.p_value, 3)
+    (0.8889, 1.0, 0.48)
     """
     level = check_level(level)
     y = as_binary(y)
@@ -342,6 +354,12 @@ def roc_curve(y, score):
     -------
     fpr, tpr, thresholds : ndarray
         Starting at (0, 0) with threshold ``+inf``, thresholds decreasing.
+
+    Examples
+    --------
+    >>> fpr, tpr, thresholds = roc_curve([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
+    >>> fpr.tolist(), tpr.tolist()
+    ([0.0, 0.0, 0.5, 0.5, 1.0], [0.0, 0.5, 0.5, 1.0, 1.0])
     """
     pos, neg = _split(y, score)
     thr = np.unique(np.concatenate([pos, neg]))[::-1]
@@ -378,6 +396,12 @@ def youden_cutoff(y, score) -> YoudenCutoff:
     References
     ----------
     Youden WJ. Index for rating diagnostic tests. Cancer 1950;3:32-35.
+
+    Examples
+    --------
+    >>> c = youden_cutoff([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
+    >>> c.threshold, c.sensitivity, c.specificity, c.j
+    (0.8, 0.5, 1.0, 0.5)
     """
     fpr, tpr, thr = roc_curve(y, score)
     fpr, tpr, thr = fpr[1:], tpr[1:], thr[1:]
@@ -411,6 +435,12 @@ def pr_auc(y, score, n_boot: int = 2000, level: float = 0.95, seed=None) -> PrAu
     Saito T, Rehmsmeier M. The precision-recall plot is more informative than
     the ROC plot when evaluating binary classifiers on imbalanced datasets.
     PLoS One 2015;10:e0118432.
+
+    Examples
+    --------
+    >>> p = pr_auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8], n_boot=0)
+    >>> round(p.auc, 4), p.prevalence
+    (0.8333, 0.5)
     """
     from sklearn.metrics import average_precision_score
 
@@ -487,6 +517,12 @@ def binary_metrics(
     ----------
     Matthews BW. Biochim Biophys Acta 1975;405:442-451. Cohen J. Educ Psychol
     Meas 1960;20:37-46. Chicco D, Jurman G. BMC Genomics 2020;21:6.
+
+    Examples
+    --------
+    >>> m = binary_metrics([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8], 0.5)
+    >>> (m.tp, m.fp, m.tn, m.fn), m.sensitivity, m.specificity, m.accuracy
+    ((1, 0, 2, 1), 0.5, 1.0, 0.75)
     """
     level = check_level(level)
     yb = as_binary(y, need_both=False)

@@ -187,6 +187,14 @@ def kaplan_meier(time, event, ci: str = "log-log", level: float = 0.95) -> Kapla
     ----------
     Kaplan & Meier 1958; Greenwood 1926; Brookmeyer & Crowley 1982;
     Therneau, R package survival (``survfit``, ``quantile.survfit``).
+
+    Examples
+    --------
+    Six patients, four events; survival drops below one half at t = 4:
+
+    >>> km = kaplan_meier([1, 2, 3, 4, 5, 6], [1, 1, 0, 1, 0, 1])
+    >>> km.median, km.n, km.n_events
+    (4.0, 6, 4)
     """
     level = check_level(level)
     if ci not in ("log-log", "log"):
@@ -270,6 +278,12 @@ def logrank(time, event, group) -> Logrank:
     ----------
     Mantel N. Cancer Chemother Rep 1966;50:163-170. Peto R, Peto J. J R Stat
     Soc A 1972;135:185-207.
+
+    Examples
+    --------
+    >>> lr = logrank([1, 2, 3, 4, 5, 6, 7, 8], [1, 1, 1, 1, 1, 1, 0, 1], [0, 0, 0, 0, 1, 1, 1, 1])
+    >>> round(lr.statistic, 3), lr.df, round(lr.p_value, 4), lr.groups
+    (7.344, 1, 0.0067, (0, 1))
     """
     from lifelines.statistics import multivariate_logrank_test
 
@@ -444,6 +458,13 @@ def concordance_index(time, event, risk) -> float:
     ----------
     Harrell FE, Califf RM, Pryor DB, Lee KL, Rosati RA. Evaluating the yield
     of medical tests. JAMA 1982;247:2543-2546.
+
+    Examples
+    --------
+    Risk ranked exactly against survival time gives 1:
+
+    >>> concordance_index([1, 2, 3, 4], [1, 1, 1, 1], [4, 3, 2, 1])
+    1.0
     """
     from lifelines.utils import concordance_index as _ci
 
