@@ -413,5 +413,5 @@ def show_predict_dock(viewer, width: int = PREDICT_DOCK_WIDTH) -> None:
     """Bring the Predict dock of a radgui window to the front of its tab group and widen its dock area."""
     from radgui.gui.app import show_dock
 
-    if "Predict" in getattr(viewer.window, "radgui_dock_widgets", {}):
+    if "Predict" in viewer.window.dock_widgets:
         show_dock(viewer, "Predict", width=width)
