@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
-from radgui.errors import DicomError, GeometryMismatchError
+from radgui.errors import DicomError, GeometryMismatchError, MaskLabelError
 
 #: Tolerance, in mm, for matching a frame or contour plane to a slice.
 PLANE_TOL_MM = 0.5
@@ -275,6 +275,10 @@ def read_rtstruct(path: str | Path, like, roi_names: list[str] | None = None) ->
         raise GeometryMismatchError(
             f"RTSTRUCT refers to FrameOfReferenceUID {ref_for[0]}, the image has {for_uid}", path)
     names = {int(r.ROINumber): str(r.ROIName) for r in ds.get("StructureSetROISequence", [])}
+    missing = [n for n in roi_names or () if n not in names.values()]
+    if missing:
+        shown = ", ".join(repr(n) for n in list(names.values())[:12])
+        raise MaskLabelError(f"has no ROI named {missing[0]!r} (ROIs: {shown or 'none'})", path)
     image = like.image
     size = np.asarray(image.GetSize())  # x, y, z
     origin = np.asarray(image.GetOrigin())
@@ -321,14 +325,21 @@ def read_rtstruct(path: str | Path, like, roi_names: list[str] | None = None) ->
     return out
 
 
-def read_dicom_masks(path: str | Path, like) -> dict[str, sitk.Image]:
-    """Read a DICOM-SEG or RTSTRUCT file onto ``like``, by its Modality."""
+def read_dicom_masks(path: str | Path, like, only: str | None = None) -> dict[str, sitk.Image]:
+    """Read a DICOM-SEG or RTSTRUCT file onto ``like``, by its Modality (``only``: one segment, by name)."""
     import pydicom
 
-    ds = pydicom.dcmread(path, stop_before_pixels=True)
+    try:
+        ds = pydicom.dcmread(path, stop_before_pixels=True)
+    except Exception as exc:  # noqa: BLE001
+        raise DicomError(f"not a readable DICOM file ({str(exc)[:120]})", path) from None
     modality = str(ds.get("Modality", "")).upper()
     if modality == "SEG":
-        return read_seg(path, like)
+        found = read_seg(path, like)
+        if only is not None and only not in found:
+            shown = ", ".join(repr(n) for n in list(found)[:12])
+            raise MaskLabelError(f"has no segment named {only!r} (segments: {shown or 'none'})", path)
+        return found if only is None else {only: found[only]}
     if modality == "RTSTRUCT":
-        return read_rtstruct(path, like)
+        return read_rtstruct(path, like, None if only is None else [only])
     raise DicomError(f"not a segmentation object (Modality {modality or '?'})", path)
