@@ -174,3 +174,31 @@ def test_rtstruct_roi_named_after_patient_refused(tmp_path):
     with pytest.raises(DicomError, match="ROI name 'tumour PHANTOM01' repeats the patient's identification"):
         write_rtstruct({"tumour PHANTOM01": m}, vol, tmp_path / "rs.dcm")
     assert not (tmp_path / "rs.dcm").exists()
+
+
+def test_roi_cli_exports_and_provenance(tmp_path):
+    from radgui.cli import main
+    from radgui.io.sr import read_sr
+
+    write_ct_series(tmp_path / "ct", rows=40, cols=56, n_slices=8)
+    vol = load_volume(tmp_path / "ct")
+    t = np.zeros(vol.shape, np.uint8)
+    t[2:6, 12:28, 15:40] = 1
+    seg = write_slicer_seg({"GTV": t}, vol, tmp_path / "t.seg.nrrd")
+    out = tmp_path / "voi"
+    assert main(["roi", "rings", str(tmp_path / "ct"), f"{seg}#GTV", "--distances", "3", "--core", "1",
+                 "--export", "seg", "--export", "rtstruct", "--export", "slicer", "-o", str(out)]) == 0
+    ds = pydicom.dcmread(out / "vois.seg.dcm")
+    assert [s.SegmentLabel for s in ds.SegmentSequence] == ["tumour", "core1mm", "ring3mm"]
+    assert [s.SegmentAlgorithmType for s in ds.SegmentSequence] == ["MANUAL", "AUTOMATIC", "AUTOMATIC"]
+    ring = sitk.GetArrayFromImage(read_rtstruct(out / "vois.rtstruct.dcm", vol)["ring3mm"])
+    np.testing.assert_array_equal(ring, sitk.GetArrayFromImage(load_mask(f"{out / 'vois.seg.nrrd'}#ring3mm", vol)))
+    assert (out / "rings.json.provenance.json").is_file()
+    sr = tmp_path / "m.sr.dcm"
+    assert main(["roi", "measure", str(tmp_path / "ct"), f"{out / 'vois.rtstruct.dcm'}#tumour",
+                 f"{out / 'vois.seg.dcm'}#ring3mm", "--sr", str(sr), "--csv", str(tmp_path / "m.csv")]) == 0
+    report = read_sr(sr)
+    assert set(report) == {"tumour", "ring3mm"}
+    assert report["tumour"]["measurements"][("118565006", "SCT")][0] == pytest.approx(
+        t.sum() * np.prod(vol.spacing) / 1000)
+    assert (tmp_path / "m.csv.provenance.json").is_file() and (tmp_path / "m.sr.seg.dcm").is_file()
