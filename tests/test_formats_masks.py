@@ -141,3 +141,14 @@ def test_rtstruct_and_seg_by_name(tmp_path):
     other = write_rtstruct(tmp_path / "other.dcm", truth, {"GTV": [box]}, for_uid="1.2.3.4.5")
     with pytest.raises(GeometryMismatchError, match="FrameOfReferenceUID 1.2.3.4.5"):
         load_mask(f"{other}#GTV", vol)
+
+
+def test_slicer_cropped_extent_pasted_onto_the_image(tmp_path, vol):
+    """Slicer writes a segmentation cropped to its extent; it lands on the right voxels of the image."""
+    a, _ = _shapes(vol.shape)
+    full = write_slicer_seg({"GTV": a}, vol, tmp_path / "full.seg.nrrd")
+    img = sitk.ReadImage(str(full))
+    cropped = img[3:20, 2:15, 1:4]  # x, y, z box holding the whole ROI
+    sitk.WriteImage(cropped, str(tmp_path / "crop.seg.nrrd"))
+    assert cropped.GetSize() != vol.image.GetSize()
+    np.testing.assert_array_equal(_arr(load_mask(f"{tmp_path / 'crop.seg.nrrd'}#GTV", vol)) > 0, a > 0)

@@ -766,7 +766,26 @@ def load_mask(path: str | Path, like: Volume, label: int | None = None,
         raise MaskLabelError(f"mask has {image.GetNumberOfComponentsPerPixel()} components per voxel; "
                              "expected a scalar label map", path)
     mask, _ = canonicalize(image, path)
+    if slicer:
+        mask = _paste_subgrid(mask, like, tol_mm)
     return _finish_mask(mask, like, label, path, resample, tol_mm)
+
+
+def _paste_subgrid(mask: sitk.Image, like: Volume, tol_mm: float) -> sitk.Image:
+    """A mask cropped to a sub-box of the image grid (3D Slicer writes segmentations cropped to their extent)
+    pasted onto the full grid; any other grid is returned unchanged (and then checked as usual)."""
+    ref = like.image
+    if mask.GetSize() == ref.GetSize() or not np.allclose(mask.GetSpacing(), ref.GetSpacing(), atol=1e-6) \
+            or not np.allclose(mask.GetDirection(), ref.GetDirection(), atol=DIRECTION_TOL):
+        return mask
+    start = np.asarray(ref.TransformPhysicalPointToContinuousIndex(mask.GetOrigin()))
+    k = np.round(start).astype(int)
+    if np.max(np.abs(start - k) * np.asarray(ref.GetSpacing())) > tol_mm or (k < 0).any() \
+            or (k + np.asarray(mask.GetSize()) > np.asarray(ref.GetSize())).any():
+        return mask
+    full = sitk.Image(ref.GetSize(), mask.GetPixelID())
+    full.CopyInformation(ref)
+    return sitk.Paste(full, mask, mask.GetSize(), [0, 0, 0], [int(v) for v in k])
 
 
 def _load_dicom_mask(path: Path, like: Volume, label: int | None, segment: str | None) -> sitk.Image:
