@@ -152,3 +152,28 @@ def test_slicer_cropped_extent_pasted_onto_the_image(tmp_path, vol):
     sitk.WriteImage(cropped, str(tmp_path / "crop.seg.nrrd"))
     assert cropped.GetSize() != vol.image.GetSize()
     np.testing.assert_array_equal(_arr(load_mask(f"{tmp_path / 'crop.seg.nrrd'}#GTV", vol)) > 0, a > 0)
+
+
+def test_itksnap_descriptions_roundtrip(tmp_path, vol):
+    from radgui.io.masks import read_label_descriptions, write_label_descriptions
+
+    a, _ = _shapes(vol.shape)
+    lab = a.copy()
+    lab[4:6, 15:19, 22:27] = 3
+    seg = save_mask(lab, tmp_path / "seg.nii.gz", like=vol)
+    desc = write_label_descriptions({"GTV": 1, 'node "A"\nx': 3}, tmp_path / "labels.txt")
+    assert read_label_descriptions(desc) == {"GTV": 1, "node  A  x": 3}
+    np.testing.assert_array_equal(_arr(load_mask(f"{seg}#node  A  x", vol, label_names=desc)) > 0, lab == 3)
+
+
+def test_rtstruct_on_non_dicom_image_warns(tmp_path):
+    truth = write_ct_series(tmp_path / "ct", rows=48, cols=64)
+    z3 = truth["positions"][3][2]
+    box = np.array([[-16.1, -27.3, z3], [-4.2, -27.3, z3], [-4.2, -12.5, z3], [-16.1, -12.5, z3]])
+    rs = write_rtstruct(tmp_path / "rs.dcm", truth, {"GTV": [box]})
+    dicom_vol = load_volume(tmp_path / "ct")
+    nrrd = volume_from_array(dicom_vol.array, spacing=dicom_vol.spacing, origin=dicom_vol.origin)
+    m = load_mask(f"{rs}#GTV", nrrd)
+    np.testing.assert_array_equal(_arr(m), _arr(load_mask(f"{rs}#GTV", dicom_vol)))
+    assert any("frame of reference could not be checked" in w for w in nrrd.warnings)
+    assert not any("frame of reference" in w for w in dicom_vol.warnings)

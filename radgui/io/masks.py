@@ -147,6 +147,28 @@ def read_label_descriptions(path: str | Path) -> dict[str, int]:
     return out
 
 
+def write_label_descriptions(names: dict[str, int], path: str | Path) -> Path:
+    """Write an ITK-SNAP label description file (label value -> name), e.g. beside a label map from
+    :func:`radgui.io.save_mask`. Quotes and line breaks in names are replaced by spaces."""
+    from radgui.files import write_text
+
+    palette = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (0, 255, 255), (255, 0, 255)]
+    lines = ["################################################", "# ITK-SnAP Label Description File",
+             "# written by radgui", "# IDX   -R-  -G-  -B-  -A--  VIS MSH  LABEL",
+             "################################################",
+             '    0     0    0    0        0  0  0    "Clear Label"']
+    seen = set()
+    for k, (name, value) in enumerate(names.items()):
+        value = int(value)
+        if not 0 < value <= 65535 or value in seen:
+            raise MaskLabelError(f"label {value} of {name!r} is not a distinct label 1-65535")
+        seen.add(value)
+        r, g, b = palette[k % len(palette)]
+        safe = re.sub(r'["\r\n\x00]', " ", str(name))
+        lines.append(f'{value:5d} {r:5d} {g:4d} {b:4d}        1  1  1    "{safe}"')
+    return write_text(path, "\n".join(lines) + "\n")
+
+
 def pick_segment(names, segment: str | None, path: Path, what: str = "segment", note: str = ""):
     """The one segment asked for (by name), else the only one; otherwise a one-line refusal naming them."""
     names = list(names)

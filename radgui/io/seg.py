@@ -349,6 +349,9 @@ def read_rtstruct(path: str | Path, like, roi_names: list[str] | None = None) ->
     warnings = []
     for_uid = like.meta.get("dicom", {}).get("frame_of_reference_uid")
     ref_for = [str(it.get("FrameOfReferenceUID", "")) for it in ds.get("ReferencedFrameOfReferenceSequence", [])]
+    if not for_uid:
+        warnings.append("RTSTRUCT placed by physical coordinates only: the image is not from DICOM, so its "
+                        "frame of reference could not be checked")
     if for_uid and ref_for and for_uid not in ref_for:
         raise GeometryMismatchError(
             f"RTSTRUCT refers to FrameOfReferenceUID {ref_for[0]}, the image has {for_uid}", path)
