@@ -737,7 +737,7 @@ def load_mask(path: str | Path, like: Volume, label: int | None = None,
             if label is not None:
                 raise MaskLabelError("give the segment by name (FILE#NAME) or by --label, not both"
                                      + ("; a layered segmentation needs the name" if layered else ""), path)
-            note = f"is a layered 3D Slicer segmentation (overlapping segments); it " if layered else ""
+            note = "is a layered 3D Slicer segmentation (overlapping segments); it " if layered else ""
             name = formats.pick_segment(segments, segment, path, note=note)
             layer, label = segments[name]
             if layered:

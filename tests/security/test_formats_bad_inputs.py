@@ -14,7 +14,7 @@ import pytest
 import SimpleITK as sitk
 
 from radgui.cli import main
-from radgui.errors import DicomError, InputFileError, MaskLabelError
+from radgui.errors import DicomError, InputFileError
 from radgui.io import load_mask, load_volume, save_mask, volume_from_array
 from radgui.io.masks import write_slicer_seg
 from radgui.io.seg import write_seg
