@@ -66,6 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--modality", help="CT, MR, PT or OT (default: from the file)")
     g.add_argument("-o", "--output", required=True, help="mask file to write (.nrrd, .nii.gz, .mha)")
     g.add_argument("--json", help="also write the parameters and measurements as JSON")
+    _add_export(g)
     add_image_options(g)
 
     r = sub.add_parser("rings", help="Peritumoral rings, core and unions in mm around a tumour mask.")
@@ -81,6 +82,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     r.add_argument("--hu-range", type=_floats, help="keep ring voxels within low,high (e.g. -1000,-300)")
     r.add_argument("-o", "--output-dir", required=True, help="folder for <name>.nrrd files and rings.json")
     r.add_argument("--suffix", default=".nrrd", help="mask file suffix (default .nrrd)")
+    r.add_argument("--label-names", metavar="FILE", help="ITK-SNAP label description file naming the mask's labels")
+    _add_export(r)
     add_image_options(r)
 
     m = sub.add_parser("measure", help="Measure ROIs: volume, RECIST and 3D diameters, intensity, SUV.")
@@ -90,7 +93,52 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     m.add_argument("--modality", help="CT, MR, PT or OT (PT adds SUV measures)")
     m.add_argument("--csv", help="write a CSV table (one row per mask)")
     m.add_argument("--json", help="write JSON")
+    m.add_argument("--label-names", metavar="FILE", help="ITK-SNAP label description file naming the masks' labels")
+    m.add_argument("--sr", metavar="FILE", help="also write a DICOM SR (TID 1500) of the measurements, with the "
+                                               "DICOM-SEG it references (<FILE stem>.seg.dcm); DICOM images only")
     add_image_options(m)
+
+
+def _add_export(parser) -> None:
+    parser.add_argument("--export", action="append", default=[], choices=("seg", "rtstruct", "slicer"),
+                        help="also write the ROI(s) as a DICOM-SEG (seg), an RTSTRUCT (rtstruct; both need a "
+                             "DICOM image, de-identified) or a 3D Slicer .seg.nrrd (slicer); repeatable")
+
+
+def _export(formats, masks: dict, volume, base: Path, roles: dict | None = None) -> list[Path]:
+    """Write ``masks`` in each of ``formats`` next to ``base`` (``<base>.seg.dcm``, ``.rtstruct.dcm``, ``.seg.nrrd``)."""
+    written = []
+    for fmt in dict.fromkeys(formats):
+        if fmt == "seg":
+            from radgui.io.seg import write_seg
+
+            written.append(write_seg(masks, volume, base.with_name(base.name + ".seg.dcm"), roles=roles))
+        elif fmt == "rtstruct":
+            from radgui.io.seg import write_rtstruct
+
+            written.append(write_rtstruct(masks, volume, base.with_name(base.name + ".rtstruct.dcm"), roles=roles))
+        else:
+            from radgui.io.masks import write_slicer_seg
+
+            written.append(write_slicer_seg(masks, volume, base.with_name(base.name + ".seg.nrrd")))
+    for path in written:
+        print(f"wrote {path}")
+    return written
+
+
+def _provenance(output, command: str, inputs: dict, extra: dict | None = None, volume=None) -> None:
+    from radgui.features.ibsi import write_provenance
+
+    write_provenance(output, command=command, inputs=inputs, extra=extra,
+                     warnings=volume.warnings if volume is not None else None)
+
+
+def _stem(path: Path) -> Path:
+    name = path.name
+    for suffix in (".nii.gz", ".seg.nrrd", ".nrrd", ".nii", ".mha", ".mhd"):
+        if name.lower().endswith(suffix):
+            return path.with_name(name[: -len(suffix)])
+    return path.with_suffix("")
 
 
 def _load(args, with_mask: bool = False):
@@ -99,7 +147,8 @@ def _load(args, with_mask: bool = False):
     volume = load_volume(args.image, modality=getattr(args, "modality", None), **image_kwargs(args))
     if not with_mask:
         return volume, None
-    mask = mask_to_array(load_mask(args.mask, volume, label=args.label)) > 0
+    mask = mask_to_array(load_mask(args.mask, volume, label=args.label,
+                                   label_names=getattr(args, "label_names", None))) > 0
     return volume, mask
 
 
@@ -145,6 +194,12 @@ def _grow(args) -> int:
         from radgui.files import write_json
 
         write_json(args.json, summary, indent=2, default=str)
+    name = _stem(Path(args.output)).name
+    roles = {name: {"role": "tumour", "algorithm": "region_growing",
+                    "parameters": {k: v for k, v in _clean(res.params).items() if not isinstance(v, (list, dict))}}}
+    exported = _export(args.export, {name: full.astype(np.uint8)}, volume, _stem(Path(args.output)), roles)
+    _provenance(args.output, "radgui roi grow", {"image": args.image},
+                {"params": _clean(res.params), "exported": [p.name for p in exported]}, volume)
     print(f"wrote {args.output}: {res.voxel_count} voxels, {summary['measures']['volume_ml']:.2f} mL")
     return 0
 
@@ -185,7 +240,11 @@ def _rings(args) -> int:
         print(f"{name}: {entry['voxel_count']} voxels, {entry['volume_ml']:.2f} mL -> {path}")
     from radgui.files import write_json
 
+    exported = _export(args.export, {"tumour": mask.astype(np.uint8),
+                                     **{k: v.astype(np.uint8) for k, v in vois.items()}}, volume, out_dir / "vois")
     write_json(out_dir / "rings.json", report, indent=2)
+    _provenance(out_dir / "rings.json", "radgui roi rings", {"image": args.image, "tumour": args.mask},
+                {"exported": [p.name for p in exported]}, volume)
     return 0
 
 
@@ -195,23 +254,48 @@ def _measure(args) -> int:
     from radgui.io import load_mask, mask_to_array
     from radgui.roi import measure
 
+    import numpy as np
+
     volume, _ = _load(args)
     rows = []
+    masks = {}
     for path in args.masks:
-        mask = mask_to_array(load_mask(path, volume, label=args.label)) > 0
+        mask = mask_to_array(load_mask(path, volume, label=args.label, label_names=args.label_names)) > 0
         from radgui.errors import EmptyMaskError
 
         if not mask.any():
             raise EmptyMaskError("the mask is empty" + (f" for label {args.label}" if args.label else ""), path)
         row = {"mask": str(path), **_clean(measure(mask, volume))}
         rows.append(row)
+        masks[path] = mask
     table = pd.DataFrame(rows)
     from radgui.files import write_csv, write_json
 
     if args.csv:
         write_csv(args.csv, table, index=False)
+        _provenance(args.csv, "radgui roi measure", {"image": args.image, "masks": list(args.masks)}, None, volume)
     if args.json:
         write_json(args.json, rows, indent=2)
+        _provenance(args.json, "radgui roi measure", {"image": args.image, "masks": list(args.masks)}, None, volume)
+    if args.sr:
+        from radgui.io.masks import split_segment
+        from radgui.io.seg import write_seg
+        from radgui.io.sr import write_sr
+
+        names = {}
+        for path in args.masks:
+            base, segment = split_segment(path)
+            name = segment or _stem(base).name
+            while name in names.values():
+                name += "_"
+            names[path] = name
+        sr = Path(args.sr)
+        seg = write_seg({names[p]: m.astype(np.uint8) for p, m in masks.items()}, volume,
+                        _stem(sr).with_name(_stem(sr).name + ".seg.dcm"))
+        write_sr(volume, seg, {names[r["mask"]]: r for r in rows}, sr)
+        _provenance(sr, "radgui roi measure", {"image": args.image, "masks": list(args.masks)},
+                    {"segmentation": seg.name}, volume)
+        print(f"wrote {seg} and {sr}")
     if not args.csv and not args.json:
         table.to_csv(sys.stdout, index=False)
     else:

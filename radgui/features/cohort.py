@@ -18,6 +18,12 @@ center         no         acquiring centre (multi-centre studies)
 modality       no         CT / MR / PT / OT (default: guessed)
 =============  =========  ===================================================
 
+A PyRadiomics batch CSV (``Image,Mask[,Label][,...]`` columns, as the
+``pyradiomics`` command line reads) is accepted as it is: each row becomes
+case ``case<N>`` (N counted from 1, as PyRadiomics numbers its cases) unless
+the file also has a ``patient_id`` (or ``ID``) column; ``Label`` is the label;
+masks may be any format :func:`radgui.io.load_mask` reads (``RS.dcm#GTV``).
+
 The output CSV has the key columns (``patient_id, roi, timepoint, reader,
 center, label``) then one column per feature. It is written case by case, each
 case's rows in one all-or-nothing append (:func:`radgui.files.append_text`), so
@@ -72,7 +78,13 @@ def read_manifest(path: str | Path) -> pd.DataFrame:
         df = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
         raise InputFileError(f"cannot read the manifest as CSV ({' '.join(str(exc).split())[:160]})", path) from None
-    df.columns = [c.strip().lower() for c in df.columns]
+    original = [c.strip() for c in df.columns]
+    df.columns = [c.lower() for c in original]
+    if "patient_id" not in df.columns and {"Image", "Mask"} <= set(original):  # a PyRadiomics batch CSV
+        if "label_channel" in df.columns and any(str(v).strip() not in ("", "0") for v in df["label_channel"]):
+            raise InputFileError("a Label_channel column (layered masks) is not supported; name the segment "
+                                 "in the Mask column instead (mask.seg.nrrd#NAME)", path)
+        df["patient_id"] = df["id"] if "id" in df.columns else [f"case{i + 1}" for i in range(len(df))]
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
         raise InputFileError(f"manifest lacks column(s) {', '.join(missing)}; needs "

@@ -358,13 +358,15 @@ def _float(text: str) -> float:
         return float("nan")
 
 
-def read_image(path: str | Path, memory_budget_bytes: int | None = None) -> sitk.Image:
+def read_image(path: str | Path, memory_budget_bytes: int | None = None, *,
+               allow_layered: bool = False) -> sitk.Image:
     """Read an image file with SimpleITK, turning its errors into radgui's.
 
     The header is read first: a file whose size, pixel type and components
     imply more than the memory budget (:func:`memory_budget`) is refused
     before any voxel is decoded, as is a header with non-finite or zero
-    spacing and a layered 3D Slicer segmentation.
+    spacing and a layered 3D Slicer segmentation (unless ``allow_layered``:
+    :func:`load_mask` reads its layers as components, segments by name).
 
     Raises
     ------
@@ -397,7 +399,7 @@ def read_image(path: str | Path, memory_budget_bytes: int | None = None) -> sitk
         raise InputFileError(f"cannot read the image ({_sitk_detail(exc)})", path) from None
     keys = reader.GetMetaDataKeys()
     layers = reader.GetNumberOfComponents()
-    if (layers > 1 or reader.GetDimension() == 4) and any(re.fullmatch(r"Segment\d+_Layer", k) for k in keys):
+    if not allow_layered and (layers > 1 or reader.GetDimension() == 4) and any(re.fullmatch(r"Segment\d+_Layer", k) for k in keys):
         raise InputFileError(
             f"is a layered 3D Slicer segmentation ({max(layers, 2)} layers: its segments overlap); radgui reads "
             "one label map per ROI: in Slicer export the segments as label maps (Segmentations module > "
@@ -657,18 +659,26 @@ def choose_label(labels, label: int | None = None, what: str | Path | None = Non
 
 def load_mask(path: str | Path, like: Volume, label: int | None = None,
               resample: bool = False, tol_mm: float = GEOMETRY_TOL_MM,
-              memory_budget_bytes: int | None = None) -> sitk.Image:
-    """Load a label map, pick the ROI's label and put it on ``like``'s canonical grid.
+              memory_budget_bytes: int | None = None, *, segment: str | None = None,
+              label_names: str | Path | None = None) -> sitk.Image:
+    """Load a mask (any format radgui reads), pick the ROI and put it on ``like``'s canonical grid.
 
-    The mask rule (:func:`label_values`, :func:`choose_label`): the file must
-    be an integer label image with few labels; the ROI is label ``label``,
-    else the file's only non-zero label; several labels without ``label`` are
-    refused with the labels named.
+    The one mask reader of every entry point. Formats (:mod:`radgui.io.masks`):
+    NRRD/NIfTI/MHA label maps, 3D Slicer ``.seg.nrrd`` (single-layer and
+    layered, segments by name), label maps named by an ITK-SNAP label
+    description file (``label_names``), DICOM-SEG and RTSTRUCT (read onto
+    ``like``). A segment is chosen by name: ``segment="GTV"`` or
+    ``path="RS.dcm#GTV"``.
+
+    The mask rule (:func:`label_values`, :func:`choose_label`) applies to
+    whatever the file holds: it must be an integer label image with few
+    labels; the ROI is label ``label``, else the file's only non-zero label;
+    several labels (or segments) without a choice are refused with them named.
 
     Parameters
     ----------
     path : str or Path
-        NRRD/NIfTI/MHA label map.
+        The mask file, optionally followed by ``#segment name``.
     like : Volume
         The image the mask belongs to.
     label : int, optional
@@ -680,6 +690,11 @@ def load_mask(path: str | Path, like: Volume, label: int | None = None,
         Largest corner mismatch, in mm, still counted as the same grid.
     memory_budget_bytes : int, optional
         See :func:`memory_budget`.
+    segment : str, optional
+        The segment's name (Slicer segment, SEG segment label, RTSTRUCT ROI
+        name, ITK-SNAP label name).
+    label_names : str or Path, optional
+        ITK-SNAP label description file naming the label map's labels.
 
     Returns
     -------
@@ -691,23 +706,101 @@ def load_mask(path: str | Path, like: Volume, label: int | None = None,
     Raises
     ------
     MaskLabelError
-        Not a label map (non-integer, negative, too many values), or the label
-        is absent or ambiguous.
+        Not a label map (non-integer, negative, too many values), the label
+        is absent or ambiguous, or no segment has the name asked for.
     GeometryMismatchError
         When the grids differ by more than ``tol_mm`` and ``resample`` is
         False; the message states the mismatch in mm.
     """
-    path = Path(path)
+    from radgui.io import masks as formats
+
+    path, named = formats.split_segment(path)
+    if segment is None:
+        segment = named
+    elif named is not None and named != segment:
+        raise MaskLabelError(f"names segment {named!r} but {segment!r} was asked for", path)
     source = like.meta.get("source") if isinstance(like, Volume) else None
     if source and path.exists() and os.path.abspath(path) == os.path.abspath(source):
         raise MaskLabelError("this is the image file itself, not its mask", path)
-    image = read_image(path, memory_budget_bytes)
+    _check_readable(path)
+    if path.is_file() and not _has_image_suffix(path) and formats.is_dicom_file(path):
+        return _load_dicom_mask(path, like, label, segment)
+    slicer = path.is_file() and formats.is_slicer_seg(path)
+    image = read_image(path, memory_budget_bytes, allow_layered=slicer)
+    if slicer:
+        reader = sitk.ImageFileReader()
+        reader.SetFileName(str(path))
+        reader.ReadImageInformation()
+        segments = formats.slicer_segments(reader, path)
+        layered = image.GetNumberOfComponentsPerPixel() > 1
+        if segments and (segment is not None or label is None or layered):
+            if label is not None:
+                raise MaskLabelError("give the segment by name (FILE#NAME) or by --label, not both"
+                                     + ("; a layered segmentation needs the name" if layered else ""), path)
+            note = "is a layered 3D Slicer segmentation (overlapping segments); it " if layered else ""
+            name = formats.pick_segment(segments, segment, path, note=note)
+            layer, label = segments[name]
+            if layered:
+                if layer >= image.GetNumberOfComponentsPerPixel():
+                    raise InputFileError(f"segment {name!r} is on layer {layer} but the file has "
+                                         f"{image.GetNumberOfComponentsPerPixel()} layers", path)
+                image = sitk.VectorIndexSelectionCast(image, layer)
+            image = sitk.Cast(sitk.BinaryThreshold(image, label, label, 1, 0), sitk.sitkUInt8)  # may be empty
+            label = None
+        segment = None
+    if label_names is not None:
+        names = formats.read_label_descriptions(label_names)
+        if label is None:
+            label = names[formats.pick_segment(names, segment, Path(label_names), what="label")]
+        elif segment is not None:
+            raise MaskLabelError("give the label by name or by --label, not both", path)
+    elif segment is not None:
+        raise MaskLabelError(f"is a plain label map with no segment names, so #{segment} cannot be found; "
+                             "choose the ROI with --label N (or give an ITK-SNAP label description file)", path)
+    if image.GetNumberOfComponentsPerPixel() > 1 and slicer:
+        raise MaskLabelError(f"is a layered Slicer segmentation; choose a segment by name ({path.name}#NAME)",
+                             path)
     if image.GetDimension() != 3:
         raise GeometryError(f"mask is {image.GetDimension()}D; expected 3D", path)
     if image.GetNumberOfComponentsPerPixel() != 1:
         raise MaskLabelError(f"mask has {image.GetNumberOfComponentsPerPixel()} components per voxel; "
                              "expected a scalar label map", path)
     mask, _ = canonicalize(image, path)
+    if slicer:
+        mask = _paste_subgrid(mask, like, tol_mm)
+    return _finish_mask(mask, like, label, path, resample, tol_mm)
+
+
+def _paste_subgrid(mask: sitk.Image, like: Volume, tol_mm: float) -> sitk.Image:
+    """A mask cropped to a sub-box of the image grid (3D Slicer writes segmentations cropped to their extent)
+    pasted onto the full grid; any other grid is returned unchanged (and then checked as usual)."""
+    ref = like.image
+    if mask.GetSize() == ref.GetSize() or not np.allclose(mask.GetSpacing(), ref.GetSpacing(), atol=1e-6) \
+            or not np.allclose(mask.GetDirection(), ref.GetDirection(), atol=DIRECTION_TOL):
+        return mask
+    start = np.asarray(ref.TransformPhysicalPointToContinuousIndex(mask.GetOrigin()))
+    k = np.round(start).astype(int)
+    if np.max(np.abs(start - k) * np.asarray(ref.GetSpacing())) > tol_mm or (k < 0).any() \
+            or (k + np.asarray(mask.GetSize()) > np.asarray(ref.GetSize())).any():
+        return mask
+    full = sitk.Image(ref.GetSize(), mask.GetPixelID())
+    full.CopyInformation(ref)
+    return sitk.Paste(full, mask, mask.GetSize(), [0, 0, 0], [int(v) for v in k])
+
+
+def _load_dicom_mask(path: Path, like: Volume, label: int | None, segment: str | None) -> sitk.Image:
+    """A DICOM-SEG segment or RTSTRUCT ROI (by name), rasterised onto ``like``; then the mask rule."""
+    from radgui.io import masks as formats
+    from radgui.io.seg import read_dicom_masks
+
+    found = read_dicom_masks(path, like, only=segment)
+    name = formats.pick_segment(found, segment, path)
+    return _finish_mask(found[name], like, label, path, False, GEOMETRY_TOL_MM)
+
+
+def _finish_mask(mask: sitk.Image, like: Volume, label: int | None, path: Path, resample: bool,
+                 tol_mm: float) -> sitk.Image:
+    """The mask rule and the geometry check, for a mask in canonical orientation."""
     labels = label_values(sitk.GetArrayViewFromImage(mask), path)
     chosen = choose_label(labels, label, path)
     kind = sitk.sitkUInt8 if (chosen or 0) < 256 else sitk.sitkUInt16

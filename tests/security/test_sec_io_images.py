@@ -238,8 +238,11 @@ def test_layered_slicer_segmentation_one_line(tmp_path, capsys):
     text = text.replace(b"Segment1_ID:: =b", b"Segment1_ID:=b").replace(b"Segment1_Layer:: =1", b"Segment1_Layer:=1")
     seg.write_bytes(text)
     vol = load_volume(tmp_path / "ct.nrrd")
-    with pytest.raises(InputFileError, match=r"layered 3D Slicer segmentation \(2 layers.*Export to files"):
+    # issue 18: layered files are read now, segment by name; without a name (or with an absent one): one line
+    with pytest.raises(MaskLabelError, match=r"layered 3D Slicer segmentation \(overlapping segments\); it holds "
+                                             r"2 segments \('a', 'b'\); choose one with tumour.seg.nrrd#NAME"):
         load_mask(seg, vol)
+    assert load_mask(f"{seg}#b", vol).GetSize() == vol.image.GetSize()
     assert main(["roi", "measure", str(tmp_path / "ct.nrrd"), str(seg)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "layered" in err and "Traceback" not in err
