@@ -241,7 +241,7 @@ def _rings(args) -> int:
     from radgui.files import write_json
 
     exported = _export(args.export, {"tumour": mask.astype(np.uint8),
-                                     **{k: v.astype(np.uint8) for k, v in vois.items()}}, volume, out_dir / "vois")
+                                     **{k: v.astype(np.uint8) for k, v in ring_set.vois.items()}}, volume, out_dir / "vois")
     write_json(out_dir / "rings.json", report, indent=2)
     _provenance(out_dir / "rings.json", "radgui roi rings", {"image": args.image, "tumour": args.mask},
                 {"exported": [p.name for p in exported]}, volume)
