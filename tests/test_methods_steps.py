@@ -11,7 +11,7 @@ from sklearn.metrics import roc_auc_score
 
 from radgui.errors import ConfigError
 from radgui.model import steps as st
-from radgui.model.learners import GRIDS, build_pipeline, bundle_combat, bundle_radscore, deployable, grid_size
+from radgui.model.learners import GRIDS, build_pipeline, bundle_radscore, deployable, grid_size
 
 
 def _cohort(n=120, p=12, seed=0, signal=("f2", "f5")):
@@ -193,9 +193,10 @@ def test_user_step_order_is_honoured_and_bundle_combat_matches_predict_order():
     pipe.fit(X, y)
     feats = list(X.columns)
     expected = pipe[:-1].transform(X)
-    # what radgui predict does (fixed order: z-score, then ComBat) with the estimates bundle_combat stores
+    # what radgui predict does (fixed order: z-score, then ComBat) with the estimates the bundle stores
     z = pipe.named_steps["zscore"].to_dict(feats)
-    cb = bundle_combat(pipe, feats, "center")
+    cb = pipe.named_steps["combat"].to_dict(feats, "center")
+    assert pipe.named_steps["combat"].zscore_after
     for i in (0, 1, 7):
         vals = {f: (X.iloc[i][f] - m) / s for f, m, s in zip(z["features"], z["mean"], z["sd"])}
         out = st.combat_apply_one(cb, vals, {"center": X.index.get_level_values(st.BATCH_LEVEL)[i]})

@@ -184,7 +184,8 @@ def build_pipeline(steps: Mapping[str, Mapping | None], learner: Mapping | None 
             out.append(("zscore", st.ZScore()))
         elif name == "combat":
             p.pop("covariates", None)  # covariates travel as index levels (see steps module)
-            out.append(("combat", st.ComBat(**p)))
+            after = "zscore" in steps and order.index("zscore") > order.index("combat")
+            out.append(("combat", st.ComBat(**p, zscore_after=after)))
         elif name == "correlation":
             out.append(("correlation", st.CorrelationFilter(**p)))
         elif name == "univariate":
@@ -315,30 +316,6 @@ def check_step_params(name: str, params: Mapping) -> str | None:
             return f"steps.rfe.estimator must be one of {', '.join(st.RFE_ESTIMATORS)}, got {params['estimator']!r}"
         return pos_int("n_features")
     return None
-
-
-def bundle_combat(pipe, features, center) -> dict | None:
-    """The bundle's ComBat estimates for ``features``, valid for predict's fixed order (z-score, then ComBat).
-
-    When a user order ran ComBat *before* the z-score, the estimates are
-    re-expressed on the z-score scale: ComBat is equivariant under a
-    per-feature affine map, so ``zscore(combat(x)) == combat_z(zscore(x))``
-    with ``grand_mean`` and ``beta`` shifted and scaled and ``var_pooled``
-    scaled by ``1/sd**2`` (``gamma*``/``delta*`` are scale-free).
-    """
-    named = pipe.named_steps
-    if "combat" not in named:
-        return None
-    out = named["combat"].to_dict(features, center)
-    names = list(named)
-    if "zscore" in named and names.index("combat") < names.index("zscore"):
-        z = named["zscore"]
-        idx = [list(z.feature_names_in_).index(f) for f in features]
-        m, s = z.mean_[idx], z.scale_[idx]
-        out["grand_mean"] = [float(v) for v in (np.asarray(out["grand_mean"]) - m) / s]
-        out["var_pooled"] = [float(v) for v in np.asarray(out["var_pooled"]) / s**2]
-        out["covariate_beta"] = [[float(v) for v in np.asarray(row) / s] for row in out["covariate_beta"]]
-    return out
 
 
 def bundle_radscore(pipe, radscore: dict) -> dict:

@@ -233,6 +233,15 @@ class ComBat(TransformerMixin, BaseEstimator):
         Adjust locations only (``d = 1``).
     eps : float
         Convergence threshold of the parametric iteration (neuroCombat: 1e-4).
+    zscore_after : bool
+        Set by the pipeline builder when a user step order runs the z-score
+        *after* ComBat. The transform is unchanged; :meth:`to_dict` then
+        stores the estimates re-expressed on the z-score scale, so that a
+        bundle applied in radgui predict's fixed order (z-score, then ComBat)
+        gives the same values: ComBat is equivariant under a per-feature
+        affine map, ``zscore(combat(x)) == combat_z(zscore(x))`` with
+        ``grand_mean`` and ``beta`` shifted and scaled, ``var_pooled`` scaled
+        by ``1/sd**2`` and ``gamma*``/``delta*`` unchanged.
 
     References
     ----------
@@ -242,10 +251,12 @@ class ComBat(TransformerMixin, BaseEstimator):
     scanners and sites. NeuroImage 2018;167:104-20 (neuroCombat).
     """
 
-    def __init__(self, parametric: bool = True, mean_only: bool = False, eps: float = 1e-4):
+    def __init__(self, parametric: bool = True, mean_only: bool = False, eps: float = 1e-4,
+                 zscore_after: bool = False):
         self.parametric = parametric
         self.mean_only = mean_only
         self.eps = eps
+        self.zscore_after = zscore_after
 
     @staticmethod
     def _batches_covs(X: pd.DataFrame):
@@ -299,6 +310,12 @@ class ComBat(TransformerMixin, BaseEstimator):
         self.grand_mean_, self.var_pooled_, self.beta_ = grand_mean, var_pooled, beta
         self.gamma_hat_, self.delta_hat_ = gamma_hat, delta_hat
         self.gamma_star_, self.delta_star_ = gamma_star, delta_star
+        if self.zscore_after:  # the mean and SD the following ZScore step computes on this step's output
+            out = self.transform(X)
+            self.after_mean_ = out.mean(axis=0).to_numpy(dtype=float)
+            sd = out.std(axis=0, ddof=0).to_numpy(dtype=float)
+            sd[~(sd > 0)] = 1.0
+            self.after_scale_ = sd
         return self
 
     def transform(self, X):
@@ -325,12 +342,15 @@ class ComBat(TransformerMixin, BaseEstimator):
     def to_dict(self, features: Sequence[str], batch_name: str) -> dict:
         """Estimates for ``features`` in the bundle's ``preprocessing.combat`` form."""
         idx = [list(self.feature_names_in_).index(f) for f in features]
+        m, s = np.zeros(len(self.feature_names_in_)), np.ones(len(self.feature_names_in_))
+        if self.zscore_after:  # estimates on the z-score scale (see the class docstring)
+            m, s = self.after_mean_, self.after_scale_
         return {
             "batch": batch_name, "features": list(features), "parametric": bool(self.parametric),
             "covariates": list(self.covariates_),
-            "grand_mean": [float(self.grand_mean_[i]) for i in idx],
-            "var_pooled": [float(self.var_pooled_[i]) for i in idx],
-            "covariate_beta": [[float(row[i]) for i in idx] for row in self.beta_],
+            "grand_mean": [float((self.grand_mean_[i] - m[i]) / s[i]) for i in idx],
+            "var_pooled": [float(self.var_pooled_[i] / s[i] ** 2) for i in idx],
+            "covariate_beta": [[float(row[i] / s[i]) for i in idx] for row in self.beta_],
             "batches": {b: {"gamma": [float(self.gamma_star_[k, i]) for i in idx],
                             "delta": [float(self.delta_star_[k, i]) for i in idx]}
                         for k, b in enumerate(self.levels_)},

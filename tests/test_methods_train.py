@@ -1,0 +1,94 @@
+"""The new steps in a full training run: the bundle reproduces the pipeline (user order with ComBat before the
+z-score, PCA folded back onto the features, Relief), and the report gets the extra pages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from radgui.model.bundle import ModelBundle
+from radgui.model.config import config_from_dict
+from radgui.model.predict import predict_from_features
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "train"
+
+
+def _train(steps, tmp_path, **changes):
+    from radgui.model.train import train
+    from radgui.report.model_report import report_from_training
+
+    doc = yaml.safe_load((EXAMPLE / "config.yaml").read_text())
+    doc["validation"] = {"repeats": 1, "folds": 3, "bootstrap": 0, "n_jobs": 1}
+    doc["steps"] = steps
+    doc.update(changes)
+    result = train(config_from_dict(doc, base=EXAMPLE))
+    files = report_from_training(result, tmp_path / "out")
+    return result, files
+
+
+def _bundle_reproduces(result, bundle_path, n=12):
+    bundle = ModelBundle.load(bundle_path)
+    f = pd.read_csv(EXAMPLE / "data" / "features.csv").set_index("patient_id")
+    c = pd.read_csv(EXAMPLE / "data" / "clinical.csv").set_index("patient_id")
+    X = result.predictions["test"]
+    for pid in X.index[:n]:
+        clinical = {k: c.loc[pid, k] for k in ("age", "ecog", "sex", "nlr", "center")}
+        pred = predict_from_features(bundle, f.loc[pid].to_dict(), clinical)
+        assert pred.radscore == pytest.approx(X.loc[pid, "radscore"], abs=1e-8)
+        assert pred.probability == pytest.approx(X.loc[pid, "combined"], abs=1e-8)
+    return bundle
+
+
+@pytest.mark.slow
+def test_user_order_combat_before_zscore_with_bootstrap_lasso_end_to_end(tmp_path):
+    steps = {"nzv": {}, "zscore": {}, "combat": {}, "correlation": {"threshold": 0.9},
+             "stability": {"n_bootstrap": 5, "top_k": 6, "resample": "bootstrap", "folds": 3},
+             "lasso": {"folds": 3, "n_lambdas": 15},
+             "order": ["nzv", "combat", "zscore", "correlation", "stability", "lasso"]}
+    result, (bundle_path, pdf, _) = _train(steps, tmp_path)
+    assert list(result.radiomics.named_steps) == ["nzv", "combat", "zscore", "correlation", "stability", "learner"]
+    _bundle_reproduces(result, bundle_path)
+    assert "ComBat harmonisation by center (parametric empirical Bayes); z-score" in result.methods
+    # extra pages: selection frequencies, Radscore by outcome, Cox table, K-M landmarks, time-dependent ROC
+    from radgui.report.extras import extra_pages
+
+    assert len(extra_pages(result)) == 5
+    assert pdf.read_bytes().count(b"/Type /Page\n") + pdf.read_bytes().count(b"/Type /Page ") >= 12
+
+
+@pytest.mark.slow
+def test_pca_and_relief_runs_give_a_bundle_that_reproduces_the_pipeline(tmp_path):
+    steps = {"nzv": {}, "zscore": {}, "combat": {}, "relief": {"k": 12, "n_neighbors": 5},
+             "pca": {"n_components": 4}, "lasso": {"folds": 3, "n_lambdas": 15}}
+    result, (bundle_path, _, _) = _train(steps, tmp_path)
+    assert list(result.radiomics.named_steps) == ["nzv", "zscore", "combat", "relief", "pca", "learner"]
+    bundle = _bundle_reproduces(result, bundle_path)
+    kept = result.radiomics.named_steps["relief"].selected_
+    assert set(bundle.radscore["coefficients"]) == set(kept)  # folded from 4 components onto the 12 features
+    assert "Relief selection (12 features)" in result.methods and "PCA fitted in each training fold" in result.methods
+
+
+def test_extra_pages_of_a_run_without_survival_or_stability():
+    """Only the Radscore-by-outcome page applies; a survival page needs event data."""
+    from types import SimpleNamespace
+
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    from radgui.report.extras import extra_pages
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"y": np.r_[np.zeros(20, int), np.ones(20, int)], "radscore": rng.normal(size=40)})
+    cfg = config_from_dict({"features": "f.csv", "outcome": {"column": "y"}, "steps": {"zscore": {}, "lasso": {}}})
+    result = SimpleNamespace(config=cfg, radiomics=None, predictions={"train": frame}, metrics={})
+    pages = extra_pages(result)
+    assert len(pages) == 1
+    import io
+
+    buf = io.BytesIO()
+    with PdfPages(buf) as pdf:
+        pages[0](pdf)
+        assert pdf.get_pagecount() == 1
