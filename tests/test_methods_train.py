@@ -92,3 +92,22 @@ def test_extra_pages_of_a_run_without_survival_or_stability():
     with PdfPages(buf) as pdf:
         pages[0](pdf)
         assert pdf.get_pagecount() == 1
+
+
+def test_time_dependent_roc_page_scores_risk_by_the_outcome_direction():
+    """A favourable modelled outcome (response): high linear predictor = low risk of the survival event."""
+    from radgui.report.extras import td_roc_page
+    from radgui.stats import time_dependent_auc
+
+    rng = np.random.default_rng(1)
+    lp = rng.normal(size=80)
+    t = rng.exponential(10 * np.exp(lp))  # high lp: long survival
+    frame = pd.DataFrame({"time": np.minimum(t, 30), "event": (t < 30).astype(int), "linear_predictor": lp})
+    figures = []
+    fake = type("Pdf", (), {"savefig": lambda self, fig: figures.append(fig)})()
+    for direction, sign in (("favourable", -1), ("adverse", 1)):
+        td_roc_page({"train": frame}, frame, (6.0, 12.0), "months", direction=direction)(fake)
+        legend = [x.get_text() for x in figures[-1].axes[0].get_legend().get_texts()]
+        ref = time_dependent_auc(frame.time, frame.event, frame.time, frame.event, sign * lp, [6, 12])
+        assert legend == [f"6 months: AUC {ref[0]:.2f}", f"12 months: AUC {ref[1]:.2f}"]
+        assert (ref > 0.6).all() if sign < 0 else (ref < 0.4).all()

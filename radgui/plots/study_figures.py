@@ -152,8 +152,7 @@ class TimeDependentRocDisplay:
         ax = _axes(ax, (4.5, 4.5))
         self.lines_ = {}
         for t, (fpr, tpr, auc) in self.curves.items():
-            (self.lines_[t],) = ax.step(fpr, tpr, where="post",
-                                        label=f"{t:g} {self.unit}".strip() + f": AUC {auc:.2f}")
+            (self.lines_[t],) = ax.plot(fpr, tpr, label=f"{t:g} {self.unit}".strip() + f": AUC {auc:.2f}")
         ax.plot([0, 1], [0, 1], color="0.6", ls="--", lw=1)
         ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="1 - specificity", ylabel="Sensitivity",
                title="Time-dependent ROC (cumulative/dynamic, IPCW)")
@@ -205,13 +204,8 @@ class KMLandmarkDisplay:
         self.time_label = time_label
         self.title = title
 
-    def plot(self, ax=None):
-        from radgui.plots.curves import KaplanMeierDisplay
-
-        ax = _axes(ax, (6.0, 5.0))
-        KaplanMeierDisplay(self.summary.curves, self.summary.logrank, self.time_label).plot(ax=ax)
-        for t in self.summary.landmarks:
-            ax.axvline(t, color="0.75", lw=0.7, ls=":")
+    def landmark_lines(self) -> list[str]:
+        """One line per group: median and landmark rates with their CIs (percent)."""
         lines = []
         for g, row in self.summary.table.iterrows():
             med = "not reached" if not np.isfinite(row["median"]) else f"{row['median']:.1f}"
@@ -219,7 +213,18 @@ class KMLandmarkDisplay:
                      f"{100 * row[f'S({t:g})_ci_high']:.0f})" if np.isfinite(row[f"S({t:g})"]) else f"{t:g}: n/a"
                      for t in self.summary.landmarks]
             lines.append(f"{g}: median {med}; " + "; ".join(rates))
-        self.text_ = ax.text(0.02, 0.02, "\n".join(lines), transform=ax.transAxes, fontsize=6, va="bottom")
+        return lines
+
+    def plot(self, ax=None, *, annotate: bool = True):
+        """Draw; with ``annotate`` the landmark lines go in the upper right corner (else use :meth:`landmark_lines`)."""
+        from radgui.plots.curves import KaplanMeierDisplay
+
+        ax = _axes(ax, (6.0, 5.0))
+        KaplanMeierDisplay(self.summary.curves, self.summary.logrank, self.time_label).plot(ax=ax)
+        for t in self.summary.landmarks:
+            ax.axvline(t, color="0.75", lw=0.7, ls=":")
+        self.text_ = ax.text(0.98, 0.88, "\n".join(self.landmark_lines()), transform=ax.transAxes, fontsize=6,
+                             va="top", ha="right") if annotate else None
         if self.title:
             ax.set_title(self.title)
         self.ax_, self.figure_ = ax, ax.figure

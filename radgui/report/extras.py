@@ -187,7 +187,7 @@ def km_page(frames: dict, cutoff: float, landmarks, unit: str = "", labels=None,
     """K-M by the observed outcome and by the predicted group (combined >= cutoff), per cohort, with landmarks."""
 
     def page(pdf):
-        from radgui.model.config import risk_group_label
+        from radgui.model.config import is_worse_group, risk_group_label
         from radgui.plots.study_figures import KMLandmarkDisplay
         from radgui.stats import km_summary
 
@@ -197,14 +197,18 @@ def km_page(frames: dict, cutoff: float, landmarks, unit: str = "", labels=None,
         for row, (c, f) in zip(axes, frames.items()):
             observed = f["y"].map(lambda v: (labels or {}).get(v, f"{outcome_name} = {v}")).to_numpy()
             high = f["combined"].to_numpy() >= cutoff
-            predicted = np.where(high, risk_group_label("high", direction, outcome_name),
-                                 risk_group_label("low", direction, outcome_name))
+            names = {g: risk_group_label(g, direction, outcome_name) for g in ("high", "low")}
+            predicted = np.where(high, names["high"], names["low"])
+            worse = {names[g]: is_worse_group(g, direction) for g in names}
             for ax, g, what in ((row[0], observed, "observed outcome"), (row[1], predicted, "predicted group")):
                 try:
+                    if what == "predicted group":  # the worse-prognosis group in the warning colour
+                        ax.set_prop_cycle(color=["#d62728" if worse[k] else "#1f77b4" for k in sorted(set(g))])
                     s = km_summary(f["time"], f["event"], g, landmarks)
-                    d = KMLandmarkDisplay(s, tl).plot(ax=ax)
+                    d = KMLandmarkDisplay(s, tl).plot(ax=ax, annotate=False)
                     lr = f", log-rank {_p(s.logrank.p_value)}" if s.logrank is not None else ""
-                    d.ax_.set_title(f"{c}: by {what}{lr}", fontsize=8)
+                    d.ax_.set_title(f"{c}: by {what}{lr}\n" + "\n".join(d.landmark_lines()), fontsize=6,
+                                    loc="left")
                 except (RadguiError, ValueError) as exc:
                     ax.axis("off")
                     ax.text(0, 0.5, f"{c}, by {what}: not estimable ({exc})", fontsize=7)
@@ -213,8 +217,14 @@ def km_page(frames: dict, cutoff: float, landmarks, unit: str = "", labels=None,
     return page
 
 
-def td_roc_page(frames: dict, train: pd.DataFrame, landmarks, unit: str = "", score: str = "linear_predictor"):
-    """Time-dependent ROC (cumulative/dynamic, IPCW from the training cohort) of ``score`` at the landmarks."""
+def td_roc_page(frames: dict, train: pd.DataFrame, landmarks, unit: str = "", score: str = "linear_predictor",
+                direction: str = "adverse"):
+    """Time-dependent ROC (cumulative/dynamic, IPCW from the training cohort) of ``score`` at the landmarks.
+
+    The risk of the event is ``score`` for an adverse modelled outcome and ``-score`` for a favourable one
+    (a high probability of response is a low risk of progression).
+    """
+    sign = -1.0 if direction == "favourable" else 1.0
 
     def page(pdf):
         from radgui.plots.study_figures import TimeDependentRocDisplay
@@ -228,8 +238,10 @@ def td_roc_page(frames: dict, train: pd.DataFrame, landmarks, unit: str = "", sc
                 if not times:
                     raise ValueError(f"no landmark within the follow-up {t.min():g}-{t.max():g}")
                 TimeDependentRocDisplay.from_survival(train["time"], train["event"], f["time"], f["event"],
-                                                      f[score], times, unit, ax=ax)
-                ax.set_title(f"{c}: time-dependent ROC", fontsize=9)
+                                                      sign * f[score].to_numpy(float), times, unit, ax=ax)
+                ax.set_box_aspect(1)
+                ax.set_title(f"{c}: time-dependent ROC\n({'negated ' if sign < 0 else ''}combined linear predictor)",
+                             fontsize=8)
             except (RadguiError, ValueError) as exc:
                 ax.axis("off")
                 ax.text(0, 0.5, f"{c}: time-dependent ROC not estimable ({exc})", fontsize=7)
@@ -270,11 +282,11 @@ def extra_pages(result) -> list:
     sel = selection_page(result.radiomics)
     if sel is not None:
         pages.append(sel)
-    labels = None
     if cfg.outcome is None:
         return pages
     direction = cfg.outcome.get("direction", "adverse")
-    outcome_name = cfg.outcome.get("label", cfg.outcome["column"])
+    outcome_name = str(cfg.outcome.get("label", cfg.outcome["column"]))
+    labels = {0: f"No {outcome_name}", 1: outcome_name[:1].upper() + outcome_name[1:]}
     scored = {c: f for c, f in result.predictions.items() if c != "cross-validated"}
     box = radscore_by_outcome_page(scored, labels)
     if box is not None:
@@ -297,5 +309,5 @@ def extra_pages(result) -> list:
     cutoff = result.metrics.get("cutoff", {}).get("value", 0.5)
     pages.append(km_page(frames, cutoff, marks, unit, labels, direction, outcome_name))
     if "train" in frames and "linear_predictor" in frames["train"].columns:
-        pages.append(td_roc_page(frames, frames["train"], marks, unit))
+        pages.append(td_roc_page(frames, frames["train"], marks, unit, direction=direction))
     return pages
