@@ -111,3 +111,23 @@ def test_time_dependent_roc_page_scores_risk_by_the_outcome_direction():
         ref = time_dependent_auc(frame.time, frame.event, frame.time, frame.event, sign * lp, [6, 12])
         assert legend == [f"6 months: AUC {ref[0]:.2f}", f"12 months: AUC {ref[1]:.2f}"]
         assert (ref > 0.6).all() if sign < 0 else (ref < 0.4).all()
+
+
+@pytest.mark.slow
+def test_survival_model_report_gets_time_dependent_roc_at_the_landmarks(tmp_path):
+    from radgui.report.extras import survival_extra_pages
+    from radgui.stats import time_dependent_auc
+
+    steps = {"nzv": {}, "zscore": {}, "lasso": {"folds": 3, "n_lambdas": 10, "min_ratio": 0.1}}
+    result, (_, pdf, _) = _train(steps, tmp_path, outcome=None, clinical_model={"screen_p": 0.1},
+                                 validation={"repeats": 1, "folds": 3, "bootstrap": 0, "n_jobs": 1})
+    pages = survival_extra_pages(result)
+    assert len(pages) == 2
+    figures = []
+    fake = type("Pdf", (), {"savefig": lambda self, fig: figures.append(fig)})()
+    pages[0](fake)
+    tr, te = result.predictions["train"], result.predictions["test"]
+    legend = [x.get_text() for x in figures[0].axes[1].get_legend().get_texts()]
+    ref = time_dependent_auc(tr.time, tr.event, te.time, te.event, te.linear_predictor, [6, 12, 24])
+    assert legend == [f"{t} months: AUC {a:.2f}" for t, a in zip((6, 12, 24), ref)]
+    assert pdf.read_bytes()[:4] == b"%PDF"

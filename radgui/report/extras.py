@@ -183,8 +183,11 @@ def cox_page(frames: dict, clinical: dict, variables: dict, unit: str = ""):
 
 
 def km_page(frames: dict, cutoff: float, landmarks, unit: str = "", labels=None, direction: str = "adverse",
-            outcome_name: str = "the outcome"):
-    """K-M by the observed outcome and by the predicted group (combined >= cutoff), per cohort, with landmarks."""
+            outcome_name: str = "the outcome", score: str = "combined", observed: bool = True):
+    """K-M by the observed outcome and by the predicted group (``score >= cutoff``), per cohort, with landmarks.
+
+    ``observed=False`` (a survival model, whose only outcome is the event) draws the predicted groups only.
+    """
 
     def page(pdf):
         from radgui.model.config import is_worse_group, risk_group_label
@@ -192,15 +195,17 @@ def km_page(frames: dict, cutoff: float, landmarks, unit: str = "", labels=None,
         from radgui.stats import km_summary
 
         fig = _figure()
-        axes = fig.subplots(len(frames), 2, squeeze=False)
+        axes = fig.subplots(len(frames), 2 if observed else 1, squeeze=False)
         tl = f"Time ({unit})" if unit else "Time"
         for row, (c, f) in zip(axes, frames.items()):
-            observed = f["y"].map(lambda v: (labels or {}).get(v, f"{outcome_name} = {v}")).to_numpy()
-            high = f["combined"].to_numpy() >= cutoff
+            seen = f["y"].map(lambda v: (labels or {}).get(v, f"{outcome_name} = {v}")).to_numpy()
+            high = f[score].to_numpy() >= cutoff
             names = {g: risk_group_label(g, direction, outcome_name) for g in ("high", "low")}
             predicted = np.where(high, names["high"], names["low"])
             worse = {names[g]: is_worse_group(g, direction) for g in names}
-            for ax, g, what in ((row[0], observed, "observed outcome"), (row[1], predicted, "predicted group")):
+            panels = ((row[0], seen, "observed outcome"), (row[1], predicted, "predicted group")) if observed \
+                else ((row[0], predicted, "predicted group"),)
+            for ax, g, what in panels:
                 try:
                     if what == "predicted group":  # the worse-prognosis group in the warning colour
                         ax.set_prop_cycle(color=["#d62728" if worse[k] else "#1f77b4" for k in sorted(set(g))])
@@ -218,7 +223,7 @@ def km_page(frames: dict, cutoff: float, landmarks, unit: str = "", labels=None,
 
 
 def td_roc_page(frames: dict, train: pd.DataFrame, landmarks, unit: str = "", score: str = "linear_predictor",
-                direction: str = "adverse"):
+                direction: str = "adverse", what: str = "combined linear predictor"):
     """Time-dependent ROC (cumulative/dynamic, IPCW from the training cohort) of ``score`` at the landmarks.
 
     The risk of the event is ``score`` for an adverse modelled outcome and ``-score`` for a favourable one
@@ -240,8 +245,7 @@ def td_roc_page(frames: dict, train: pd.DataFrame, landmarks, unit: str = "", sc
                 TimeDependentRocDisplay.from_survival(train["time"], train["event"], f["time"], f["event"],
                                                       sign * f[score].to_numpy(float), times, unit, ax=ax)
                 ax.set_box_aspect(1)
-                ax.set_title(f"{c}: time-dependent ROC\n({'negated ' if sign < 0 else ''}combined linear predictor)",
-                             fontsize=8)
+                ax.set_title(f"{c}: time-dependent ROC\n({'negated ' if sign < 0 else ''}{what})", fontsize=8)
             except (RadguiError, ValueError) as exc:
                 ax.axis("off")
                 ax.text(0, 0.5, f"{c}: time-dependent ROC not estimable ({exc})", fontsize=7)
@@ -311,3 +315,19 @@ def extra_pages(result) -> list:
     if "train" in frames and "linear_predictor" in frames["train"].columns:
         pages.append(td_roc_page(frames, frames["train"], marks, unit, direction=direction))
     return pages
+
+
+def survival_extra_pages(result) -> list:
+    """Extra pages of a survival-only :class:`TrainResult`: time-dependent ROC of the Cox linear predictor at the
+    landmark times and the horizon, and K-M by predicted group with medians and landmark rates."""
+    cfg = result.config
+    frames = {c: f for c, f in result.predictions.items() if {"time", "event", "linear_predictor"} <= set(f.columns)
+              and f["event"].sum() > 0}
+    if not frames or "train" not in frames:
+        return []
+    unit = cfg.survival.get("unit", "")
+    marks = tuple(sorted(set(landmarks_for(cfg.survival, frames["train"]["time"]))
+                         | {float(cfg.survival.get("horizon") or 0)} - {0.0}))
+    cutoff = result.metrics.get("cutoff", {}).get("value", float(np.median(frames["train"]["linear_predictor"])))
+    return [td_roc_page(frames, frames["train"], marks, unit, what="Cox linear predictor"),
+            km_page(frames, cutoff, marks, unit, score="linear_predictor", observed=False)]
