@@ -126,6 +126,16 @@ def landmark_rates(km, times) -> pd.DataFrame:
 
     ``S(t)`` is the K-M step function at ``t`` (right-continuous); a time past
     the last follow-up is NaN (not estimable), not the carried-forward value.
+
+    Parameters
+    ----------
+    km : KaplanMeier
+    times : sequence of float
+
+    Returns
+    -------
+    DataFrame
+        ``time, survival, ci_low, ci_high``.
     """
     t = np.atleast_1d(np.asarray(times, dtype=float))
     last = float(km.table["time"].max()) if len(km.table) else 0.0
@@ -147,6 +157,12 @@ def km_summary(time, event, group, landmarks=(6, 12), *, ci: str = "log-log", le
         low risk) group of each patient.
     landmarks : sequence of float
         Times (in the time unit) at which survival rates are reported.
+    ci, level : str, float
+        As :func:`radgui.stats.kaplan_meier`.
+
+    Returns
+    -------
+    KMSummary
     """
     t = as_float(time, "time")
     e = as_binary(event, "event", need_both=False)
@@ -257,9 +273,20 @@ def time_dependent_auc(train_time, train_event, time, event, risk, times) -> np.
 def time_dependent_roc(train_time, train_event, time, event, risk, tau: float):
     """The cumulative/dynamic ROC curve at ``tau``: ``(fpr, tpr, auc)``.
 
-    ``tpr(c)`` is the IPCW-weighted share of cases with ``risk > c``, ``fpr(c)``
-    the share of controls with ``risk > c``; the area (trapezoids) is
+    ``tpr(c)`` is the IPCW-weighted share of cases with ``risk >= c``, ``fpr(c)``
+    the share of controls with ``risk >= c``; the area (trapezoids) is
     :func:`time_dependent_auc`.
+
+    Parameters
+    ----------
+    train_time, train_event, time, event, risk : array-like
+        As :func:`time_dependent_auc`.
+    tau : float
+
+    Returns
+    -------
+    fpr, tpr : ndarray
+    auc : float
     """
     t, e, r, _, w = _td_inputs(train_time, train_event, time, event, risk, [tau])
     case = e & (t <= tau)
@@ -284,7 +311,19 @@ class GroupComparison:
 
 
 def compare_by_outcome(score, y, test: str = "mannwhitney") -> GroupComparison:
-    """Mann-Whitney U (two-sided, default) or Welch's t-test of ``score`` between the classes of ``y``."""
+    """Mann-Whitney U (two-sided, default) or Welch's t-test of ``score`` between the classes of ``y``.
+
+    Parameters
+    ----------
+    score : array-like
+    y : array-like with two classes
+    test : {"mannwhitney", "ttest"}
+
+    Returns
+    -------
+    GroupComparison
+        ``statistic`` and ``p_value`` of ``scipy.stats.mannwhitneyu`` / ``ttest_ind(equal_var=False)``.
+    """
     s = as_float(score, "score")
     yb = np.asarray(y)
     same_length(score=s, y=yb)
