@@ -131,3 +131,15 @@ def test_survival_model_report_gets_time_dependent_roc_at_the_landmarks(tmp_path
     ref = time_dependent_auc(tr.time, tr.event, te.time, te.event, te.linear_predictor, [6, 12, 24])
     assert legend == [f"{t} months: AUC {a:.2f}" for t, a in zip((6, 12, 24), ref)]
     assert pdf.read_bytes()[:4] == b"%PDF"
+
+
+@pytest.mark.slow
+def test_fixed_clinical_model_in_a_training_run(tmp_path):
+    """clinical_model: {select: false}: every clinical variable in the clinical and combined models."""
+    steps = {"zscore": {}, "lasso": {"folds": 3, "n_lambdas": 10}}
+    result, (bundle_path, _, _) = _train(steps, tmp_path, clinical_model={"select": False})
+    assert result.clinical.selected_ == ["age", "ecog", "sex", "nlr"]
+    assert result.combined.clinical_.selected_ == ["radscore", "age", "ecog", "sex", "nlr"]
+    assert "were fixed in advance (no screening or stepwise selection)" in result.methods
+    terms = [t.name for t in ModelBundle.load(bundle_path).linear_model.terms]
+    assert terms == ["radscore", "age", "ecog", "sex", "nlr"]

@@ -282,9 +282,12 @@ def config_from_dict(doc: Any, base: str | Path = ".", source: str | Path | None
         fail("step 'combat' needs 'center:' (the column naming each patient's center)")
     if "icc" in steps and not doc.get("icc_table"):
         fail("step 'icc' needs 'icc_table:' (a CSV with columns feature, icc)")
-    clinical_model = mapping("clinical_model", doc.get("clinical_model", {}), {"screen_p", "direction"})
+    clinical_model = mapping("clinical_model", doc.get("clinical_model", {}), {"screen_p", "direction", "select"})
     clinical_model.setdefault("screen_p", 0.1)
     clinical_model.setdefault("direction", "both")
+    if not isinstance(clinical_model.setdefault("select", True), bool):  # False: fixed variables, no stepwise
+        fail(f"clinical_model.select must be true (screening + stepwise AIC) or false (every clinical variable, "
+             f"fixed), got {clinical_model['select']!r}")
     validation = mapping("validation", doc.get("validation", {}), {"repeats", "folds", "bootstrap", "n_jobs"})
     for k, default, lowest in (("repeats", 10, 0), ("folds", 5, 2), ("bootstrap", 100, 0), ("n_jobs", 1, -1)):
         v = validation.setdefault(k, default)

@@ -305,10 +305,11 @@ def iter_train(config: TrainConfig | str | Path) -> Generator[Step, None, TrainR
     models = {"radiomics": (rad, lambda c: c.features)}
     if variables:
         models["clinical"] = (ClinicalLogistic(variables, config.clinical_model["screen_p"],
-                                               config.clinical_model["direction"]), lambda c: c.clinical)
+                                               config.clinical_model["direction"],
+                                               select=config.clinical_model.get("select", True)), lambda c: c.clinical)
     combined = CombinedModel(rad, list(cohort.features.columns), variables,
                              config.clinical_model["screen_p"], config.clinical_model["direction"],
-                             random_state=seed)
+                             random_state=seed, select=config.clinical_model.get("select", True))
     models["combined"] = (combined, lambda c: c.both)
 
     val = config.validation
@@ -926,9 +927,11 @@ def methods_paragraph(result: TrainResult) -> str:
         f"{' (preset ' + cfg.feature_preset['name'] + ')' if cfg.feature_preset.get('name') else ''} were processed by "
         f"{'; '.join(steps) if steps else 'no preprocessing'}, followed by {learner}. Every selection and tuning step "
         "was fitted on training data only and repeated inside each resampling fold.",
-        f"Clinical candidates ({', '.join(cfg.clinical_variables) or 'none'}) were screened by univariate logistic "
-        f"regression (p < {cfg.clinical_model['screen_p']}) and selected by {cfg.clinical_model['direction']} stepwise "
-        f"AIC; the combined model is a logistic regression of the outcome on the Radscore"
+        (f"Clinical candidates ({', '.join(cfg.clinical_variables) or 'none'}) were screened by univariate logistic "
+         f"regression (p < {cfg.clinical_model['screen_p']}) and selected by {cfg.clinical_model['direction']} stepwise "
+         "AIC" if cfg.clinical_model.get("select", True) else f"The clinical variables "
+         f"({', '.join(cfg.clinical_variables) or 'none'}) were fixed in advance (no screening or stepwise selection)")
+        + "; the combined model is a logistic regression of the outcome on the Radscore"
         f"{' and ' + ', '.join(kept) if kept else ''}, presented as a nomogram.",
     ]
     if cv:

@@ -110,3 +110,9 @@ def test_data_dependent_limits_refused_at_fit_in_one_line():
     assert str(err.value) == "pca: n_components=5 is more than min(rows, features) = 4 (20 rows, 4 features enter the step)"
     with pytest.raises(ConfigError, match="the outcome must have exactly two classes, found 3"):
         st.ReliefSelector(k=2).fit(X, np.arange(20) % 3)
+
+
+def test_clinical_model_select_must_be_a_boolean():
+    _refused(_doc(clinical_model={"select": "no"}), "clinical_model.select must be true (screening + stepwise AIC) "
+                                                    "or false (every clinical variable, fixed), got 'no'")
+    assert config_from_dict(_doc(clinical_model={"select": False})).clinical_model["select"] is False
