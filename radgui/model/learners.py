@@ -279,6 +279,10 @@ def check_step_order(order, steps: Mapping) -> tuple[str, ...]:
     return tuple(order)
 
 
+#: Upper bounds of the new steps' integer settings (a config cannot ask for unbounded work).
+STEP_LIMITS = {"k": 100_000, "n_neighbors": 1_000, "n_bootstrap": 5_000, "top_k": 100_000, "n_features": 100_000}
+
+
 def check_step_params(name: str, params: Mapping) -> str | None:
     """A one-line problem with the values of a new step's settings, or None (types and ranges only).
 
@@ -287,9 +291,9 @@ def check_step_params(name: str, params: Mapping) -> str | None:
     checked when the step is fitted.
     """
     def pos_int(key):
-        v = params.get(key)
-        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
-            return f"steps.{name}.{key} must be a positive integer, got {v!r}"
+        v, hi = params.get(key), STEP_LIMITS[key]
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= hi):
+            return f"steps.{name}.{key} must be a positive integer (at most {hi}), got {v!r}"
         return None
 
     if name == "relief":
