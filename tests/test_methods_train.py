@@ -143,3 +143,18 @@ def test_fixed_clinical_model_in_a_training_run(tmp_path):
     assert "were fixed in advance (no screening or stepwise selection)" in result.methods
     terms = [t.name for t in ModelBundle.load(bundle_path).linear_model.terms]
     assert terms == ["radscore", "age", "ecog", "sex", "nlr"]
+
+
+@pytest.mark.slow
+def test_grid_searched_svm_bundle_saves_and_loads_with_the_current_allowlist(tmp_path):
+    """A grid search is stored as its refitted best model: no new skops type (NEW_TRUSTED_TYPES is empty)."""
+    from radgui.model import steps as st
+
+    steps = {"zscore": {}, "correlation": {"threshold": 0.9}, "rfe": {"n_features": 4, "estimator": "svm"}}
+    result, (bundle_path, _, _) = _train(steps, tmp_path, learner={"name": "svm", "tune": {"method": "grid",
+                                                                                           "folds": 2}},
+                                         validation={"repeats": 0, "folds": 3, "bootstrap": 0, "n_jobs": 1})
+    assert st.NEW_TRUSTED_TYPES == ()
+    bundle = ModelBundle.load(bundle_path)
+    assert bundle.model_kind == "skops" and len(bundle.estimator_features) == 4
+    _bundle_reproduces(result, bundle_path, n=6)
