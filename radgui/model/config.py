@@ -258,7 +258,8 @@ def config_from_dict(doc: Any, base: str | Path = ".", source: str | Path | None
             steps["order"] = list(check_step_order(steps_raw["order"], steps))
         except ConfigError as exc:
             fail(exc.reason)
-    if "pca" in steps and doc.get("learner", {}).get("name", "lasso") not in ("lasso", "logistic"):
+    if "pca" in steps and (doc.get("learner") if isinstance(doc.get("learner"), dict) else {}).get(
+            "name", "lasso") not in ("lasso", "logistic"):
         fail("step 'pca' needs a linear learner (lasso or logistic): the bundle stores the Radscore folded back "
              "from the components onto the features, which a tree or kernel model cannot be")
     learner = mapping("learner", doc.get("learner", {"name": "lasso"}), {"name", "tune", "meta", "stack_folds"})

@@ -118,3 +118,7 @@ def test_clinical_model_select_must_be_a_boolean():
     _refused(_doc(clinical_model={"select": "no"}), "clinical_model.select must be true (screening + stepwise AIC) "
                                                     "or false (every clinical variable, fixed), got 'no'")
     assert config_from_dict(_doc(clinical_model={"select": False})).clinical_model["select"] is False
+
+
+def test_pca_with_a_non_mapping_learner_is_a_config_error_not_a_crash():
+    _refused(_doc(steps={"zscore": {}, "pca": {}}, learner="svm"), "key 'learner' must be a mapping")
