@@ -217,7 +217,9 @@ class ClinicalLogistic(ClassifierMixin, BaseEstimator):
     forced : sequence of str
         Variables always in the model (e.g. ``("radscore",)``).
     select : bool
-        If False, fit all variables without screening or stepwise selection.
+        If False, fit all variables without screening or stepwise selection
+        (a clinical model with fixed variables: ``clinical_model: {select:
+        false}``).
 
     Attributes
     ----------
@@ -314,6 +316,10 @@ class CombinedModel(ClassifierMixin, BaseEstimator):
     cross_fit_folds : int
     random_state : int, optional
         Seed of the cross-fitting folds.
+    select : bool
+        False: a model with fixed variables, every clinical variable next to
+        the Radscore, without screening or stepwise selection (as
+        :class:`ClinicalLogistic` ``select=False``).
 
     Attributes
     ----------
@@ -327,7 +333,8 @@ class CombinedModel(ClassifierMixin, BaseEstimator):
 
     def __init__(self, radiomics=None, radiomics_columns: Sequence[str] = (),
                  variables: Mapping[str, Mapping] | None = None, screen_p: float = 0.1, direction: str = "both",
-                 cross_fit="auto", cross_fit_folds: int = 5, random_state: int | None = None):
+                 cross_fit="auto", cross_fit_folds: int = 5, random_state: int | None = None, select: bool = True):
+        self.select = select
         self.radiomics = radiomics
         self.radiomics_columns = radiomics_columns
         self.variables = variables
@@ -371,7 +378,7 @@ class CombinedModel(ClassifierMixin, BaseEstimator):
             frame["radscore"] = radscore_of(self.radiomics_, Xr)
         self.train_radscore_ = frame["radscore"].to_numpy(float)
         self.clinical_ = ClinicalLogistic(self.variables, self.screen_p, self.direction,
-                                          forced=("radscore",)).fit(frame, y)
+                                          forced=("radscore",), select=self.select).fit(frame, y)
         self.train_prediction_ = self.clinical_.predict_proba(frame)[:, 1]
         return self
 

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from radgui.errors import ConfigError, UntrustedInputError
-from radgui.model.learners import LEARNERS, STEP_ORDER
+from radgui.model.learners import LEARNERS, STEP_ORDER, check_step_order, check_step_params
 from radgui.untrusted import load_yaml_file
 
 CONFIG_VERSION = 1
@@ -58,8 +58,9 @@ _STEP_KEYS = {
     "combat": {"parametric", "mean_only", "eps"},
     "correlation": {"threshold", "method"}, "univariate": {"test", "alpha", "min_features"},
     "mrmr": {"k", "scheme", "bins"}, "lasso": {"folds", "rule", "n_lambdas", "min_ratio", "exact"},
-    "stability": {"n_bootstrap", "top_k", "threshold", "sample_fraction", "folds"},
-    "rfe": {"n_features", "step"},
+    "relief": {"method", "k", "n_neighbors"}, "pca": {"n_components"},
+    "stability": {"n_bootstrap", "top_k", "threshold", "sample_fraction", "folds", "resample"},
+    "rfe": {"n_features", "step", "estimator"},
 }
 # Survival-only models (``survival`` without a binary ``outcome``): the steps they run and the keys each uses.
 # 'lasso' is then LASSO-Cox (radgui.model.survival.LassoCox), which has no 'exact' polish (its solver is exact).
@@ -71,6 +72,7 @@ _SURVIVAL_NEEDS = {  # why a binary-outcome step cannot run on a survival model
     "mrmr": "it ranks features by mutual information with the binary outcome",
     "stability": "it refits LASSO logistic regression of the binary outcome on bootstrap samples",
     "rfe": "it eliminates features by logistic regression of the binary outcome",
+    "relief": "it weighs features by their nearest neighbours of the other binary outcome class",
 }
 
 
@@ -194,7 +196,7 @@ def config_from_dict(doc: Any, base: str | Path = ".", source: str | Path | None
     steps_doc = doc.get("steps", {"zscore": {}, "lasso": {}})
     if isinstance(steps_doc, dict):
         for name in steps_doc:
-            if name not in _STEP_KEYS:
+            if name not in _STEP_KEYS and name != "order":
                 fail(f"unknown step {name!r} under 'steps' (known, in their fixed order: {', '.join(STEP_ORDER)})")
     if outcome is None:
         if survival.get("horizon") is None:
@@ -241,12 +243,25 @@ def config_from_dict(doc: Any, base: str | Path = ".", source: str | Path | None
         fail("key 'steps' must be a mapping of step name to settings")
     steps = {}
     for name, params in steps_raw.items():
+        if name == "order":  # a user step order, checked below
+            continue
         if name not in _STEP_KEYS:
             fail(f"unknown step {name!r} under 'steps' (known, in their fixed order: {', '.join(STEP_ORDER)})")
         if params is False:
             continue
         keys = _SURVIVAL_STEP_KEYS[name] if outcome is None else _STEP_KEYS[name]
         steps[name] = mapping(f"steps.{name}", params if isinstance(params, dict) else {}, keys)
+        if check_step_params(name, steps[name]):
+            fail(check_step_params(name, steps[name]))
+    if "order" in steps_raw:  # user order: every configured step once, in an order that can work
+        try:
+            steps["order"] = list(check_step_order(steps_raw["order"], steps))
+        except ConfigError as exc:
+            fail(exc.reason)
+    if "pca" in steps and (doc.get("learner") if isinstance(doc.get("learner"), dict) else {}).get(
+            "name", "lasso") not in ("lasso", "logistic"):
+        fail("step 'pca' needs a linear learner (lasso or logistic): the bundle stores the Radscore folded back "
+             "from the components onto the features, which a tree or kernel model cannot be")
     learner = mapping("learner", doc.get("learner", {"name": "lasso"}), {"name", "tune", "meta", "stack_folds"})
     learner.setdefault("name", "lasso")
     if learner["name"] not in LEARNERS:
@@ -257,7 +272,7 @@ def config_from_dict(doc: Any, base: str | Path = ".", source: str | Path | None
              + (f" (it uses: {', '.join(sorted(LEARNER_KEYS[learner['name']]))})"
                 if LEARNER_KEYS[learner["name"]] else " (it takes no setting besides 'name')"))
     if "tune" in learner:
-        mapping("learner.tune", learner["tune"], {"n_iter", "folds"})
+        mapping("learner.tune", learner["tune"], {"n_iter", "folds", "method"})
     if learner.get("meta", "logistic") not in ("logistic", "mlp"):
         fail(f"learner.meta must be 'logistic' or 'mlp', got {learner['meta']!r}")
     if outcome is None and learner["name"] != "lasso":
@@ -268,9 +283,12 @@ def config_from_dict(doc: Any, base: str | Path = ".", source: str | Path | None
         fail("step 'combat' needs 'center:' (the column naming each patient's center)")
     if "icc" in steps and not doc.get("icc_table"):
         fail("step 'icc' needs 'icc_table:' (a CSV with columns feature, icc)")
-    clinical_model = mapping("clinical_model", doc.get("clinical_model", {}), {"screen_p", "direction"})
+    clinical_model = mapping("clinical_model", doc.get("clinical_model", {}), {"screen_p", "direction", "select"})
     clinical_model.setdefault("screen_p", 0.1)
     clinical_model.setdefault("direction", "both")
+    if not isinstance(clinical_model.setdefault("select", True), bool):  # False: fixed variables, no stepwise
+        fail(f"clinical_model.select must be true (screening + stepwise AIC) or false (every clinical variable, "
+             f"fixed), got {clinical_model['select']!r}")
     validation = mapping("validation", doc.get("validation", {}), {"repeats", "folds", "bootstrap", "n_jobs"})
     for k, default, lowest in (("repeats", 10, 0), ("folds", 5, 2), ("bootstrap", 100, 0), ("n_jobs", 1, -1)):
         v = validation.setdefault(k, default)

@@ -9,7 +9,9 @@ Learners (``learner.name`` in the config):
     Unpenalised logistic regression on the features the selection steps kept.
 ``svm``, ``rf``, ``xgboost``
     RBF support-vector machine (Platt-scaled probabilities), random forest,
-    gradient-boosted trees (xgboost); each tuned by inner-CV random search.
+    gradient-boosted trees (xgboost); each tuned by inner-CV random search
+    (``tune: {method: random, n_iter: 10}``) or by an exhaustive grid search
+    over :data:`GRIDS` (``tune: {method: grid}``).
 ``stacking``
     SVM + RF + XGBoost base learners (each tuned by inner-CV random search),
     combined on their out-of-fold probabilities by a logistic or MLP
@@ -26,14 +28,24 @@ from collections.abc import Mapping
 import numpy as np
 from scipy.stats import loguniform, randint, uniform
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import RandomizedSearchCV
+from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
 from sklearn.pipeline import Pipeline
 
 from radgui.errors import ConfigError
 from radgui.model import steps as st
 
 LEARNERS = ("lasso", "logistic", "svm", "rf", "xgboost", "stacking")
-STEP_ORDER = ("icc", "nzv", "zscore", "combat", "correlation", "univariate", "mrmr", "lasso", "stability", "rfe")
+STEP_ORDER = ("icc", "nzv", "zscore", "combat", "correlation", "univariate", "mrmr", "relief", "pca", "lasso",
+              "stability", "rfe")
+TUNE_METHODS = ("random", "grid")
+#: ``before`` must come before ``after`` in a user step order (``steps.order``), and why.
+ORDER_RULES = (
+    ("icc", "pca", "the ICC filter looks features up by name, and PCA replaces them by components"),
+    ("combat", "pca", "ComBat harmonises features, not principal components"),
+    ("zscore", "pca", "PCA needs standardised features"),
+    ("zscore", "lasso", "the LASSO penalty needs standardised features"),
+    ("zscore", "stability", "the LASSO penalty needs standardised features"),
+)
 
 
 def _svm(seed):
@@ -64,17 +76,32 @@ def _xgb(seed):
 
 
 _BASES = {"svm": _svm, "rf": _rf, "xgboost": _xgb}
+#: The grids of ``tune: {method: grid}`` (every combination is fitted on every inner fold).
+GRIDS = {
+    "svm": {"estimator__C": [0.01, 0.1, 1.0, 10.0, 100.0], "estimator__gamma": [1e-4, 1e-3, 1e-2, 1e-1, 1.0]},
+    "rf": {"max_depth": [2, 3, 5, None], "min_samples_leaf": [1, 3, 5], "max_features": ["sqrt", 0.3, 0.6]},
+    "xgboost": {"max_depth": [2, 3, 4, 5], "learning_rate": [0.03, 0.1, 0.3], "n_estimators": [50, 150, 300]},
+}
+
+
+def grid_size(name: str) -> int:
+    """Number of parameter combinations in :data:`GRIDS` ``[name]``."""
+    return int(np.prod([len(v) for v in GRIDS[name].values()]))
 
 
 def _tuned(name, seed, tune: Mapping | None):
     est, dist = _BASES[name](seed)
     tune = dict(tune or {})
+    method = tune.get("method", "random")
+    cv = st.GroupedStratifiedKFold(int(tune.get("folds", 3)), shuffle=True, random_state=seed)
+    if method == "grid":
+        return GridSearchCV(est, GRIDS[name], scoring="roc_auc", refit=True, cv=cv, n_jobs=1)
+    if method != "random":
+        raise ConfigError(f"learner.tune.method must be one of {', '.join(TUNE_METHODS)}, got {method!r}")
     n_iter = int(tune.get("n_iter", 10))
     if n_iter <= 0:
         return est
-    return RandomizedSearchCV(est, dist, n_iter=n_iter, scoring="roc_auc", refit=True,
-                              cv=st.GroupedStratifiedKFold(int(tune.get("folds", 3)), shuffle=True,
-                                                           random_state=seed),
+    return RandomizedSearchCV(est, dist, n_iter=n_iter, scoring="roc_auc", refit=True, cv=cv,
                               random_state=seed, n_jobs=1)
 
 
@@ -123,20 +150,27 @@ def build_pipeline(steps: Mapping[str, Mapping | None], learner: Mapping | None 
     Parameters
     ----------
     steps : mapping step name -> parameters (or None/{} for defaults)
-        Any of :data:`STEP_ORDER`; absent steps are skipped.
+        Any of :data:`STEP_ORDER`; absent steps are skipped. An ``order``
+        entry (a list of the step names) replaces the fixed order; see
+        :func:`check_step_order`.
     learner : mapping
         See :func:`make_learner`.
     icc : mapping feature -> ICC
         Needed by the ``icc`` step.
     seed : int
     """
-    steps = {k: dict(v or {}) for k, v in (steps or {}).items() if v is not False}
+    steps = dict(steps or {})
+    user_order = steps.pop("order", None)
+    steps = {k: dict(v or {}) for k, v in steps.items() if v is not False}
     unknown = sorted(set(steps) - set(STEP_ORDER))
     if unknown:
         raise ConfigError(f"unknown step(s) {unknown} (known: {', '.join(STEP_ORDER)})")
+    # a survival pipeline is built without its 'lasso' (the Cox learner replaces it): keep the others' order
+    order = STEP_ORDER if user_order is None else check_step_order(
+        [s for s in user_order if s in steps or s != "lasso"] if isinstance(user_order, list) else user_order, steps)
     learner = dict(learner or {"name": "lasso"})
     out = []
-    for name in STEP_ORDER:
+    for name in order:
         if name not in steps:
             continue
         p = steps[name]
@@ -150,20 +184,25 @@ def build_pipeline(steps: Mapping[str, Mapping | None], learner: Mapping | None 
             out.append(("zscore", st.ZScore()))
         elif name == "combat":
             p.pop("covariates", None)  # covariates travel as index levels (see steps module)
-            out.append(("combat", st.ComBat(**p)))
+            after = "zscore" in steps and order.index("zscore") > order.index("combat")
+            out.append(("combat", st.ComBat(**p, zscore_after=after)))
         elif name == "correlation":
             out.append(("correlation", st.CorrelationFilter(**p)))
         elif name == "univariate":
             out.append(("univariate", st.UnivariateFilter(**p)))
         elif name == "mrmr":
             out.append(("mrmr", st.MRMR(**p)))
+        elif name == "relief":
+            out.append(("relief", st.ReliefSelector(**p)))
+        elif name == "pca":
+            out.append(("pca", st.PCAStep(**p)))
         elif name == "lasso":
             if learner.get("name", "lasso") != "lasso":  # else the learner itself is the LASSO
                 out.append(("lasso", st.LassoLogisticCV(random_state=seed, **p)))
         elif name == "stability":
             out.append(("stability", st.StabilitySelection(random_state=seed, **p)))
         elif name == "rfe":
-            out.append(("rfe", st.RFESelector(**p)))
+            out.append(("rfe", st.RFESelector(random_state=seed, **p)))
     out.append(("learner", make_learner(learner, seed, steps.get("lasso"))))
     return Pipeline(out)
 
@@ -196,7 +235,7 @@ def deployable(estimator):
             return StratifiedKFold(cv.n_splits, shuffle=cv.shuffle, random_state=cv.random_state if cv.shuffle else None)
         return cv
 
-    if isinstance(estimator, RandomizedSearchCV):
+    if isinstance(estimator, (RandomizedSearchCV, GridSearchCV)):
         return deployable(estimator.best_estimator_)
     if isinstance(estimator, CalibratedClassifierCV) and isinstance(estimator.cv, st.GroupedStratifiedKFold):
         est = copy.copy(estimator)
@@ -210,3 +249,83 @@ def deployable(estimator):
         est.named_estimators_ = Bunch(**{n: e for (n, _), e in zip(estimator.estimators, est.estimators_)})
         return est
     return estimator
+
+
+def check_step_order(order, steps: Mapping) -> tuple[str, ...]:
+    """Validate a user step order (``steps.order``) against the enabled ``steps``; return it.
+
+    The order must name every enabled step exactly once and nothing else, and
+    respect :data:`ORDER_RULES` (e.g. z-score before LASSO or PCA). Raises a
+    one-line :class:`ConfigError` otherwise.
+    """
+    enabled = [k for k, v in steps.items() if k != "order" and v is not False]
+    if not isinstance(order, list) or not all(isinstance(s, str) for s in order):
+        raise ConfigError(f"steps.order must be a list of step names, got {order!r}")
+    dup = sorted({s for s in order if order.count(s) > 1})
+    if dup:
+        raise ConfigError(f"steps.order names {dup} more than once")
+    unknown = [s for s in order if s not in STEP_ORDER]
+    if unknown:
+        raise ConfigError(f"steps.order names unknown step(s) {unknown} (known: {', '.join(STEP_ORDER)})")
+    extra = [s for s in order if s not in enabled]
+    missing = [s for s in enabled if s not in order]
+    if extra or missing:
+        raise ConfigError(f"steps.order must list exactly the configured steps {enabled}"
+                          + (f"; it lists {extra}, which are not configured" if extra else "")
+                          + (f"; it leaves out {missing}" if missing else ""))
+    for before, after, why in ORDER_RULES:
+        if before in order and after in order and order.index(before) > order.index(after):
+            raise ConfigError(f"steps.order puts '{after}' before '{before}', which cannot work: {why}")
+    return tuple(order)
+
+
+#: Upper bounds of the new steps' integer settings (a config cannot ask for unbounded work).
+STEP_LIMITS = {"k": 100_000, "n_neighbors": 1_000, "n_bootstrap": 5_000, "top_k": 100_000, "n_features": 100_000}
+
+
+def check_step_params(name: str, params: Mapping) -> str | None:
+    """A one-line problem with the values of a new step's settings, or None (types and ranges only).
+
+    Limits that depend on the data (Relief's ``k`` above the number of
+    features, PCA's ``n_components`` above ``min(rows, features)``) are
+    checked when the step is fitted.
+    """
+    def pos_int(key):
+        v, hi = params.get(key), STEP_LIMITS[key]
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= hi):
+            return f"steps.{name}.{key} must be a positive integer (at most {hi}), got {v!r}"
+        return None
+
+    if name == "relief":
+        if params.get("method", "relieff") not in st.RELIEF_METHODS:
+            return f"steps.relief.method must be one of {', '.join(st.RELIEF_METHODS)}, got {params['method']!r}"
+        return pos_int("k") or pos_int("n_neighbors")
+    if name == "pca":
+        v = params.get("n_components", 0.95)
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and (
+            (float(v).is_integer() and v >= 1) or 0 < v < 1)
+        if not ok:
+            return (f"steps.pca.n_components must be an integer >= 1 (components) or a fraction in (0, 1) "
+                    f"(share of variance), got {v!r}")
+        return None
+    if name == "stability":
+        if params.get("resample", "subsample") not in st.RESAMPLES:
+            return f"steps.stability.resample must be one of {', '.join(st.RESAMPLES)}, got {params['resample']!r}"
+        f = params.get("sample_fraction")
+        if f is not None and (not isinstance(f, (int, float)) or isinstance(f, bool) or not 0 < f <= 1):
+            return f"steps.stability.sample_fraction must be in (0, 1], got {f!r}"
+        return pos_int("n_bootstrap") or pos_int("top_k")
+    if name == "rfe":
+        if params.get("estimator", "logistic") not in st.RFE_ESTIMATORS:
+            return f"steps.rfe.estimator must be one of {', '.join(st.RFE_ESTIMATORS)}, got {params['estimator']!r}"
+        return pos_int("n_features")
+    return None
+
+
+def bundle_radscore(pipe, radscore: dict) -> dict:
+    """A Radscore formula over the pipeline's last features, folded back through a PCA step onto its inputs."""
+    named = pipe.named_steps
+    if "pca" not in named or not radscore:
+        return radscore
+    a, coefs = named["pca"].fold_linear(radscore["intercept"], radscore["coefficients"])
+    return {**radscore, "intercept": a, "coefficients": coefs}

@@ -11,8 +11,10 @@ feature frame (``batch`` and ``cov:<name>``), because scikit-learn splits rows
 but passes only ``X`` and ``y`` to ``fit``/``transform``; the index is split
 with the rows and cannot leak.
 
-The fixed order (issue 7) is: ICC filter, near-zero variance, z-score, ComBat,
-correlation filter, univariate filter, mRMR, LASSO, stability selection, RFE.
+The default order (issue 7) is: ICC filter, near-zero variance, z-score, ComBat,
+correlation filter, univariate filter, mRMR, Relief, PCA, LASSO, stability
+selection, RFE (``radgui.model.learners.STEP_ORDER``); ``steps.order`` in the
+config replaces it (``radgui.model.learners.check_step_order``).
 """
 
 from __future__ import annotations
@@ -231,6 +233,15 @@ class ComBat(TransformerMixin, BaseEstimator):
         Adjust locations only (``d = 1``).
     eps : float
         Convergence threshold of the parametric iteration (neuroCombat: 1e-4).
+    zscore_after : bool
+        Set by the pipeline builder when a user step order runs the z-score
+        *after* ComBat. The transform is unchanged; :meth:`to_dict` then
+        stores the estimates re-expressed on the z-score scale, so that a
+        bundle applied in radgui predict's fixed order (z-score, then ComBat)
+        gives the same values: ComBat is equivariant under a per-feature
+        affine map, ``zscore(combat(x)) == combat_z(zscore(x))`` with
+        ``grand_mean`` and ``beta`` shifted and scaled, ``var_pooled`` scaled
+        by ``1/sd**2`` and ``gamma*``/``delta*`` unchanged.
 
     References
     ----------
@@ -240,10 +251,12 @@ class ComBat(TransformerMixin, BaseEstimator):
     scanners and sites. NeuroImage 2018;167:104-20 (neuroCombat).
     """
 
-    def __init__(self, parametric: bool = True, mean_only: bool = False, eps: float = 1e-4):
+    def __init__(self, parametric: bool = True, mean_only: bool = False, eps: float = 1e-4,
+                 zscore_after: bool = False):
         self.parametric = parametric
         self.mean_only = mean_only
         self.eps = eps
+        self.zscore_after = zscore_after
 
     @staticmethod
     def _batches_covs(X: pd.DataFrame):
@@ -297,6 +310,12 @@ class ComBat(TransformerMixin, BaseEstimator):
         self.grand_mean_, self.var_pooled_, self.beta_ = grand_mean, var_pooled, beta
         self.gamma_hat_, self.delta_hat_ = gamma_hat, delta_hat
         self.gamma_star_, self.delta_star_ = gamma_star, delta_star
+        if self.zscore_after:  # the mean and SD the following ZScore step computes on this step's output
+            out = self.transform(X)
+            self.after_mean_ = out.mean(axis=0).to_numpy(dtype=float)
+            sd = out.std(axis=0, ddof=0).to_numpy(dtype=float)
+            sd[~(sd > 0)] = 1.0
+            self.after_scale_ = sd
         return self
 
     def transform(self, X):
@@ -323,12 +342,15 @@ class ComBat(TransformerMixin, BaseEstimator):
     def to_dict(self, features: Sequence[str], batch_name: str) -> dict:
         """Estimates for ``features`` in the bundle's ``preprocessing.combat`` form."""
         idx = [list(self.feature_names_in_).index(f) for f in features]
+        m, s = np.zeros(len(self.feature_names_in_)), np.ones(len(self.feature_names_in_))
+        if self.zscore_after:  # estimates on the z-score scale (see the class docstring)
+            m, s = self.after_mean_, self.after_scale_
         return {
             "batch": batch_name, "features": list(features), "parametric": bool(self.parametric),
             "covariates": list(self.covariates_),
-            "grand_mean": [float(self.grand_mean_[i]) for i in idx],
-            "var_pooled": [float(self.var_pooled_[i]) for i in idx],
-            "covariate_beta": [[float(row[i]) for i in idx] for row in self.beta_],
+            "grand_mean": [float((self.grand_mean_[i] - m[i]) / s[i]) for i in idx],
+            "var_pooled": [float(self.var_pooled_[i] / s[i] ** 2) for i in idx],
+            "covariate_beta": [[float(row[i] / s[i]) for i in idx] for row in self.beta_],
             "batches": {b: {"gamma": [float(self.gamma_star_[k, i]) for i in idx],
                             "delta": [float(self.delta_star_[k, i]) for i in idx]}
                         for k, b in enumerate(self.levels_)},
@@ -739,14 +761,24 @@ class LassoLogisticCV(_Selector, ClassifierMixin):
                 "coefficients": {str(f): float(c) for f, c in zip(self.feature_names_in_, self.coef_) if c != 0}}
 
 
+RESAMPLES = ("subsample", "bootstrap")
+
+
 class StabilitySelection(_Selector):
     """Bootstrap LASSO stability selection: keep the ``top_k`` most often selected.
 
     Lambda is chosen once by :class:`LassoLogisticCV` on the training data;
-    the LASSO is then refitted on ``n_bootstrap`` subsamples of half the
-    patients (Meinshausen & Buhlmann) and each feature's selection frequency
-    recorded. Features with frequency >= ``threshold`` are kept, at most
-    ``top_k`` of them, and at least one.
+    the LASSO is then refitted on ``n_bootstrap`` resamples and each
+    feature's selection frequency recorded (``frequency_``, drawn by
+    :class:`radgui.plots.study_figures.SelectionFrequencyDisplay`). Features
+    with frequency >= ``threshold`` are kept, at most ``top_k`` of them, and
+    at least one.
+
+    ``resample="subsample"`` (default) draws half the patients without
+    replacement (Meinshausen & Buhlmann); ``resample="bootstrap"`` draws
+    ``n`` patients *with* replacement (the seeds' "bootstrap LASSO"). A
+    resample with a single outcome class is redrawn. ``sample_fraction``
+    defaults to 0.5 (subsample) or 1.0 (bootstrap).
 
     References
     ----------
@@ -755,12 +787,14 @@ class StabilitySelection(_Selector):
     """
 
     def __init__(self, n_bootstrap: int = 50, top_k: int = 10, threshold: float = 0.0,
-                 sample_fraction: float = 0.5, folds: int = 5, random_state: int | None = None):
+                 sample_fraction: float | None = None, folds: int = 5, resample: str = "subsample",
+                 random_state: int | None = None):
         self.n_bootstrap = n_bootstrap
         self.top_k = top_k
         self.threshold = threshold
         self.sample_fraction = sample_fraction
         self.folds = folds
+        self.resample = resample
         self.random_state = random_state
 
     def fit(self, X, y):
@@ -773,12 +807,18 @@ class StabilitySelection(_Selector):
         counts = np.zeros(X.shape[1])
         groups = groups_of(X)
         ug, ginv = np.unique(groups, return_inverse=True) if groups is not None else (None, None)
-        m = max(4, int(round(self.sample_fraction * len(yb))))
-        mg = None if ug is None else max(2, int(round(self.sample_fraction * len(ug))))
+        if self.resample not in RESAMPLES:
+            raise ConfigError(f"stability: resample must be one of {', '.join(RESAMPLES)}, got {self.resample!r}")
+        boot = self.resample == "bootstrap"
+        frac = self.sample_fraction if self.sample_fraction is not None else (1.0 if boot else 0.5)
+        m = max(4, int(round(frac * len(yb))))
+        mg = None if ug is None else max(2, int(round(frac * len(ug))))
         done = 0
         while done < self.n_bootstrap:
             if ug is None:
-                idx = rng.choice(len(yb), m, replace=False)
+                idx = rng.choice(len(yb), m, replace=boot)
+            elif boot:  # patients drawn with replacement, each draw bringing all its rows
+                idx = np.concatenate([np.flatnonzero(ginv == g) for g in rng.choice(len(ug), mg, replace=True)])
             else:  # half of the patients, with all their rows
                 idx = np.flatnonzero(np.isin(ginv, rng.choice(len(ug), mg, replace=False)))
             if yb[idx].min() == yb[idx].max():
@@ -795,25 +835,210 @@ class StabilitySelection(_Selector):
         return self
 
 
-class RFESelector(_Selector):
-    """Recursive feature elimination with a logistic regression (scikit-learn RFE)."""
+RFE_ESTIMATORS = ("logistic", "svm", "rf")
 
-    def __init__(self, n_features: int = 5, step: int | float = 1):
+
+def rfe_estimator(name: str, random_state=None):
+    """The unfitted ranking estimator of :class:`RFESelector` (``logistic``, linear ``svm`` or ``rf``)."""
+    if name == "logistic":
+        return LogisticRegression(C=1.0, max_iter=1000)
+    if name == "svm":  # a linear kernel: RFE ranks by |coef_| (Guyon 2002, SVM-RFE)
+        from sklearn.svm import SVC
+
+        return SVC(kernel="linear", C=1.0, random_state=random_state)
+    if name == "rf":  # ranks by impurity importance (feature_importances_)
+        from sklearn.ensemble import RandomForestClassifier
+
+        return RandomForestClassifier(n_estimators=200, random_state=random_state, n_jobs=1)
+    raise ConfigError(f"rfe: estimator must be one of {', '.join(RFE_ESTIMATORS)}, got {name!r}")
+
+
+class RFESelector(_Selector):
+    """Recursive feature elimination (scikit-learn RFE) ranked by a chosen estimator.
+
+    Parameters
+    ----------
+    n_features : int
+        Features to keep; when no more than that many enter, all are kept.
+    step : int or float
+        Features removed per round (scikit-learn's ``step``).
+    estimator : {"logistic", "svm", "rf"}
+        L2 logistic regression (default), linear-kernel SVM (SVM-RFE, Guyon
+        et al. 2002) or a random forest (impurity importance).
+    random_state : int, optional
+
+    References
+    ----------
+    Guyon I, Weston J, Barnhill S, Vapnik V. Gene selection for cancer
+    classification using support vector machines. Mach Learn 2002;46:389-422.
+    """
+
+    def __init__(self, n_features: int = 5, step: int | float = 1, estimator: str = "logistic",
+                 random_state: int | None = None):
         self.n_features = n_features
         self.step = step
+        self.estimator = estimator
+        self.random_state = random_state
 
     def fit(self, X, y):
         from sklearn.feature_selection import RFE
 
         X = _frame(X)
+        est = rfe_estimator(self.estimator, self.random_state)
         if X.shape[1] <= self.n_features:
             self.selected_ = list(X.columns)
             return self
-        est = LogisticRegression(C=1.0, max_iter=1000)
         rfe = RFE(est, n_features_to_select=self.n_features, step=self.step).fit(X.to_numpy(dtype=float), y)
         self.ranking_ = pd.Series(rfe.ranking_, index=X.columns)
         self.selected_ = [c for c, s in zip(X.columns, rfe.support_) if s]
         return self
+
+
+# --------------------------------------------------------------------------
+RELIEF_METHODS = ("relieff", "multisurf")
+
+
+class ReliefSelector(_Selector):
+    """Relief-family feature weighting (scikit-rebate), keeping the ``k`` best.
+
+    Each feature's weight rewards differing from the nearest neighbours of
+    the other class and penalises differing from those of the same class
+    (Manhattan distance on features scaled to their range). ``relieff`` uses
+    ``n_neighbors`` neighbours per class (Kononenko 1994); ``multisurf``
+    chooses the neighbourhood of each instance from the distance
+    distribution (no neighbour count; Urbanowicz 2018). Weights come from
+    :mod:`skrebate` itself (``ReliefF``, ``MultiSURF``), stored as
+    ``scores_`` (a Series by feature); the fitted skrebate object is not kept.
+
+    Parameters
+    ----------
+    method : {"relieff", "multisurf"}
+    k : int
+        Features kept (highest weight first; ties by column order). Larger
+        than the number of features entering the step is an error.
+    n_neighbors : int
+        ReliefF's neighbours (ignored by MultiSURF).
+
+    References
+    ----------
+    Kononenko I. Estimating attributes: analysis and extensions of RELIEF.
+    ECML 1994:171-82. Urbanowicz RJ, Olson RS, Schmitt P, Meeker M, Moore JH.
+    Benchmarking Relief-based feature selection methods for bioinformatics
+    data mining. J Biomed Inform 2018;85:168-88.
+    """
+
+    def __init__(self, method: str = "relieff", k: int = 10, n_neighbors: int = 10):
+        self.method = method
+        self.k = k
+        self.n_neighbors = n_neighbors
+
+    def fit(self, X, y):
+        X = _frame(X)
+        if self.method not in RELIEF_METHODS:
+            raise ConfigError(f"relief: method must be one of {', '.join(RELIEF_METHODS)}, got {self.method!r}")
+        if self.k > X.shape[1]:
+            raise ConfigError(f"relief: k={self.k} is larger than the {X.shape[1]} features entering the step "
+                              "(lower steps.relief.k or loosen the steps before it)")
+        yb = _binary(y)
+        scores = relief_scores(X.to_numpy(dtype=float), yb, self.method, self.n_neighbors)
+        self.scores_ = pd.Series(scores, index=X.columns)
+        order = np.argsort(-scores, kind="stable")
+        self.order_ = [X.columns[j] for j in order[: self.k]]
+        self.selected_ = [X.columns[j] for j in sorted(order[: self.k])]
+        return self
+
+
+def relief_scores(data: np.ndarray, y: np.ndarray, method: str = "relieff", n_neighbors: int = 10) -> np.ndarray:
+    """Relief feature weights from scikit-rebate (single process)."""
+    import skrebate
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if method == "relieff":
+            nn = max(1, min(int(n_neighbors), int(np.bincount(y).min()) - 1))
+            model = skrebate.ReliefF(n_neighbors=nn, n_jobs=1)
+        else:
+            model = skrebate.MultiSURF(n_jobs=1)
+        model.fit(np.asarray(data, dtype=float), np.asarray(y))
+    return np.asarray(model.feature_importances_, dtype=float)
+
+
+class PCAStep(TransformerMixin, BaseEstimator):
+    """Principal components of the (standardised) features; the components become the features.
+
+    Fitted on the training rows only (inside every fold), so it leaks
+    nothing. Output columns are ``PC1..PCm``; the row index (patient group,
+    center, covariates) is kept.
+
+    Parameters
+    ----------
+    n_components : int or float
+        An integer from 1 to ``min(n_rows, n_features)``, or a fraction in
+        (0, 1): the fewest components explaining that share of the variance.
+
+    Notes
+    -----
+    Because PCA is linear, a linear model on the components is a linear model
+    on the input features: :meth:`fold_linear` rewrites its intercept and
+    coefficients in terms of the inputs (for a Radscore formula over the
+    original features).
+    """
+
+    def __init__(self, n_components: int | float = 0.95):
+        self.n_components = n_components
+
+    def fit(self, X, y=None):
+        from sklearn.decomposition import PCA
+
+        X = _frame(X)
+        n, p = X.shape
+        nc = self.n_components
+        if isinstance(nc, bool) or not isinstance(nc, (int, float, np.integer, np.floating)):
+            raise ConfigError(f"pca: n_components must be an integer or a fraction in (0, 1), got {nc!r}")
+        if float(nc).is_integer() and nc >= 1:
+            nc = int(nc)
+            if nc > min(n, p):
+                raise ConfigError(f"pca: n_components={nc} is more than min(rows, features) = {min(n, p)} "
+                                  f"({n} rows, {p} features enter the step)")
+        elif not 0 < nc < 1:
+            raise ConfigError(f"pca: n_components must be an integer >= 1 or a fraction in (0, 1), got {nc!r}")
+        self.pca_ = PCA(n_components=nc, svd_solver="full").fit(X.to_numpy(dtype=float))
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self.components_ = self.pca_.components_
+        self.mean_ = self.pca_.mean_
+        self.explained_variance_ratio_ = self.pca_.explained_variance_ratio_
+        self.names_ = np.asarray([f"PC{i + 1}" for i in range(self.components_.shape[0])], dtype=object)
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self, "components_")
+        X = _frame(X)
+        missing = [c for c in self.feature_names_in_ if c not in X.columns]
+        if missing:
+            raise ConfigError(f"feature column(s) {missing[:5]} seen in training are missing")
+        data = X[list(self.feature_names_in_)].to_numpy(dtype=float)
+        return pd.DataFrame((data - self.mean_) @ self.components_.T, index=X.index, columns=list(self.names_))
+
+    def get_feature_names_out(self, input_features=None):
+        check_is_fitted(self, "components_")
+        return self.names_
+
+    def fold_linear(self, intercept: float, coefficients: Mapping[str, float]) -> tuple[float, dict[str, float]]:
+        """``a + sum_k b_k PC_k`` as ``a' + sum_j c_j x_j`` over the input features."""
+        check_is_fitted(self, "components_")
+        names = list(self.names_)
+        b = np.zeros(len(names))
+        for k, v in coefficients.items():
+            b[names.index(k)] = float(v)
+        c = self.components_.T @ b
+        a = float(intercept) - float(self.mean_ @ c)
+        return a, {str(f): float(v) for f, v in zip(self.feature_names_in_, c)}
+
+
+#: skops types of new step classes that a bundle may hold. The bundle stores only the final learner
+#: (``radgui.model.learners.deployable``): selection steps (Relief, PCA, RFE, stability) never reach it,
+#: and a grid search is replaced by its refitted best model, so nothing needs adding yet.
+NEW_TRUSTED_TYPES: tuple[str, ...] = ()
 
 
 def clone_step(step):

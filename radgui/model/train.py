@@ -32,7 +32,7 @@ from radgui.errors import ConfigError, InputFileError
 from radgui.model.bundle import LinearModel, ModelBundle, Predictor, Term, _software, nomogram_scales
 from radgui.model.clinical import ClinicalLogistic, CombinedModel, radscore_of
 from radgui.model.config import TrainConfig, load_config
-from radgui.model.learners import build_pipeline, set_seed
+from radgui.model.learners import build_pipeline, bundle_radscore, set_seed
 from radgui.model.steps import GROUP_LEVEL, groups_of
 from radgui.model.validation import holdout_split, iter_bootstrap_optimism, iter_repeated_cv, score
 from radgui.progress import Step, run
@@ -305,10 +305,11 @@ def iter_train(config: TrainConfig | str | Path) -> Generator[Step, None, TrainR
     models = {"radiomics": (rad, lambda c: c.features)}
     if variables:
         models["clinical"] = (ClinicalLogistic(variables, config.clinical_model["screen_p"],
-                                               config.clinical_model["direction"]), lambda c: c.clinical)
+                                               config.clinical_model["direction"],
+                                               select=config.clinical_model.get("select", True)), lambda c: c.clinical)
     combined = CombinedModel(rad, list(cohort.features.columns), variables,
                              config.clinical_model["screen_p"], config.clinical_model["direction"],
-                             random_state=seed)
+                             random_state=seed, select=config.clinical_model.get("select", True))
     models["combined"] = (combined, lambda c: c.both)
 
     val = config.validation
@@ -748,7 +749,7 @@ def _make_bundle(config: TrainConfig, fitted, train_c: Cohort, train_pred: pd.Da
     radscore = estimator = None
     est_features = None
     if hasattr(last, "radscore_formula"):
-        radscore = last.radscore_formula()
+        radscore = bundle_radscore(pipe, last.radscore_formula())  # a PCA step is folded back onto the features
         feats = list(radscore["coefficients"])
         if not feats:  # intercept-only LASSO: keep the strongest feature with a zero weight
             feats = list(last.selected_)
@@ -896,13 +897,15 @@ def methods_paragraph(result: TrainResult) -> str:
         "correlation": lambda p: f"correlation filter (|r| > {p.get('threshold', 0.9)}, keeping the feature more associated with the outcome)",
         "univariate": lambda p: f"univariate {p.get('test', 'mannwhitney')} filter (p < {p.get('alpha', 0.05)})",
         "mrmr": lambda p: f"mRMR ({p.get('k', 20)} features)",
+        "relief": lambda p: f"{p.get('method', 'relieff')} Relief selection ({p.get('k', 10)} features)",
+        "pca": lambda p: f"PCA fitted in each training fold ({p.get('n_components', 0.95)} components/variance)",
         "lasso": lambda p: f"LASSO logistic regression with {p.get('folds', 10)}-fold cross-validation (lambda.{p.get('rule', '1se')})",
         "stability": lambda p: f"bootstrap LASSO stability selection (top {p.get('top_k', 10)})",
         "rfe": lambda p: f"recursive feature elimination to {p.get('n_features', 5)} features",
     }
     from radgui.model.learners import STEP_ORDER
 
-    steps = [step_text[s](cfg.steps[s]) for s in STEP_ORDER if s in cfg.steps]
+    steps = [step_text[s](cfg.steps[s]) for s in (cfg.steps.get("order") or STEP_ORDER) if s in cfg.steps]
     learner = {"lasso": "the LASSO logistic model, whose linear predictor is the Radscore",
                "logistic": "unpenalised logistic regression on the selected features",
                "svm": "an RBF support-vector machine tuned by inner-CV random search",
@@ -924,9 +927,11 @@ def methods_paragraph(result: TrainResult) -> str:
         f"{' (preset ' + cfg.feature_preset['name'] + ')' if cfg.feature_preset.get('name') else ''} were processed by "
         f"{'; '.join(steps) if steps else 'no preprocessing'}, followed by {learner}. Every selection and tuning step "
         "was fitted on training data only and repeated inside each resampling fold.",
-        f"Clinical candidates ({', '.join(cfg.clinical_variables) or 'none'}) were screened by univariate logistic "
-        f"regression (p < {cfg.clinical_model['screen_p']}) and selected by {cfg.clinical_model['direction']} stepwise "
-        f"AIC; the combined model is a logistic regression of the outcome on the Radscore"
+        (f"Clinical candidates ({', '.join(cfg.clinical_variables) or 'none'}) were screened by univariate logistic "
+         f"regression (p < {cfg.clinical_model['screen_p']}) and selected by {cfg.clinical_model['direction']} stepwise "
+         "AIC" if cfg.clinical_model.get("select", True) else f"The clinical variables "
+         f"({', '.join(cfg.clinical_variables) or 'none'}) were fixed in advance (no screening or stepwise selection)")
+        + "; the combined model is a logistic regression of the outcome on the Radscore"
         f"{' and ' + ', '.join(kept) if kept else ''}, presented as a nomogram.",
     ]
     if cv:

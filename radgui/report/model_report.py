@@ -195,7 +195,7 @@ def _text_page(pdf, title, paragraphs, tables=()):
 def write_report(pdf_path, *, title: str, summary: list[str], metrics: dict, predictions: dict,
                  models: list[str], cutoff: float, bundle=None, lasso=None, cohort_tables: dict | None = None,
                  survival: bool = False, time_unit: str = "", outcome_labels=("0", "1"),
-                 direction: str = "adverse", outcome_name: str = "the outcome") -> Path:
+                 direction: str = "adverse", outcome_name: str = "the outcome", extra_pages=()) -> Path:
     """Write the validation report PDF.
 
     Parameters
@@ -397,6 +397,8 @@ def write_report(pdf_path, *, title: str, summary: list[str], metrics: dict, pre
                    f"{NAMES.get(final, final)}: AUC and metrics at the cutoff {cutoff:.3f}, stratified bootstrap "
                    "percentile intervals", col_widths=[0.16, 0.16, 0.12, 0.3, 0.16])
             pdf.savefig(fig)
+        for page in extra_pages:  # radgui.report.extras: selection, Radscore by outcome, Cox, K-M landmarks, td-ROC
+            page(pdf)
         info = pdf.infodict()
         info["Title"] = title
         info["Creator"] = "radgui"
@@ -468,6 +470,8 @@ def report_from_training(result, out_dir) -> tuple[Path, Path, Path]:
 
 
 def _training_report(result, pdf_path) -> Path:
+    from radgui.report.extras import extra_pages
+
     models = [m for m in ("radiomics", "clinical", "combined") if m in result.metrics["models"]["train"]]
     lasso = result.radiomics.named_steps.get("lasso") or result.radiomics[-1]
     cfg = result.config
@@ -477,4 +481,5 @@ def _training_report(result, pdf_path) -> Path:
                         lasso=lasso if hasattr(lasso, "coef_path_") else None, cohort_tables=result.cohort_tables,
                         survival=bool(cfg.survival), time_unit=(cfg.survival or {}).get("unit", ""),
                         direction=cfg.outcome.get("direction", "adverse"),
-                        outcome_name=cfg.outcome.get("label", cfg.outcome["column"]))
+                        outcome_name=cfg.outcome.get("label", cfg.outcome["column"]),
+                        extra_pages=extra_pages(result))

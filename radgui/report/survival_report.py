@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from radgui.report.extras import survival_extra_pages
 from radgui.report.model_report import A4, _figure, _fmt, _km_page, _p, _pdf_pages, _table, _text_page
 
 
@@ -94,6 +95,8 @@ def write_training_report(pdf_path, result) -> Path:
                                                                    "observed/expected", "log-rank p", "HR high/low"]),
                f"Discrimination and calibration at {h:g} {unit} (training row: apparent)")
         pdf.savefig(fig)
+        for page in survival_extra_pages(result):  # time-dependent ROC at the landmarks, K-M landmark rates
+            page(pdf)
     return Path(pdf_path)
 
 

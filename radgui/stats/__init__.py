@@ -30,6 +30,18 @@ from .roc import (
     roc_curve,
     youden_cutoff,
 )
+from .outcome import (
+    GroupComparison,
+    KMSummary,
+    PairedChange,
+    compare_by_outcome,
+    cox_table,
+    km_summary,
+    landmark_rates,
+    paired_change,
+    time_dependent_auc,
+    time_dependent_roc,
+)
 from .survival import (
     CoxResult,
     CoxTerm,
@@ -76,4 +88,14 @@ __all__ = [
     "CoxTerm",
     "ICC",
     "BootstrapCI",
+    "cox_table",
+    "km_summary",
+    "landmark_rates",
+    "time_dependent_auc",
+    "time_dependent_roc",
+    "compare_by_outcome",
+    "paired_change",
+    "KMSummary",
+    "GroupComparison",
+    "PairedChange",
 ]

@@ -1,0 +1,333 @@
+"""Extra report pages built from a :class:`radgui.model.train.TrainResult` (issue 13, items 5-6).
+
+:func:`extra_pages` returns the pages that apply to a run, each a callable
+``page(pdf)`` that draws one :class:`matplotlib.figure.Figure` and saves it
+into an open :class:`~matplotlib.backends.backend_pdf.PdfPages`:
+
+* the bootstrap LASSO selection frequencies (``stability`` step) and the
+  Relief weights (``relief`` step) of the final radiomics pipeline;
+* the Radscore by outcome (box plot, Mann-Whitney U) in each scored cohort;
+* for a binary-outcome run that carries survival data (``survival:``):
+  the univariable then multivariable Cox table (HR, 95% CI, p) of the
+  Radscore and the clinical variables, Kaplan-Meier curves by the observed
+  outcome (e.g. responders vs non-responders) and by the predicted group,
+  with medians, landmark survival rates with CIs and the log-rank test, and
+  the time-dependent ROC (cumulative/dynamic, IPCW) of the combined model's
+  linear predictor at the landmark times.
+
+A page whose data are missing or too small (no events, one group) is
+replaced by a one-line note on a text page rather than failing the report.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+import pandas as pd
+
+from radgui.errors import RadguiError
+
+A4 = (8.27, 11.69)
+#: Landmark times (in the survival unit) of the K-M rates and time-dependent ROC.
+LANDMARKS = {"months": (6.0, 12.0), "month": (6.0, 12.0), "days": (182.5, 365.0), "day": (182.5, 365.0),
+             "weeks": (26.0, 52.0), "years": (0.5, 1.0), "year": (0.5, 1.0)}
+
+
+def _figure(size=A4):
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=size, layout="constrained")
+
+
+def _fmt(v, d=2):
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return "NA"
+    return "NA" if not np.isfinite(v) else f"{v:.{d}f}"
+
+
+def _p(v):
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return "NA"
+    return "NA" if not np.isfinite(v) else ("<0.001" if v < 0.001 else f"{v:.3f}")
+
+
+def landmarks_for(survival: dict | None, times=None) -> tuple[float, ...]:
+    """Landmark times for a survival unit: 6/12 months (182.5/365 days, 0.5/1 year), else half and all of the horizon."""
+    unit = str((survival or {}).get("unit", "")).lower()
+    if unit in LANDMARKS:
+        return LANDMARKS[unit]
+    h = (survival or {}).get("horizon")
+    if h:
+        return (float(h) / 2, float(h))
+    if times is not None and len(times):
+        q = np.quantile(np.asarray(times, float), [0.25, 0.5])
+        return tuple(float(x) for x in q)
+    return ()
+
+
+# ------------------------------------------------------------------ pages
+def _note_page(pdf, title: str, lines: list[str]) -> None:
+    fig = _figure()
+    ax = fig.add_subplot()
+    ax.axis("off")
+    ax.text(0, 1, title, fontsize=13, fontweight="bold", va="top", transform=ax.transAxes)
+    ax.text(0, 0.94, "\n".join(textwrap.fill(s, 110) for s in lines), fontsize=8, va="top", transform=ax.transAxes)
+    pdf.savefig(fig)
+
+
+def selection_page(pipeline):
+    """Bootstrap LASSO frequencies and/or Relief weights of a fitted pipeline, or None when it has neither."""
+    named = getattr(pipeline, "named_steps", {})
+    if "stability" not in named and "relief" not in named:
+        return None
+
+    def page(pdf):
+        from radgui.plots.study_figures import SelectionFrequencyDisplay
+
+        fig = _figure()
+        panels = [k for k in ("stability", "relief") if k in named]
+        axes = fig.subplots(len(panels), 1, squeeze=False)[:, 0]
+        for ax, k in zip(axes, panels):
+            step = named[k]
+            if k == "stability":
+                d = SelectionFrequencyDisplay.from_estimator(step).plot(ax=ax)
+                how = getattr(step, "resample", "subsample")
+                d.ax_.set_title(f"Bootstrap LASSO selection frequency ({step.n_bootstrap} {how} resamples; "
+                                f"kept in red)", fontsize=9)
+            else:
+                s = step.scores_.sort_values(ascending=False, kind="stable").iloc[:25][::-1]
+                ax.barh([str(n)[:34] for n in s.index], s.to_numpy(),
+                        color=["C3" if n in step.selected_ else "0.6" for n in s.index])
+                ax.tick_params(axis="y", labelsize=6)
+                ax.set(xlabel="Relief weight", title=f"{step.method} feature weights (top {step.k} kept, in red)")
+        pdf.savefig(fig)
+
+    return page
+
+
+def radscore_by_outcome_page(predictions: dict, labels=None, name: str = "Radscore"):
+    """Box plots of the Radscore by outcome class in each cohort that has it (Mann-Whitney U)."""
+    frames = {c: f for c, f in predictions.items() if "radscore" in f.columns and f["y"].nunique() == 2}
+    if not frames:
+        return None
+
+    def page(pdf):
+        from radgui.plots.study_figures import ScoreByOutcomeDisplay
+
+        fig = _figure()
+        axes = fig.subplots(1, len(frames), squeeze=False)[0]
+        for ax, (c, f) in zip(axes, frames.items()):
+            d = ScoreByOutcomeDisplay(f["radscore"], f["y"], labels, name=name).plot(ax=ax)
+            ax.set_title(f"{c}: Mann-Whitney {_p(d.comparison_.p_value)}", fontsize=9)
+        fig.suptitle(f"{name} by outcome", fontsize=11)
+        pdf.savefig(fig)
+
+    return page
+
+
+def cox_frame(frame: pd.DataFrame, clinical: pd.DataFrame | None, variables: dict) -> tuple[pd.DataFrame, list[str]]:
+    """``time, event, radscore`` and the encoded clinical variables of one cohort, for :func:`radgui.stats.cox_table`."""
+    from radgui.model.clinical import encode
+
+    out = frame[["time", "event", "radscore"]].copy()
+    cols = ["radscore"]
+    if clinical is not None and variables:
+        design, groups = encode(clinical, variables)
+        design.index = out.index
+        for v in variables:
+            for col in groups[v]:
+                out[col] = design[col].to_numpy(float)
+                cols.append(col)
+    return out, cols
+
+
+def cox_page(frames: dict, clinical: dict, variables: dict, unit: str = ""):
+    """Univariable then multivariable Cox table (and forest plot) of the Radscore and clinical variables per cohort."""
+
+    def page(pdf):
+        from radgui.plots.study_figures import CoxForestDisplay
+        from radgui.stats import cox_table
+
+        fig = _figure()
+        axes = fig.subplots(2 * len(frames), 1, squeeze=False)[:, 0]
+        for i, (c, f) in enumerate(frames.items()):
+            tab_ax, forest_ax = axes[2 * i], axes[2 * i + 1]
+            tab_ax.axis("off")
+            try:
+                data, cols = cox_frame(f, clinical.get(c), variables)
+                tab = cox_table(data, "time", "event", cols)
+            except (RadguiError, ValueError, np.linalg.LinAlgError) as exc:
+                tab_ax.text(0, 1, f"{c}: Cox regression not estimable ({exc})", fontsize=8, va="top")
+                forest_ax.axis("off")
+                continue
+            rows = [[v, f"{_fmt(r.uni_hr)} ({_fmt(r.uni_ci_low)}-{_fmt(r.uni_ci_high)})", _p(r.uni_p),
+                     f"{_fmt(r.multi_hr)} ({_fmt(r.multi_ci_low)}-{_fmt(r.multi_ci_high)})", _p(r.multi_p)]
+                    for v, r in tab.iterrows()]
+            t = tab_ax.table(cellText=rows, colLabels=["variable", "univariable HR (95% CI)", "p",
+                                                       "multivariable HR (95% CI)", "p"],
+                             loc="upper left", cellLoc="left", colLoc="left")
+            t.auto_set_font_size(False)
+            t.set_fontsize(7)
+            tab_ax.set_title(f"{c} cohort: Cox regression of {'time' if not unit else unit} to event "
+                             f"(n={len(data)}, {int(data['event'].sum())} events; Efron ties, Wald CI)",
+                             fontsize=9, loc="left")
+            CoxForestDisplay(tab, f"{c}: hazard ratios").plot(ax=forest_ax)
+        pdf.savefig(fig)
+
+    return page
+
+
+def km_page(frames: dict, cutoff: float, landmarks, unit: str = "", labels=None, direction: str = "adverse",
+            outcome_name: str = "the outcome", score: str = "combined", observed: bool = True):
+    """K-M by the observed outcome and by the predicted group (``score >= cutoff``), per cohort, with landmarks.
+
+    ``observed=False`` (a survival model, whose only outcome is the event) draws the predicted groups only.
+    """
+
+    def page(pdf):
+        from radgui.model.config import is_worse_group, risk_group_label
+        from radgui.plots.study_figures import KMLandmarkDisplay
+        from radgui.stats import km_summary
+
+        fig = _figure()
+        axes = fig.subplots(len(frames), 2 if observed else 1, squeeze=False)
+        tl = f"Time ({unit})" if unit else "Time"
+        for row, (c, f) in zip(axes, frames.items()):
+            seen = f["y"].map(lambda v: (labels or {}).get(v, f"{outcome_name} = {v}")).to_numpy()
+            high = f[score].to_numpy() >= cutoff
+            names = {g: risk_group_label(g, direction, outcome_name) for g in ("high", "low")}
+            predicted = np.where(high, names["high"], names["low"])
+            worse = {names[g]: is_worse_group(g, direction) for g in names}
+            panels = ((row[0], seen, "observed outcome"), (row[1], predicted, "predicted group")) if observed \
+                else ((row[0], predicted, "predicted group"),)
+            for ax, g, what in panels:
+                try:
+                    if what == "predicted group":  # the worse-prognosis group in the warning colour
+                        ax.set_prop_cycle(color=["#d62728" if worse[k] else "#1f77b4" for k in sorted(set(g))])
+                    s = km_summary(f["time"], f["event"], g, landmarks)
+                    d = KMLandmarkDisplay(s, tl).plot(ax=ax, annotate=False)
+                    lr = f", log-rank {_p(s.logrank.p_value)}" if s.logrank is not None else ""
+                    d.ax_.set_title(f"{c}: by {what}{lr}\n" + "\n".join(d.landmark_lines()), fontsize=6,
+                                    loc="left")
+                except (RadguiError, ValueError) as exc:
+                    ax.axis("off")
+                    ax.text(0, 0.5, f"{c}, by {what}: not estimable ({exc})", fontsize=7)
+        pdf.savefig(fig)
+
+    return page
+
+
+def td_roc_page(frames: dict, train: pd.DataFrame, landmarks, unit: str = "", score: str = "linear_predictor",
+                direction: str = "adverse", what: str = "combined linear predictor"):
+    """Time-dependent ROC (cumulative/dynamic, IPCW from the training cohort) of ``score`` at the landmarks.
+
+    The risk of the event is ``score`` for an adverse modelled outcome and ``-score`` for a favourable one
+    (a high probability of response is a low risk of progression).
+    """
+    sign = -1.0 if direction == "favourable" else 1.0
+
+    def page(pdf):
+        from radgui.plots.study_figures import TimeDependentRocDisplay
+
+        fig = _figure()
+        axes = fig.subplots(1, len(frames), squeeze=False)[0]
+        for ax, (c, f) in zip(axes, frames.items()):
+            t = f["time"].to_numpy(float)
+            times = [x for x in landmarks if t.min() <= x < t.max()]
+            try:
+                if not times:
+                    raise ValueError(f"no landmark within the follow-up {t.min():g}-{t.max():g}")
+                TimeDependentRocDisplay.from_survival(train["time"], train["event"], f["time"], f["event"],
+                                                      sign * f[score].to_numpy(float), times, unit, ax=ax)
+                ax.set_box_aspect(1)
+                ax.set_title(f"{c}: time-dependent ROC\n({'negated ' if sign < 0 else ''}{what})", fontsize=8)
+            except (RadguiError, ValueError) as exc:
+                ax.axis("off")
+                ax.text(0, 0.5, f"{c}: time-dependent ROC not estimable ({exc})", fontsize=7)
+        pdf.savefig(fig)
+
+    return page
+
+
+# ------------------------------------------------------------------ entry point
+def _clinical_by_cohort(result, frames: dict) -> dict:
+    """Clinical variables of each cohort's patients (re-read from the config's tables), by cohort name."""
+    cfg = result.config
+    if not cfg.clinical_variables or cfg.clinical is None:
+        return {}
+    from radgui.model.train import load_cohort
+
+    out = {}
+    full = load_cohort(cfg, cfg.features, cfg.clinical).clinical
+    full.index = full.index.get_level_values("patient_id")
+    ext = None
+    for c, f in frames.items():
+        source = full
+        if c == "external" and cfg.split.get("features") is not None:
+            if ext is None:
+                ext = load_cohort(cfg, cfg.split["features"], cfg.split.get("clinical")).clinical
+                ext.index = ext.index.get_level_values("patient_id")
+            source = ext
+        if source.index.has_duplicates:  # several rows per patient: one row each, in the predictions' order
+            source = source[~source.index.duplicated()]
+        out[c] = source.loc[f.index, list(cfg.clinical_variables)]
+    return out
+
+
+def extra_pages(result) -> list:
+    """The extra report pages of a binary-outcome :class:`TrainResult`, as callables ``page(pdf)``."""
+    cfg = result.config
+    pages = []
+    sel = selection_page(result.radiomics)
+    if sel is not None:
+        pages.append(sel)
+    if cfg.outcome is None:
+        return pages
+    direction = cfg.outcome.get("direction", "adverse")
+    outcome_name = str(cfg.outcome.get("label", cfg.outcome["column"]))
+    labels = {0: f"No {outcome_name}", 1: outcome_name[:1].upper() + outcome_name[1:]}
+    scored = {c: f for c, f in result.predictions.items() if c != "cross-validated"}
+    box = radscore_by_outcome_page(scored, labels)
+    if box is not None:
+        pages.append(box)
+    if not cfg.survival:
+        return pages
+    frames = {c: f for c, f in scored.items() if {"time", "event"} <= set(f.columns) and f["event"].sum() > 0}
+    if not frames:
+        return pages
+    unit = cfg.survival.get("unit", "")
+    marks = landmarks_for(cfg.survival, frames[next(iter(frames))]["time"])
+    try:
+        clinical = _clinical_by_cohort(result, frames)
+        note = None
+    except (RadguiError, OSError, KeyError) as exc:
+        clinical, note = {}, f"clinical variables could not be re-read for the Cox table ({exc}); Radscore only"
+    pages.append(cox_page(frames, clinical, cfg.clinical_variables if clinical else {}, unit))
+    if note:
+        pages.append(lambda pdf: _note_page(pdf, "Cox regression", [note]))
+    cutoff = result.metrics.get("cutoff", {}).get("value", 0.5)
+    pages.append(km_page(frames, cutoff, marks, unit, labels, direction, outcome_name))
+    if "train" in frames and "linear_predictor" in frames["train"].columns:
+        pages.append(td_roc_page(frames, frames["train"], marks, unit, direction=direction))
+    return pages
+
+
+def survival_extra_pages(result) -> list:
+    """Extra pages of a survival-only :class:`TrainResult`: time-dependent ROC of the Cox linear predictor at the
+    landmark times and the horizon, and K-M by predicted group with medians and landmark rates."""
+    cfg = result.config
+    frames = {c: f for c, f in result.predictions.items() if {"time", "event", "linear_predictor"} <= set(f.columns)
+              and f["event"].sum() > 0}
+    if not frames or "train" not in frames:
+        return []
+    unit = cfg.survival.get("unit", "")
+    marks = tuple(sorted(set(landmarks_for(cfg.survival, frames["train"]["time"]))
+                         | {float(cfg.survival.get("horizon") or 0)} - {0.0}))
+    cutoff = result.metrics.get("cutoff", {}).get("value", float(np.median(frames["train"]["linear_predictor"])))
+    return [td_roc_page(frames, frames["train"], marks, unit, what="Cox linear predictor"),
+            km_page(frames, cutoff, marks, unit, score="linear_predictor", observed=False)]
