@@ -19,7 +19,6 @@ config replaces it (``radgui.model.learners.check_step_order``).
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Mapping, Sequence
 
@@ -328,13 +327,10 @@ class ComBat(TransformerMixin, BaseEstimator):
         if unknown:
             raise ClinicalValueError(f"center(s) {unknown} were not in the training data; ComBat cannot "
                                      f"harmonise them (known centers: {self.levels_})")
-        data = X.to_numpy(dtype=float)
-        stand_mean = self.grand_mean_ + covs @ self.beta_
-        sd = np.sqrt(self.var_pooled_)
-        s = (data - stand_mean) / sd
         idx = np.array([self.levels_.index(b) for b in batch])
-        adj = (s - self.gamma_star_[idx]) / np.sqrt(self.delta_star_[idx])
-        return pd.DataFrame(adj * sd + stand_mean, index=X.index, columns=X.columns)
+        adj = combat_adjust(X.to_numpy(dtype=float), covs, self.grand_mean_, self.beta_, self.var_pooled_,
+                            self.gamma_star_[idx], self.delta_star_[idx])
+        return pd.DataFrame(adj, index=X.index, columns=X.columns)
 
     def get_feature_names_out(self, input_features=None):
         return self.feature_names_in_
@@ -407,15 +403,29 @@ def combat_apply_one(combat: Mapping, values: Mapping[str, float],
         raise ClinicalValueError(f"center '{combat['batch']}' = {center!r} is not one of the training centers "
                                  f"{sorted(combat['batches'])}; ComBat cannot harmonise it")
     est = combat["batches"][key]
-    covs = np.array([float(clinical[c]) for c in combat["covariates"]])
-    beta = np.asarray(combat["covariate_beta"], dtype=float).reshape(len(covs), len(combat["features"]))
-    out = {}
-    for i, f in enumerate(combat["features"]):
-        stand = combat["grand_mean"][i] + (covs @ beta[:, i] if len(covs) else 0.0)
-        sd = math.sqrt(combat["var_pooled"][i])
-        z = (values[f] - stand) / sd
-        out[f] = (z - est["gamma"][i]) / math.sqrt(est["delta"][i]) * sd + stand
-    return out
+    features = list(combat["features"])
+    covs = np.array([[float(clinical[c]) for c in combat["covariates"]]])
+    beta = np.asarray(combat["covariate_beta"], dtype=float).reshape(covs.shape[1], len(features))
+    adj = combat_adjust(np.array([[float(values[f]) for f in features]]), covs,
+                        np.asarray(combat["grand_mean"], dtype=float), beta,
+                        np.asarray(combat["var_pooled"], dtype=float),
+                        np.asarray(est["gamma"], dtype=float)[None], np.asarray(est["delta"], dtype=float)[None])
+    return dict(zip(features, adj[0].tolist()))
+
+
+def combat_adjust(data, covs, grand_mean, beta, var_pooled, gamma, delta) -> np.ndarray:
+    """ComBat's adjustment of rows with given estimates (Johnson et al. 2007; the one implementation).
+
+    ``data`` (n, p) features, ``covs`` (n, q) covariates, ``grand_mean`` and
+    ``var_pooled`` (p,), ``beta`` (q, p), ``gamma`` and ``delta`` (n, p): the
+    batch estimates of each row's batch. Each feature is standardised by the
+    covariate-adjusted mean and pooled SD, its batch location and scale
+    removed, and put back on the original scale. :meth:`ComBat.transform` (a
+    cohort) and :func:`combat_apply_one` (one patient from a bundle) both call it.
+    """
+    stand_mean = grand_mean + covs @ beta
+    sd = np.sqrt(var_pooled)
+    return ((data - stand_mean) / sd - gamma) / np.sqrt(delta) * sd + stand_mean
 
 
 # --------------------------------------------------------------------------
