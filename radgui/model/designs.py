@@ -97,7 +97,7 @@ def check_subset(spec, fail, where: str) -> dict:
     out = {}
     for k, v in spec.items():
         v = [v] if isinstance(v, str) else v
-        if not isinstance(v, list) or not v or not all(isinstance(s, str) and s for s in v):
+        if not isinstance(v, list) or not v or not all(isinstance(s, str) and (s or k == "roi") for s in v):
             fail(f"{where}.{k} must be a non-empty list of strings, got {v!r}")
         if k in ("regex", "exclude"):
             for s in v:
