@@ -475,6 +475,18 @@ def _estimator(model: StudyModel, config, icc, seed):
     return rad
 
 
+@dataclass
+class Comparison:
+    """What :func:`iter_compare` returns: the models, their comparison, and per-cohort prediction frames."""
+
+    models: list
+    metrics: dict
+    frames: dict
+    final: StudyModel
+    reason: str
+    split: dict
+
+
 def iter_study(config) -> Generator[Step, None, object]:
     """Run every model of a ``models:``/``grid:`` config on one split and one fold plan; returns a TrainResult.
 
@@ -484,8 +496,25 @@ def iter_study(config) -> Generator[Step, None, object]:
     ``result.comparison`` (per cohort, a frame of every model's validated
     predictions) added.
     """
+    from radgui.model.train import iter_train
+
+    cmp = yield from iter_compare(config)
+    final, reason, split_info, comparison, models = cmp.final, cmp.reason, cmp.split, cmp.metrics, cmp.models
+    yield Step(0, None, f"building the final model ({final.name})")
+    final_cfg = final_config(config, final, split_info)
+    result = yield from iter_train(final_cfg)
+    result.config = config
+    result.metrics["comparison"] = comparison
+    result.metrics["study"] = {"final": final.name, "final_reason": reason, "n_models": len(models)}
+    result.comparison = cmp.frames
+    result.study_models = models
+    return result
+
+
+def iter_compare(config) -> Generator[Step, None, Comparison]:
+    """The comparison stage of :func:`iter_study`: every model's nested CV on one fold plan, fits, comparison."""
     from radgui.model.learners import set_seed
-    from radgui.model.train import _class_counts, _read_icc, iter_train, load_cohort, split_cohorts
+    from radgui.model.train import _class_counts, _read_icc, load_cohort, split_cohorts
     from radgui.model.validation import fold_plan, iter_repeated_cv, score
     from radgui.stats import youden_cutoff
 
@@ -564,18 +593,7 @@ def iter_study(config) -> Generator[Step, None, object]:
     comparison["split"] = split_info
     comparison["nri_cutoffs"] = cuts
 
-    yield Step(done, total, f"building the final model ({final.name})")
-    final_cfg = final_config(config, final, split_info)
-    result = yield from iter_train(final_cfg)
-    result.config = config
-    result.metrics["comparison"] = comparison
-    result.metrics["study"] = {"final": final.name, "final_reason": reason, "n_models": len(models)}
-    if split_info.get("smd") is not None:
-        result.metrics["split"] = split_info
-    result.comparison = frames
-    result.study_models = models
-    yield Step(total, total, "done")
-    return result
+    return Comparison(models, comparison, frames, final, reason, split_info)
 
 
 def final_config(config, final: StudyModel, split_info: dict):
