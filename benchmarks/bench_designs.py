@@ -10,9 +10,10 @@ comparison with DeLong, NRI, IDI on every cohort). Each model is
 
 It runs at 1 and 2 joblib workers and on a Dask ``LocalCluster`` (2 workers,
 1 thread each) through joblib's dask backend (``--scheduler ADDRESS``
-connects to an existing Dask scheduler instead). Quick by default (R = 2,
-about a minute); ``--full`` is the issue's size (R = 100). Everything that
-ran is printed as a table.
+connects to an existing Dask scheduler instead). Quick by default (R = 1 on
+150 x 400 features, about a minute on a free 2-core machine); ``--full`` is
+the issue's size (R = 100 on 150 x 1,000). Everything that ran is printed as
+a table.
 
 Run: ``.venv/bin/python benchmarks/bench_designs.py [--full] [--repeats R] [--jobs 1 2] [--scheduler ADDR|none]``
 """
@@ -69,20 +70,22 @@ def timed(cfg):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="the issue's size: 4 models x 100 x 5-fold")
-    parser.add_argument("--quick", action="store_true", help="2 repeats (the default)")
+    parser.add_argument("--quick", action="store_true", help="1 repeat, 400 features (the default)")
     parser.add_argument("--repeats", type=int)
+    parser.add_argument("--features", type=int, help="feature columns in all (4 models share them equally)")
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--scheduler", default="local",
                         help="'local' (a 2-worker LocalCluster, the default), a scheduler address, or 'none'")
     args = parser.parse_args(argv)
-    repeats = args.repeats or (100 if args.full else 2)
+    repeats = args.repeats or (100 if args.full else 1)
+    p = args.features or (1000 if args.full else 400)
     import warnings
 
     warnings.simplefilter("ignore")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        write_cohort(folder)
+        write_cohort(folder, p=p)
         for jobs in args.jobs:
             wall, res = timed(config(folder, repeats, jobs))
             rows.append((f"joblib, {jobs} job(s)", wall, res))
@@ -108,7 +111,7 @@ def main(argv=None):
                     client.close()
                     if cluster is not None:
                         cluster.close()
-    print(f"4 models x {repeats} x 5-fold nested CV, 150 patients x 1,000 features (250 per model); "
+    print(f"4 models x {repeats} x 5-fold nested CV, 150 patients x {p:,} features ({p // 4} per model); "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs")
     print(f"{'backend':<32} {'wall s':>8} {'s/fold-fit':>10}  validated AUC per model (out-of-fold)")
     ref = None
