@@ -161,3 +161,38 @@ def test_cli_bad_study_config_is_one_line_exit_2(tmp_path):
     assert p.returncode == 2
     assert p.stderr.strip().count("\n") == 0 and "duplicate model name 'a'" in p.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_cli_summary_has_one_line_per_model(study):
+    from radgui.cli.train import summary_line
+
+    _, _, r = study
+    lines = summary_line(r.metrics).splitlines()
+    assert lines[0].startswith("final model: ring6mm (no model was marked final: true")
+    assert lines[1].startswith("combined model AUC (test): ")
+    model_lines = [ln for ln in lines if ln.startswith("model ")]
+    assert [ln.split(":")[0] for ln in model_lines] == ["model tumour", "model ring3mm", "model ring6mm",
+                                                        "model clinical"]
+    assert "cross-validated AUC" in model_lines[0] and "centre B AUC" in model_lines[0]
+    assert "train AUC" not in model_lines[0]  # apparent numbers are not summarised
+
+
+def test_single_model_run_with_external_cohorts_and_fixed_split_seed(tmp_path):
+    feats, clin = cohort(n=80, per=1, strength=1.0, seed=9, rois=("ring6mm",), types=("original",))
+    ef, ec = cohort(n=40, per=1, strength=1.0, seed=10, rois=("ring6mm",), types=("original",))
+    ef.to_csv(tmp_path / "ef.csv", index=False)
+    ec.to_csv(tmp_path / "ec.csv", index=False)
+    doc = _doc(tmp_path, feats, clin, split={"method": "holdout", "test_fraction": 0.3, "seed": 123},
+               external=[{"name": "B", "features": "ef.csv", "clinical": "ec.csv"},
+                         {"name": "C", "features": "ef.csv", "clinical": "ec.csv"}])
+    doc["validation"] = {"repeats": 0, "folds": 3, "bootstrap": 0, "n_jobs": 1}
+    r = train(config_from_dict(doc, base=tmp_path))
+    from radgui.model.validation import holdout_split
+
+    assert r.metrics["split"] == {"method": "holdout", "seed": 123}
+    _, te = holdout_split(clin["response"].to_numpy(), 0.3, seed=123)
+    assert sorted(r.predictions["test"].index) == sorted(clin["patient_id"].iloc[te])
+    assert r.metrics["models"]["B"]["n"] == 40 and r.metrics["models"]["C"]["combined"]["auc"] == pytest.approx(
+        r.metrics["models"]["B"]["combined"]["auc"])
+    assert r.metrics["cohort"]["external_cohorts"] == {"B": {"n": 40, "events": 20}, "C": {"n": 40, "events": 20}}
+    assert r.metrics["headline"]["source"] == "test"
