@@ -34,7 +34,7 @@ from radgui.model.clinical import ClinicalLogistic, CombinedModel, radscore_of
 from radgui.model.config import TrainConfig, load_config
 from radgui.model.learners import build_pipeline, set_seed
 from radgui.model.steps import GROUP_LEVEL, groups_of
-from radgui.model.validation import holdout_split, iter_bootstrap_optimism, iter_repeated_cv, score
+from radgui.model.validation import iter_bootstrap_optimism, iter_repeated_cv, score
 from radgui.progress import Step, run
 
 MODEL_NAMES = {"radiomics": "Radiomics", "clinical": "Clinical", "combined": "Combined"}
