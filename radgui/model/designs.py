@@ -624,8 +624,10 @@ def choose_final(models, comparison, test_name) -> tuple[StudyModel, str]:
     best = max(cand, key=lambda m: (aucs[m.name] if math.isfinite(aucs[m.name]) else -1))
     what = {"cross-validated": "nested cross-validation (out-of-fold)", "train": "training (apparent!)"}.get(
         source, f"{source} cohort")
+    caveat = "" if source == "cross-validated" else (
+        f"; no cross-validation ran, so the {what} AUC both chose the model and validates it: it is optimistic")
     return best, (f"no model was marked final: true; {best.name} has the best {what} AUC "
-                  f"({aucs[best.name]:.3f}) of the radiomics and combined models")
+                  f"({aucs[best.name]:.3f}) of the radiomics and combined models{caveat}")
 
 
 def _model_entry(m: StudyModel, final) -> dict:
