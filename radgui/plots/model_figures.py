@@ -224,9 +224,12 @@ class ModelComparisonDisplay:
         for ax, what in ((roc_ax, "ROC"), (pr_ax, "Precision-recall"), (dca_ax, "Decision curves")):
             if ax is not None:
                 ax.set_title(f"{what}: {self.cohort}", fontsize=8)
-                leg = ax.get_legend()
-                if leg is not None:
-                    for t in leg.get_texts():
-                        t.set_fontsize(6)
+                handles, labels = ax.get_legend_handles_labels()
+                seen = {}
+                for h, lab in zip(handles, labels):  # one "No skill"/"Chance"/"Treat all" entry, not one per model
+                    seen.setdefault(lab, h)
+                if seen:
+                    ax.legend(list(seen.values()), list(seen), fontsize=6,
+                              loc="lower left" if what == "Precision-recall" else "best")
                 drawn.append(ax)
         return drawn
