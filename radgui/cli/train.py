@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from radgui.model.workflow import summary_line  # noqa: F401 - moved to the engine; re-exported here
+from radgui.model.workflow import summary_line  # the engine's; re-exported for callers of radgui.cli.train
 
 NAME = "train"
 HELP = ("Train and validate a model from a YAML config; write model.radgui-model, report.pdf, metrics.json "
@@ -21,9 +21,8 @@ def add_arguments(parser):
 def run(args) -> int:
     from radgui.files import check_writable
     from radgui.model.config import load_config
-    from radgui.model.train import iter_train
+    from radgui.model.workflow import iter_train_and_report
     from radgui.progress import run as run_steps
-    from radgui.report.model_report import report_from_training
 
     config = load_config(args.config)
     if args.jobs is not None:
@@ -39,16 +38,12 @@ def run(args) -> int:
         pct = f"{100 * frac:5.1f}% " if frac is not None else "       "
         print(f"\r{pct}{step.message[:90]:<90}", end="", file=sys.stderr, flush=True)
 
-    result = run_steps(iter_train(config), show)
+    result, written = run_steps(iter_train_and_report(config, args.out), show)  # the Train dock's function too
     if not args.quiet:
         print(file=sys.stderr)
-    bundle, pdf, metrics = report_from_training(result, args.out)
-    written = [bundle, pdf, metrics]
-    if result.prediction_table is not None:
-        written.append(bundle.with_name("predictions.csv"))
     print(summary_line(result.metrics))
     for p in written:
         print(f"wrote {p}")
-    print(f"wrote {bundle.with_name('manifest.json')}")
+    print(f"wrote {written[0].with_name('manifest.json')}")
     return 0
 

@@ -48,7 +48,8 @@ CONFIG_VERSION = 1
 
 _TOP = {"schema_version", "name", "features", "clinical", "id_column", "outcome", "survival", "center",
         "icc_table", "clinical_variables", "feature_preset", "split", "steps", "learner", "clinical_model",
-        "validation", "seed", "intended_use", "combat_covariates", "group"}
+        "validation", "seed", "intended_use", "combat_covariates", "group",
+        "models", "grid", "external", "comparison"}  # study designs: see radgui.model.designs
 OUTCOME_DIRECTIONS = ("adverse", "favourable")
 LEARNER_KEYS = {"lasso": set(), "logistic": set(), "svm": {"tune"}, "rf": {"tune"}, "xgboost": {"tune"},
                  "stacking": {"tune", "meta", "stack_folds"}}
@@ -119,6 +120,11 @@ class TrainConfig:
     intended_use: str = "Research use only, not for clinical decisions."
     source: Path | None = None
     raw: dict = field(default_factory=dict)
+    models: list = field(default_factory=list)         # several models in one run (radgui.model.designs)
+    comparison: dict = field(default_factory=dict)
+    external: list = field(default_factory=list)       # external cohorts: [{name, features, clinical}]
+    feature_columns: list | None = None                # the model's columns (a subset of the feature table)
+    model_variables: list | None = None                # the clinical variables the models use (default: all)
 
     def to_dict(self) -> dict:
         """The config as written (paths as given), for provenance and the GUI."""
@@ -221,9 +227,9 @@ def config_from_dict(doc: Any, base: str | Path = ".", source: str | Path | None
         fail("'clinical_variables' are listed but no 'clinical' table is given")
 
     split = mapping("split", doc.get("split", {"method": "holdout", "test_fraction": 0.3}),
-                    {"method", "test_fraction", "features", "clinical"})
+                    {"method", "test_fraction", "features", "clinical", "balance", "seed"})
     method = split.setdefault("method", "holdout")
-    used = {"holdout": {"method", "test_fraction"}, "external": {"method", "features", "clinical"},
+    used = {"holdout": {"method", "test_fraction", "balance", "seed"}, "external": {"method", "features", "clinical"},
             "none": {"method"}}.get(method)
     if used is not None and set(split) - used:
         fail(f"key(s) {sorted(set(split) - used)} under 'split' are not used by split.method {method!r} "
@@ -232,6 +238,22 @@ def config_from_dict(doc: Any, base: str | Path = ".", source: str | Path | None
         tf = split.setdefault("test_fraction", 0.3)
         if not isinstance(tf, (int, float)) or not 0 < tf < 1:
             fail(f"split.test_fraction must be between 0 and 1, got {tf!r}")
+        if "seed" in split and (not isinstance(split["seed"], int) or isinstance(split["seed"], bool)
+                                or not 0 <= split["seed"] <= MAX_SEED):
+            fail(f"split.seed must be an integer from 0 to {MAX_SEED}, got {split['seed']!r}")
+        if split.get("balance") is not None:
+            bal = mapping("split.balance", split["balance"], {"max_smd", "tries"})
+            bal.setdefault("max_smd", 0.1)
+            bal.setdefault("tries", 100)
+            if not isinstance(bal["max_smd"], (int, float)) or isinstance(bal["max_smd"], bool) \
+                    or not bal["max_smd"] > 0:
+                fail(f"split.balance.max_smd must be a positive number, got {bal['max_smd']!r}")
+            if not isinstance(bal["tries"], int) or isinstance(bal["tries"], bool) or not 1 <= bal["tries"] <= 10000:
+                fail(f"split.balance.tries must be an integer from 1 to 10000, got {bal['tries']!r}")
+            if not doc.get("clinical_variables"):
+                fail("split.balance compares the clinical variables of the two cohorts: list "
+                     "'clinical_variables'")
+            split["balance"] = bal
     elif method == "external":
         split["features"] = path_of("split.features", split.get("features"), required=True)
         split["clinical"] = path_of("split.clinical", split.get("clinical"))
@@ -307,7 +329,37 @@ def config_from_dict(doc: Any, base: str | Path = ".", source: str | Path | None
     if group is not None and (not isinstance(group, str) or not group):
         fail(f"group must name the patient column (a string), got {group!r}")
 
+    models, comparison, external = [], {}, []
+    if doc.get("models") is not None or doc.get("grid") is not None or doc.get("comparison") is not None:
+        from radgui.model.designs import parse_study
+
+        if outcome is None:
+            fail("'models:'/'grid:' compare binary-outcome models; a survival-only config (no 'outcome') "
+                 "trains one model")
+
+        def validate_model(m_steps, m_learner, where):
+            sub = {k: v for k, v in doc.items() if k not in ("models", "grid", "comparison", "external")}
+            sub["steps"], sub["learner"] = m_steps, m_learner
+            try:
+                c = config_from_dict(sub, base=base, source=source)
+            except ConfigError as exc:
+                raise ConfigError(f"{where}: {exc.reason}", where_path) from None
+            return c.steps, c.learner
+
+        where_path = where
+        models, comparison = parse_study(doc, fail, validate_model)
+        if doc.get("comparison") is not None and not models:
+            fail("'comparison' settings need 'models:' or 'grid:'")
+    if doc.get("external") is not None:
+        from radgui.model.designs import check_externals
+
+        if outcome is None:
+            fail("'external:' cohorts are read by binary-outcome models; a survival model uses "
+                 "split.method: external")
+        external = check_externals(doc.get("external"), fail, path_of)
+
     return TrainConfig(
+        models=models, comparison=comparison, external=external,
         features=path_of("features", doc.get("features"), required=True),
         clinical=path_of("clinical", doc.get("clinical")),
         outcome=outcome, name=str(doc.get("name", "radiomics model")),

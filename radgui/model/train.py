@@ -34,7 +34,7 @@ from radgui.model.clinical import ClinicalLogistic, CombinedModel, radscore_of
 from radgui.model.config import TrainConfig, load_config
 from radgui.model.learners import build_pipeline, bundle_radscore, set_seed
 from radgui.model.steps import GROUP_LEVEL, groups_of
-from radgui.model.validation import holdout_split, iter_bootstrap_optimism, iter_repeated_cv, score
+from radgui.model.validation import iter_bootstrap_optimism, iter_repeated_cv, score
 from radgui.progress import Step, run
 
 MODEL_NAMES = {"radiomics": "Radiomics", "clinical": "Clinical", "combined": "Combined"}
@@ -80,6 +80,8 @@ class TrainResult:
     cohort_tables: dict = field(default_factory=dict)  # cohort -> DataFrame
     methods: str = ""
     prediction_table: pd.DataFrame | None = None      # predictions.csv: one row per patient and cohort
+    comparison: dict = field(default_factory=dict)    # multi-model run: cohort -> every model's predictions
+    study_models: list = field(default_factory=list)  # multi-model run: radgui.model.designs.StudyModel
 
 
 # ------------------------------------------------------------------ loading
@@ -265,9 +267,13 @@ def iter_train(config: TrainConfig | str | Path) -> Generator[Step, None, TrainR
     """Run a training config end to end (see module docstring); yields progress steps."""
     if not isinstance(config, TrainConfig):
         config = load_config(config)
+    if config.models:  # several models in one run: radgui.model.designs
+        from radgui.model.designs import iter_study
+
+        return (yield from iter_study(config))
     seed = config.seed
     yield Step(0, None, "reading tables")
-    cohort = load_cohort(config, config.features, config.clinical)
+    cohort = load_cohort(config, config.features, config.clinical, feature_columns=config.feature_columns)
     if config.outcome is None:  # survival-only: enough events and a horizon within follow-up, before splitting
         from radgui.model.train_survival import check_survival_cohort
 
@@ -276,19 +282,7 @@ def iter_train(config: TrainConfig | str | Path) -> Generator[Step, None, TrainR
     if "icc" in config.steps and icc is None:
         raise ConfigError("step 'icc' needs 'icc_table'")
 
-    method = config.split["method"]
-    _check_sizes(config, cohort)
-    if method == "holdout":
-        tr, te = holdout_split(cohort.y, config.split["test_fraction"], seed=seed, groups=cohort.groups)
-        train_c, test_c, test_name = cohort.subset(np.sort(tr)), cohort.subset(np.sort(te)), "test"
-        _check_test_cohort(config, test_c)
-    elif method == "external":
-        train_c = cohort
-        test_c = load_cohort(config, config.split["features"], config.split.get("clinical"),
-                             feature_columns=list(cohort.features.columns))
-        test_name = "external"
-    else:
-        train_c, test_c, test_name = cohort, None, None
+    train_c, test_c, test_name, externals, split_info = split_cohorts(config, cohort)
     if config.outcome is None:
         from radgui.model.train_survival import iter_train_survival
 
@@ -300,7 +294,9 @@ def iter_train(config: TrainConfig | str | Path) -> Generator[Step, None, TrainR
                           f"{config.validation['folds']}-fold cross-validation needs at least "
                           f"{config.validation['folds']} of each (lower validation.folds or add patients)")
 
-    variables = config.clinical_variables
+    all_variables = config.clinical_variables
+    variables = all_variables if config.model_variables is None else \
+        {v: all_variables[v] for v in config.model_variables}
     rad = build_pipeline(config.steps, config.learner, icc=icc, seed=seed)
     models = {"radiomics": (rad, lambda c: c.features)}
     if variables:
@@ -362,6 +358,8 @@ def iter_train(config: TrainConfig | str | Path) -> Generator[Step, None, TrainR
     preds = {"train": _predictions(fitted, models, train_c)}
     if test_c is not None:
         preds[test_name] = _predictions(fitted, models, test_c)
+    for ename, ec in externals.items():
+        preds[ename] = _predictions(fitted, models, ec)
     if cv_pred:
         frame = preds["train"][["y"] + (["time", "event"] if train_c.time is not None else [])].copy()
         for name, p in cv_pred.items():
@@ -386,6 +384,7 @@ def iter_train(config: TrainConfig | str | Path) -> Generator[Step, None, TrainR
     direction = config.outcome.get("direction", "adverse")
     for cohort_name, frame in preds.items():
         groups = train_c.groups if cohort_name in ("train", "cross-validated") else \
+            externals[cohort_name].groups if cohort_name in externals else \
             (test_c.groups if test_c is not None else None)
         metrics["models"][cohort_name] = _cohort_metrics(frame, list(models), cutoff, groups=groups, seed=seed)
         for mname in models:
@@ -413,19 +412,60 @@ def iter_train(config: TrainConfig | str | Path) -> Generator[Step, None, TrainR
     metrics["cohort"] = {"n_train": int(len(train_c.y)), "events_train": int(train_c.y.sum()),
                          "n_test": None if test_c is None else int(len(test_c.y)),
                          "events_test": None if test_c is None else int(test_c.y.sum()),
-                         "n_features": int(cohort.features.shape[1]), "test_cohort": test_name}
-    tables = {"train": cohort_table(train_c, variables)}
+                         "n_features": int(cohort.features.shape[1]), "test_cohort": test_name,
+                         "external_cohorts": {k: {"n": int(len(c.y)), "events": int(c.y.sum())}
+                                              for k, c in externals.items()}}
+    metrics["split"] = split_info
+    tables = {"train": cohort_table(train_c, all_variables)}
     if test_c is not None:
-        tables[test_name] = cohort_table(test_c, variables)
+        tables[test_name] = cohort_table(test_c, all_variables)
+    for ename, ec in externals.items():
+        tables[ename] = cohort_table(ec, all_variables)
     metrics["cohort_tables"] = {k: t.to_dict(orient="records") for k, t in tables.items()}
     result = TrainResult(config=config, bundle=bundle, metrics=metrics, predictions=preds,
                          radiomics=fitted["radiomics"], combined=final, clinical=fitted.get("clinical"),
                          cohort_tables=tables, prediction_table=_prediction_table(
-                             preds, test_name, cutoff, direction, config.outcome.get("label", config.outcome["column"])))
+                             preds, test_name, cutoff, direction, config.outcome.get("label", config.outcome["column"]),
+                             externals=list(externals)))
     result.methods = methods_paragraph(result)
     metrics["methods"] = result.methods
     yield Step(total, total, "done")
     return result
+
+
+def split_cohorts(config: TrainConfig, cohort: Cohort):
+    """``(train, test, test_name, externals, split_info)``: the configured split and the ``external:`` cohorts.
+
+    A holdout split is re-drawn until the clinical table is balanced when
+    ``split.balance`` asks for it (:func:`radgui.model.designs.balanced_holdout`);
+    ``split_info`` records the split seed used (and the SMDs).
+    """
+    method = config.split["method"]
+    _check_sizes(config, cohort)
+    split_info: dict = {"method": method}
+    if method == "holdout":
+        from radgui.model.designs import balanced_holdout
+
+        tr, te, info = balanced_holdout(cohort, config, config.seed)
+        split_info.update(info)
+        train_c, test_c, test_name = cohort.subset(np.sort(tr)), cohort.subset(np.sort(te)), "test"
+        _check_test_cohort(config, test_c)
+    elif method == "external":
+        train_c = cohort
+        test_c = load_cohort(config, config.split["features"], config.split.get("clinical"),
+                             feature_columns=list(cohort.features.columns))
+        test_name = "external"
+    else:
+        train_c, test_c, test_name = cohort, None, None
+    externals = {}
+    for e in getattr(config, "external", None) or []:
+        externals[e["name"]] = load_cohort(config, e["features"], e["clinical"],
+                                           feature_columns=list(cohort.features.columns))
+        _, n1, n0 = _units(externals[e["name"]])
+        if min(n1, n0) < 1:
+            raise ConfigError(f"external cohort '{e['name']}' has {n1} positive and {n0} negative outcomes; "
+                              "both are needed", e["features"])
+    return train_c, test_c, test_name, externals, split_info
 
 
 def train(config: TrainConfig | str | Path, callback=None) -> TrainResult:
@@ -698,8 +738,8 @@ def _headline(metrics: dict, test_name) -> dict:
     return out
 
 
-def _prediction_table(preds: dict, test_name, cutoff: float, direction: str, outcome: str = "the outcome"
-                      ) -> pd.DataFrame:
+def _prediction_table(preds: dict, test_name, cutoff: float, direction: str, outcome: str = "the outcome",
+                      externals=()) -> pd.DataFrame:
     """``predictions.csv``: one row per patient (row) and cohort, apparent and out-of-fold predictions."""
     from radgui.model.config import risk_group_label
 
@@ -708,7 +748,7 @@ def _prediction_table(preds: dict, test_name, cutoff: float, direction: str, out
 
     frames = []
     for name, kind in (("train", "apparent (training)"), (test_name, "held-out" if test_name == "test" else
-                                                         "external")):
+                                                         "external"), *((e, "external") for e in externals)):
         if name is None or name not in preds:
             continue
         f = preds[name]

@@ -78,6 +78,7 @@ class CVResult:
     repeat_auc: np.ndarray
     repeats: int
     folds: int
+    fold_ids: np.ndarray | None = field(default=None, repr=False)  # repeats x n: the fold of each row
 
     def summary(self) -> dict:
         return {"auc_of_mean_prediction": float(self.auc), "auc_mean": float(np.mean(self.repeat_auc)),
@@ -87,20 +88,15 @@ class CVResult:
                 "repeats": self.repeats, "folds": self.folds}
 
 
-def iter_repeated_cv(estimator, X, y, *, repeats: int = 100, folds: int = 5, seed: int = 0,
-                     n_jobs: int = 1, groups=None) -> Generator[Step, None, CVResult]:
-    """Repeated stratified k-fold CV of a whole pipeline (nested when it tunes inside).
+def fold_plan(y, groups=None, repeats: int = 100, folds: int = 5, seed: int = 0) -> list[tuple]:
+    """The outer folds of repeated CV: ``[(repeat, train_idx, test_idx, fit_seed), ...]``.
 
-    Each patient gets the mean of its out-of-fold predictions over repeats.
-    Yields a :class:`Step` per finished fold; returns a :class:`CVResult`.
-    ``repeats=1`` is plain k-fold CV. Rows of one patient (``groups``, or the
-    ``group`` index level of ``X``) always fall in the same fold
-    (``StratifiedGroupKFold``).
+    A function of ``y``, ``groups``, ``repeats``, ``folds`` and ``seed`` only,
+    so that several models validated with one plan (``models:`` in a config)
+    see exactly the same folds; with ``groups`` a patient's rows are in one fold.
     """
     y = np.asarray(y)
     n = len(y)
-    if groups is None:
-        groups = groups_of(X)
     split_seeds = _seeds(seed, repeats)
     fit_seeds = _seeds(seed + 1 if seed is not None else None, repeats * folds)
     tasks = []
@@ -108,6 +104,28 @@ def iter_repeated_cv(estimator, X, y, *, repeats: int = 100, folds: int = 5, see
         cv = GroupedStratifiedKFold(folds, shuffle=True, random_state=split_seeds[r])
         for k, (tr, te) in enumerate(cv.split(np.zeros((n, 1)), y, groups)):
             tasks.append((r, tr, te, fit_seeds[r * folds + k]))
+    return tasks
+
+
+def iter_repeated_cv(estimator, X, y, *, repeats: int = 100, folds: int = 5, seed: int = 0,
+                     n_jobs: int = 1, groups=None, plan=None) -> Generator[Step, None, CVResult]:
+    """Repeated stratified k-fold CV of a whole pipeline (nested when it tunes inside).
+
+    Each patient gets the mean of its out-of-fold predictions over repeats.
+    Yields a :class:`Step` per finished fold; returns a :class:`CVResult`.
+    ``repeats=1`` is plain k-fold CV. Rows of one patient (``groups``, or the
+    ``group`` index level of ``X``) always fall in the same fold
+    (``StratifiedGroupKFold``). ``plan`` (from :func:`fold_plan`) gives the
+    folds explicitly (several models on one plan share every fold).
+    """
+    y = np.asarray(y)
+    n = len(y)
+    if groups is None:
+        groups = groups_of(X)
+    tasks = fold_plan(y, groups, repeats, folds, seed) if plan is None else list(plan)
+    fold_ids = np.full((repeats, n), -1)
+    for i, (r, _, te, _) in enumerate(tasks):
+        fold_ids[r, te] = i % folds
     preds = np.full((repeats, n), np.nan)
     total = len(tasks)
     yield Step(0, total, f"cross-validation: {repeats} x {folds}-fold")
@@ -122,7 +140,7 @@ def iter_repeated_cv(estimator, X, y, *, repeats: int = 100, folds: int = 5, see
         yield Step(done, total, f"cross-validation: fold {done} of {total}")
     repeat_auc = np.array([roc_auc_score(y, preds[r]) for r in range(repeats)])
     mean = preds.mean(axis=0)
-    return CVResult(mean, preds, float(roc_auc_score(y, mean)), repeat_auc, repeats, folds)
+    return CVResult(mean, preds, float(roc_auc_score(y, mean)), repeat_auc, repeats, folds, fold_ids)
 
 
 def repeated_cv(estimator, X, y, **kwargs) -> CVResult:

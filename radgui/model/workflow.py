@@ -68,7 +68,15 @@ def summary_line(m: dict) -> str:
                 f"apparent (training, optimistic): {f(h.get('apparent_auc'))}")
         if h.get("validated") is False:
             line = "warning: no validation ran, this AUC is the apparent one; " + line
-        return "\n".join([line] + [f"warning: {w}" for w in m.get("warnings", [])])
+        lines = [line]
+        comp = m.get("comparison")
+        if comp:  # a multi-model run: one line per model, validated AUCs only
+            lines.insert(0, f"final model: {comp['final']} ({comp['final_reason']})")
+            validated = [c for c in comp["cohorts"] if c != "train"]
+            for mm in comp["models"]:
+                lines.append(f"model {mm['name']}: " + "; ".join(
+                    f"{c} AUC {f(comp['cohorts'][c]['models'][mm['name']]['auc'])}" for c in validated))
+        return "\n".join(lines + [f"warning: {w}" for w in m.get("warnings", [])])
     s = m["survival"][test or "train"]
     return f"Cox model C-index ({test or 'training'}): {s['c_index_linear_predictor']:.3f}"
 

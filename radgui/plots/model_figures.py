@@ -187,3 +187,49 @@ class ConfusionMatrixDisplay:
         ax.set_title(title or "Confusion matrix", fontsize=9)
         self.ax_, self.figure_ = ax, ax.figure
         return self
+
+
+class ModelComparisonDisplay:
+    """Several models' ROC, precision-recall and decision curves overlaid, on one cohort's predictions.
+
+    Parameters
+    ----------
+    y : array-like of 0/1
+    predictions : mapping model name -> probabilities
+        Validated predictions (out-of-fold, held-out or external) as the
+        comparison of :mod:`radgui.model.designs` uses them.
+    cohort : str
+        Shown in the titles (with how the predictions were obtained).
+    """
+
+    def __init__(self, y, predictions, cohort: str = ""):
+        self.y = np.asarray(y, int)
+        self.predictions = {str(k): np.asarray(v, float) for k, v in predictions.items()}
+        self.cohort = cohort
+
+    def plot(self, roc_ax=None, pr_ax=None, dca_ax=None):
+        """Draw into up to three Axes (None: that panel is skipped); returns the Axes drawn."""
+        from radgui.plots.curves import DecisionCurveDisplay, PrecisionRecallDisplay, RocDisplay
+
+        drawn = []
+        for i, (name, p) in enumerate(self.predictions.items()):
+            short = _short(name, 24)
+            if roc_ax is not None:
+                RocDisplay.from_predictions(self.y, p, name=short, ax=roc_ax, chance_level=i == 0)
+            if pr_ax is not None:
+                PrecisionRecallDisplay.from_predictions(self.y, p, name=short, ax=pr_ax)
+            if dca_ax is not None:
+                DecisionCurveDisplay.from_predictions(self.y, p, np.arange(0.01, 0.96, 0.01), name=short,
+                                                      ax=dca_ax, references=i == 0)
+        for ax, what in ((roc_ax, "ROC"), (pr_ax, "Precision-recall"), (dca_ax, "Decision curves")):
+            if ax is not None:
+                ax.set_title(f"{what}: {self.cohort}", fontsize=8)
+                handles, labels = ax.get_legend_handles_labels()
+                seen = {}
+                for h, lab in zip(handles, labels):  # one "No skill"/"Chance"/"Treat all" entry, not one per model
+                    seen.setdefault(lab, h)
+                if seen:
+                    ax.legend(list(seen.values()), list(seen), fontsize=6,
+                              loc="lower left" if what == "Precision-recall" else "best")
+                drawn.append(ax)
+        return drawn

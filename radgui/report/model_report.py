@@ -195,7 +195,8 @@ def _text_page(pdf, title, paragraphs, tables=()):
 def write_report(pdf_path, *, title: str, summary: list[str], metrics: dict, predictions: dict,
                  models: list[str], cutoff: float, bundle=None, lasso=None, cohort_tables: dict | None = None,
                  survival: bool = False, time_unit: str = "", outcome_labels=("0", "1"),
-                 direction: str = "adverse", outcome_name: str = "the outcome", extra_pages=()) -> Path:
+                 direction: str = "adverse", outcome_name: str = "the outcome", extra_pages=(),
+                 comparison=None) -> Path:
     """Write the validation report PDF.
 
     Parameters
@@ -221,6 +222,11 @@ def write_report(pdf_path, *, title: str, summary: list[str], metrics: dict, pre
         The outcome's direction: names and colours of the Kaplan-Meier groups.
     outcome_name : str
         The outcome's name in group labels ("High probability of <outcome_name>").
+    extra_pages : sequence of callable(pdf)
+        Pages drawn at the end (:func:`radgui.report.extras.extra_pages`: selection frequencies,
+        Radscore by outcome, Cox tables, Kaplan-Meier landmarks, time-dependent ROC).
+    comparison : callable(pdf), optional
+        Draws the model comparison of a multi-model run before the metrics tables.
 
     Notes
     -----
@@ -352,6 +358,9 @@ def write_report(pdf_path, *, title: str, summary: list[str], metrics: dict, pre
             ax.set_title(f"Nomogram: {bundle.name}", fontsize=10)
             pdf.savefig(fig)
 
+        if comparison is not None:
+            comparison(pdf)
+
         # Metrics table
         fig = _figure()
         rows = []
@@ -482,4 +491,155 @@ def _training_report(result, pdf_path) -> Path:
                         survival=bool(cfg.survival), time_unit=(cfg.survival or {}).get("unit", ""),
                         direction=cfg.outcome.get("direction", "adverse"),
                         outcome_name=cfg.outcome.get("label", cfg.outcome["column"]),
-                        extra_pages=extra_pages(result))
+                        extra_pages=extra_pages(result),
+                        comparison=(lambda pdf: comparison_pages(pdf, result))
+                        if result.metrics.get("comparison") else None)
+
+
+def _rec(r) -> str:
+    if not r:
+        return "NA"
+    return f"{_fmt(r['value'])} [{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}] p {_p(r['p_value'])}"
+
+
+def _chunks(rows, n):
+    return [rows[i:i + n] for i in range(0, len(rows), n)] or [[]]
+
+
+def comparison_pages(pdf, result) -> None:
+    """Pages of a multi-model run (``models:``/``grid:``): design, per-cohort tables, pairwise tests, curves.
+
+    Every number comes from ``metrics["comparison"]``; the curves are drawn
+    from validated predictions (out-of-fold, held-out, external), and the
+    apparent training rows are labelled as such.
+    """
+    from radgui.errors import StatsInputError
+    from radgui.plots.curves import CalibrationDisplay
+    from radgui.plots.model_figures import ModelComparisonDisplay
+    from radgui.stats import calibration
+
+    comp = result.metrics["comparison"]
+    split = comp.get("split", {})
+    folds = comp.get("folds", {})
+    paras = [f"{len(comp['models'])} models were trained on one split and validated on one fold plan "
+             f"({folds.get('repeats')} x {folds.get('folds')}-fold nested cross-validation, the same folds for every "
+             f"model{'; a patient' + chr(39) + 's rows always in one fold' if folds.get('grouped') else ''}); each "
+             "model's selection and tuning were refitted inside every fold.",
+             f"Final (bundled) model: {comp['final']} ({comp['final_reason']}). Its own pages precede this "
+             "section; the bundle is its combined logistic model (Radscore"
+             + (" plus clinical variables" if any(m["final"] and m["clinical"] for m in comp["models"]) else "")
+             + ").",
+             "Cutoffs: each model's Youden cutoff on its training out-of-fold predictions; accuracy, sensitivity, "
+             "specificity, PPV and NPV in every cohort are at that cutoff. NRI and IDI are of the newer (row) model "
+             f"over the older; categorical NRI at risk cutoffs {comp.get('nri_cutoffs')}."]
+    if split.get("smd") is not None:
+        paras.append(f"Split: holdout re-drawn until every clinical variable's |SMD| <= {split['target_max_smd']} "
+                     f"({split['tries']} tries; split seed {split['seed']}; largest SMD {_fmt(split['max_smd'])}"
+                     f"{'' if split['balanced'] else ', TARGET NOT MET: the most balanced split was used'}): "
+                     + ", ".join(f"{k} {_fmt(v)}" for k, v in split["smd"].items()) + ".")
+    elif split.get("seed") is not None:
+        paras.append(f"Split: holdout, split seed {split['seed']}.")
+    rows = []
+    for m in comp["models"]:
+        sub = ", ".join(f"{k}: {'/'.join(v)}" for k, v in (m["subset"] or {}).items()) or \
+            ("clinical only" if m["kind"] == "clinical" else "all columns")
+        steps = ", ".join(m["steps"] or {}) if m["steps"] is not None else "-"
+        rows.append([("* " if m["final"] else "") + _short_name(m["name"]), m["kind"], textwrap.shorten(sub, 40),
+                     str(m["n_features"]), textwrap.shorten(steps, 30),
+                     (m["learner"] or {}).get("name", "clinical logistic"), _fmt(m["cutoff"]["value"])])
+    for chunk in _chunks(rows, 24):
+        fig = _figure()
+        gs = fig.add_gridspec(2, 1, height_ratios=[0.8, 1.2])
+        ax = fig.add_subplot(gs[0])
+        ax.axis("off")
+        ax.text(0, 1, "Model comparison: study design", fontsize=14, fontweight="bold", va="top",
+                transform=ax.transAxes)
+        ax.text(0, 0.9, "\n\n".join(textwrap.fill(p, 110) for p in paras), fontsize=7.5, va="top",
+                transform=ax.transAxes)
+        _table(fig.add_subplot(gs[1]), pd.DataFrame(chunk, columns=["model (* final)", "kind", "feature subset",
+                                                                    "features", "steps", "learner", "cutoff"]),
+               "Models", fontsize=6.5, col_widths=[0.16, 0.1, 0.3, 0.08, 0.2, 0.1, 0.07])
+        pdf.savefig(fig)
+    # resolved feature lists
+    lines = []
+    for m in comp["models"]:
+        if m["kind"] == "clinical":
+            lines.append(f"{m['name']}: clinical variables {', '.join(m['clinical'])}")
+            continue
+        feats = m["features"]
+        shown = ", ".join(feats[:12]) + (f", ... and {len(feats) - 12} more (all in metrics.json)"
+                                         if len(feats) > 12 else "")
+        lines.append(f"{m['name']} ({len(feats)} columns"
+                     + (f"; clinical: {', '.join(m['clinical'])}" if m["clinical"] else "") + f"): {shown}"
+                     + (f". Scout: kept {m['scout']['kept_on_training']} on the training cohort (AUC "
+                        + ", ".join(f"{k} {_fmt(v)}" for k, v in m["scout"]["auc_on_training"].items())
+                        + f"; threshold {m['scout']['threshold']})" if m.get("scout") else ""))
+    for chunk in _chunks(lines, 14):
+        fig = _figure()
+        ax = fig.add_subplot()
+        ax.axis("off")
+        ax.text(0, 1, "Feature subsets, resolved", fontsize=12, fontweight="bold", va="top", transform=ax.transAxes)
+        ax.text(0, 0.95, "\n".join(textwrap.fill(t, 120, subsequent_indent="    ") for t in chunk), fontsize=6.5,
+                va="top", transform=ax.transAxes, family="DejaVu Sans Mono")
+        pdf.savefig(fig)
+    # per-cohort tables
+    for c, cm in comp["cohorts"].items():
+        rows = [[_short_name(n), f"{_fmt(e['auc'])} [{_fmt(e['auc_ci_low'])}-{_fmt(e['auc_ci_high'])}]",
+                 f"{_fmt(e['pr_auc'])}", *(_fmt(e[k], 2) for k in ("accuracy", "sensitivity", "specificity", "ppv",
+                                                                   "npv")),
+                 _fmt(e.get("calibration", {}).get("slope"), 2), _fmt(e.get("calibration", {}).get("brier"))]
+                for n, e in cm["models"].items()]
+        pairs = [[_short_name(k.split(" vs ")[0]) + " vs " + _short_name(k.split(" vs ")[1]),
+                  f"{_fmt(d['delong']['diff'])} p {_p(d['delong']['p_value'])}", _rec(d["nri_continuous"]),
+                  _rec(d["nri_categorical"]), _rec(d["idi"])] for k, d in cm["pairs"].items()]
+        title = (f"{_cohort_label(c)}: n={cm['n']}, events={cm['events']}; predictions: {cm['prediction']}")
+        for i, chunk in enumerate(_chunks(pairs, 22)):
+            fig = _figure()
+            gs = fig.add_gridspec(2, 1, height_ratios=[1, 1.3])
+            if i == 0:
+                _table(fig.add_subplot(gs[0]), pd.DataFrame(rows, columns=[
+                    "model", "AUC [95% CI]", "PR-AUC", "acc", "sens", "spec", "PPV", "NPV", "cal. slope", "Brier"]),
+                       textwrap.fill("Model comparison, " + title, 110), fontsize=6.5,
+                       col_widths=[0.17, 0.2, 0.08, 0.07, 0.07, 0.07, 0.07, 0.07, 0.1, 0.08])
+            else:
+                fig.add_subplot(gs[0]).axis("off")
+            _table(fig.add_subplot(gs[1]), pd.DataFrame(chunk, columns=[
+                "new vs old", "AUC diff, DeLong p", "NRI continuous [CI] p", "NRI categorical [CI] p",
+                "IDI [CI] p"]), f"Pairwise comparisons, {c}", fontsize=5.5,
+                   col_widths=[0.2, 0.14, 0.22, 0.22, 0.22])
+            pdf.savefig(fig)
+    # curves overlaid (validated cohorts), calibration per model
+    for c, frame in result.comparison.items():
+        if c == "train" and len(result.comparison) > 1:
+            continue
+        names = [n for n in frame.columns if n != "y"]
+        fig = _figure()
+        axes = fig.subplots(3, 1)
+        ModelComparisonDisplay(frame["y"], {n: frame[n] for n in names},
+                               f"{c} ({_kind(c)})").plot(*axes)
+        pdf.savefig(fig)
+        k = len(names)
+        ncol = 3
+        nrow = math.ceil(k / ncol)
+        for start in range(0, nrow, 4):
+            fig = _figure()
+            axes = fig.subplots(4, ncol, squeeze=False).ravel()
+            for ax, n in zip(axes, names[start * ncol:(start + 4) * ncol]):
+                try:
+                    CalibrationDisplay(calibration(frame["y"], frame[n]), None, frame[n].to_numpy()).plot(ax)
+                except StatsInputError as exc:
+                    ax.axis("off")
+                    ax.text(0, 0.5, textwrap.fill(f"not computed: {exc.reason}", 40), fontsize=6,
+                            transform=ax.transAxes)
+                ax.set_title(f"Calibration: {_short_name(n)}", fontsize=7)
+                leg = ax.get_legend()
+                if leg is not None:
+                    leg.remove()
+            for ax in axes[len(names[start * ncol:(start + 4) * ncol]):]:
+                ax.axis("off")
+            fig.suptitle(f"Calibration per model, {c} ({_kind(c)})", fontsize=9)
+            pdf.savefig(fig)
+
+
+def _short_name(n: str, k: int = 28) -> str:
+    return n if len(n) <= k else n[:k - 1] + "\u2026"
