@@ -135,3 +135,35 @@ def test_hr_per_sd_of_radscore_equals_cox_on_standardised_radscore():
     assert term["hr_per_sd_ci_high"] == pytest.approx(hi, rel=1e-3)
     assert term["hr"] > 1e10 and term["hr_scale"] == "per 1 Radscore unit"   # the unscaled number, labelled
     assert 2 < term["hr_per_sd"] < 4
+
+
+class _FixedRadscore:
+    """A 'pipeline' whose Radscore is the first column (CoxCombined clones it): the screening is what is tested."""
+
+    def fit(self, X, y):
+        return self
+
+    def decision_function(self, X):
+        return X.iloc[:, 0].to_numpy(float)
+
+
+def test_a_clinical_variable_the_cox_screen_cannot_fit_is_reported_not_silently_p1():
+    from radgui.model.train_survival import CoxCombined
+
+    rng = np.random.default_rng(3)
+    n = 80
+    X = pd.DataFrame({"f0": rng.normal(size=n), "age": rng.normal(60, 8, n), "constant": np.full(n, 2.0)})
+    time = rng.exponential(np.exp(-X["f0"]) * 10)
+    y = np.column_stack([time, rng.random(n) < 0.7])
+    est = CoxCombined(radiomics=_Clonable(), radiomics_columns=("f0",),
+                      variables={"age": {"type": "continuous"}, "constant": {"type": "continuous"}},
+                      screen_p=1.0, horizon=5.0)
+    est.fit(X, y)
+    assert np.isnan(est.screening_["constant"]) and "constant" not in est.selected_
+    assert set(est.screening_failures_) == {"constant"} and est.screening_failures_["constant"]
+    assert 0 <= est.screening_["age"] <= 1 and "age" in est.selected_   # screen_p 1: every fitted variable kept
+
+
+class _Clonable(_FixedRadscore):
+    def get_params(self, deep=True):
+        return {}

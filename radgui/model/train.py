@@ -30,7 +30,7 @@ import pandas as pd
 
 from radgui.errors import ConfigError, InputFileError
 from radgui.model.bundle import LinearModel, ModelBundle, Predictor, Term, _software, nomogram_scales
-from radgui.model.clinical import ClinicalLogistic, CombinedModel, radscore_of
+from radgui.model.clinical import ClinicalLogistic, CombinedModel
 from radgui.model.config import TrainConfig, load_config
 from radgui.model.learners import build_pipeline, bundle_radscore, set_seed
 from radgui.model.steps import GROUP_LEVEL, groups_of
@@ -92,8 +92,9 @@ def _read_csv(path: Path, what: str) -> pd.DataFrame:
         table = pd.read_csv(path)
     except pd.errors.EmptyDataError:
         raise InputFileError(f"{what} table is empty (no header, no rows)", path) from None
-    except Exception as exc:  # noqa: BLE001
-        raise InputFileError(f"{what} table cannot be read as CSV ({exc})", path) from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
+        reason = " ".join(str(exc).split())[:200]
+        raise InputFileError(f"{what} table cannot be read as CSV ({reason})", path) from None
     if not len(table):
         raise InputFileError(f"{what} table has a header but no patient rows", path)
     return table

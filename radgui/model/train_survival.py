@@ -24,12 +24,12 @@ from collections.abc import Generator
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
-from radgui.model.steps import GroupedStratifiedKFold
 
-from radgui.errors import ConfigError
+from radgui.errors import ConfigError, StatsInputError
 from radgui.model.bundle import LinearModel, ModelBundle, Predictor, Term, _software, nomogram_scales
 from radgui.model.clinical import encode
 from radgui.model.learners import STEP_ORDER, build_pipeline, set_seed
+from radgui.model.steps import GroupedStratifiedKFold
 from radgui.model.survival import LassoCox, cox_linear_model
 from radgui.progress import Step
 
@@ -99,13 +99,15 @@ class CoxCombined(BaseEstimator):
         design, groups = self._frame(X)
         frame = design.assign(__time=time, __event=event)
         self.screening_ = {}
+        self.screening_failures_ = {}
         kept = []
         for v, cols in groups.items():
             try:
                 res = cox(frame[["__time", "__event", *cols]], "__time", "__event", cols)
                 p = float(min(res[c].p_value for c in cols))
-            except Exception:  # noqa: BLE001 - a degenerate variable is simply not kept
-                p = 1.0
+            except StatsInputError as exc:  # a degenerate variable (constant, no convergence) is not kept, and said so
+                p = float("nan")
+                self.screening_failures_[v] = exc.reason
             self.screening_[v] = p
             if p < self.screen_p:
                 kept.append(v)
@@ -284,7 +286,12 @@ def iter_train_survival(config, cohort, train_c, test_c, test_name, icc) -> Gene
     metrics["cutoff"] = {"value": cutoff, "scale": "linear_predictor", "method": "median training linear predictor"}
     res = fitted.result_
     metrics["final_model"] = {"terms": final_terms(res, preds["train"]["radscore"].to_numpy()),
-                              "clinical_screening": fitted.screening_, "concordance_train": res.concordance}
+                              "clinical_screening": fitted.screening_,
+                              "clinical_screening_failures": fitted.screening_failures_,
+                              "concordance_train": res.concordance}
+    metrics.setdefault("warnings", []).extend(
+        f"clinical variable {v!r} could not be screened by univariate Cox and was not kept ({why})"
+        for v, why in fitted.screening_failures_.items())
     metrics["lasso_cox"] = fitted.radiomics_[-1].lasso_.summary()
     metrics["selected_features"] = fitted.radiomics_[-1].coefficients_
     metrics["cohort"] = {"n_train": int(len(train_c.event)), "events_train": int(train_c.event.sum()),

@@ -78,7 +78,8 @@ def summary_line(m: dict) -> str:
                     f"{c} AUC {f(comp['cohorts'][c]['models'][mm['name']]['auc'])}" for c in validated))
         return "\n".join(lines + [f"warning: {w}" for w in m.get("warnings", [])])
     s = m["survival"][test or "train"]
-    return f"Cox model C-index ({test or 'training'}): {s['c_index_linear_predictor']:.3f}"
+    return "\n".join([f"Cox model C-index ({test or 'training'}): {s['c_index_linear_predictor']:.3f}"]
+                     + [f"warning: {w}" for w in m.get("warnings", [])])
 
 
 def result_message(metrics: dict, files) -> str:
