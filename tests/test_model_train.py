@@ -106,6 +106,10 @@ def test_report_and_metrics(trained):
     assert "hosmer_lemeshow" in test["combined"] and "at_cutoff" in test["combined"]
     assert m["survival"]["test"]["logrank"]["p_value"] < 0.05      # the generative model links them
     assert "TRIPOD" in m["methods"] and "nested cross-validation" in m["methods"]
+    from radgui.model.learners import step_parameters
+    lasso = step_parameters("lasso", result.config.steps.get("lasso"))   # what the step ran with
+    assert f"LASSO logistic regression with {lasso['folds']}-fold cross-validation (lambda.{lasso['rule']})" \
+        in m["methods"]
     # the strongest true feature is found
     assert "original_shape_Sphericity" in m["selected_features"]
     # metrics agree with an independent AUC
@@ -285,3 +289,19 @@ def test_survival_only_model(tmp_path):
     assert summary_line(m).startswith("Cox model C-index (test): ")
     _, pdf, _ = report_from_training(result, tmp_path / "out")
     assert pdf.read_bytes()[:4] == b"%PDF"
+
+
+def test_step_parameters_are_the_steps_own_defaults(monkeypatch):
+    """The paragraph states what ran: the step's own constructor default, not a second copy of the number."""
+    import radgui.model.steps as st
+    from radgui.model.learners import step_parameters
+
+    assert step_parameters("lasso", {}) == {**{k: v for k, v in st.LassoLogisticCV().get_params().items()
+                                              if k != "random_state"}}
+    assert step_parameters("correlation", {"threshold": 0.8})["threshold"] == 0.8
+    init = st.CorrelationFilter.__init__
+    defaults = list(init.__defaults__)
+    names = init.__code__.co_varnames[1:init.__code__.co_argcount]
+    defaults[names.index("threshold") - (len(names) - len(defaults))] = 0.77
+    monkeypatch.setattr(init, "__defaults__", tuple(defaults))   # a changed default reaches the paragraph
+    assert step_parameters("correlation", {})["threshold"] == 0.77

@@ -4,8 +4,8 @@ The dock edits the same YAML that ``radgui train CONFIG`` reads: common keys
 in a form (tables, outcome, center, split, steps, learner, validation), the
 rest (clinical variables, step parameters) in the YAML editor underneath;
 the form writes into the YAML, so both always show the same config (the
-merge rules are :func:`radgui.model.workflow.apply_form`). Train runs
-:func:`radgui.model.workflow.iter_train_and_report` in a napari
+merge rules are :func:`radgui.report.workflow.apply_form`). Train runs
+:func:`radgui.report.workflow.iter_train_and_report` in a napari
 worker with a progress bar and a Cancel button; errors (a mistyped key, a
 missing column) appear in the dock, naming the problem, and nothing is lost.
 """
@@ -38,22 +38,25 @@ from qtpy.QtWidgets import (
 
 from radgui.errors import RadguiError
 from radgui.gui._qt import TaskRunner, error_text
-from radgui.model import workflow
+from radgui.model import config as config_defaults
+from radgui.report import workflow
 
 _RED = "#b00020"
+#: A new config in the dock: the engine's defaults (radgui.model.config.DEFAULTS) plus example table names
+#: and a fuller starting pipeline than the bare default (near-zero variance and correlation filters).
 DEFAULT_CONFIG = {
     "schema_version": 1,
-    "name": "radiomics model",
+    "name": config_defaults.DEFAULTS["name"],
     "features": "features.csv",
     "clinical": "clinical.csv",
-    "id_column": "patient_id",
+    "id_column": config_defaults.DEFAULTS["id_column"],
     "outcome": {"column": "outcome", "positive": 1},
-    "split": {"method": "holdout", "test_fraction": 0.3},
-    "steps": {"nzv": {}, "zscore": {}, "correlation": {"threshold": 0.9}, "lasso": {"folds": 10, "rule": "1se"}},
-    "learner": {"name": "lasso"},
-    "clinical_model": {"screen_p": 0.1, "direction": "both"},
-    "validation": {"repeats": 10, "folds": 5, "bootstrap": 100, "n_jobs": 1},
-    "seed": 42,
+    "split": config_defaults.default("split"),
+    "steps": {"nzv": {}, "zscore": {}, "correlation": {}, "lasso": {}},
+    "learner": config_defaults.default("learner"),
+    "clinical_model": {k: config_defaults.DEFAULTS["clinical_model"][k] for k in ("screen_p", "direction")},
+    "validation": config_defaults.default("validation"),
+    "seed": config_defaults.DEFAULTS["seed"],
 }
 
 
@@ -61,7 +64,7 @@ class TrainDock(QScrollArea):
     """Edit a training config and train it (see module docstring).
 
     The dock is its own scroll area (one, also in plain napari's dock); the
-    work is :func:`radgui.model.workflow.iter_train_and_report`.
+    work is :func:`radgui.report.workflow.iter_train_and_report`.
 
     Parameters
     ----------

@@ -95,15 +95,37 @@ def is_worse_group(group: str, direction: str = "adverse") -> bool:
     return (str(group).lower() == "high") != (direction == "favourable")
 
 
+#: Defaults of the optional top-level keys: the one place config validation, :class:`TrainConfig`
+#: and the Train dock's new config read them from. Step defaults live in the steps themselves
+#: (:func:`radgui.model.learners.step_parameters`).
+DEFAULTS: dict[str, Any] = {
+    "name": "radiomics model",
+    "id_column": "patient_id",
+    "split": {"method": "holdout", "test_fraction": 0.3},
+    "split_balance": {"max_smd": 0.1, "tries": 100},
+    "steps": {"zscore": {}, "lasso": {}},
+    "learner": {"name": "lasso"},
+    "clinical_model": {"screen_p": 0.1, "direction": "both", "select": True},
+    "validation": {"repeats": 10, "folds": 5, "bootstrap": 100, "n_jobs": 1},
+    "seed": 42,
+    "intended_use": "Research use only, not for clinical decisions.",
+}
+
+
+def default(key: str) -> Any:
+    """A fresh copy of :data:`DEFAULTS` ``[key]`` (safe to modify)."""
+    return copy.deepcopy(DEFAULTS[key])
+
+
 @dataclass
 class TrainConfig:
     """A validated training configuration (see the module docstring for the keys)."""
 
     features: Path
     outcome: dict | None
-    name: str = "radiomics model"
+    name: str = DEFAULTS["name"]
     clinical: Path | None = None
-    id_column: str = "patient_id"
+    id_column: str = DEFAULTS["id_column"]
     group: str | None = None
     survival: dict | None = None
     center: str | None = None
@@ -111,13 +133,13 @@ class TrainConfig:
     icc_table: Path | None = None
     clinical_variables: dict = field(default_factory=dict)
     feature_preset: dict = field(default_factory=lambda: {"name": "", "hash": ""})
-    split: dict = field(default_factory=lambda: {"method": "holdout", "test_fraction": 0.3})
-    steps: dict = field(default_factory=lambda: {"zscore": {}, "lasso": {}})
-    learner: dict = field(default_factory=lambda: {"name": "lasso"})
-    clinical_model: dict = field(default_factory=lambda: {"screen_p": 0.1, "direction": "both"})
-    validation: dict = field(default_factory=lambda: {"repeats": 10, "folds": 5, "bootstrap": 100, "n_jobs": 1})
-    seed: int = 42
-    intended_use: str = "Research use only, not for clinical decisions."
+    split: dict = field(default_factory=lambda: default("split"))
+    steps: dict = field(default_factory=lambda: default("steps"))
+    learner: dict = field(default_factory=lambda: default("learner"))
+    clinical_model: dict = field(default_factory=lambda: default("clinical_model"))
+    validation: dict = field(default_factory=lambda: default("validation"))
+    seed: int = DEFAULTS["seed"]
+    intended_use: str = DEFAULTS["intended_use"]
     source: Path | None = None
     raw: dict = field(default_factory=dict)
     models: list = field(default_factory=list)         # several models in one run (radgui.model.designs)
@@ -226,16 +248,16 @@ def config_from_dict(doc: Any, base: str | Path = ".", source: str | Path | None
     if doc.get("clinical_variables") and not doc.get("clinical"):
         fail("'clinical_variables' are listed but no 'clinical' table is given")
 
-    split = mapping("split", doc.get("split", {"method": "holdout", "test_fraction": 0.3}),
+    split = mapping("split", doc.get("split", default("split")),
                     {"method", "test_fraction", "features", "clinical", "balance", "seed"})
-    method = split.setdefault("method", "holdout")
+    method = split.setdefault("method", DEFAULTS["split"]["method"])
     used = {"holdout": {"method", "test_fraction", "balance", "seed"}, "external": {"method", "features", "clinical"},
             "none": {"method"}}.get(method)
     if used is not None and set(split) - used:
         fail(f"key(s) {sorted(set(split) - used)} under 'split' are not used by split.method {method!r} "
              f"(it uses: {', '.join(sorted(used))})")
     if method == "holdout":
-        tf = split.setdefault("test_fraction", 0.3)
+        tf = split.setdefault("test_fraction", DEFAULTS["split"]["test_fraction"])
         if not isinstance(tf, (int, float)) or not 0 < tf < 1:
             fail(f"split.test_fraction must be between 0 and 1, got {tf!r}")
         if "seed" in split and (not isinstance(split["seed"], int) or isinstance(split["seed"], bool)
@@ -243,8 +265,8 @@ def config_from_dict(doc: Any, base: str | Path = ".", source: str | Path | None
             fail(f"split.seed must be an integer from 0 to {MAX_SEED}, got {split['seed']!r}")
         if split.get("balance") is not None:
             bal = mapping("split.balance", split["balance"], {"max_smd", "tries"})
-            bal.setdefault("max_smd", 0.1)
-            bal.setdefault("tries", 100)
+            for k, v in DEFAULTS["split_balance"].items():
+                bal.setdefault(k, v)
             if not isinstance(bal["max_smd"], (int, float)) or isinstance(bal["max_smd"], bool) \
                     or not bal["max_smd"] > 0:
                 fail(f"split.balance.max_smd must be a positive number, got {bal['max_smd']!r}")
@@ -260,7 +282,7 @@ def config_from_dict(doc: Any, base: str | Path = ".", source: str | Path | None
     elif method != "none":
         fail(f"split.method must be 'holdout', 'external' or 'none', got {method!r}")
 
-    steps_raw = doc.get("steps", {"zscore": {}, "lasso": {}})
+    steps_raw = doc.get("steps", default("steps"))
     if not isinstance(steps_raw, dict):
         fail("key 'steps' must be a mapping of step name to settings")
     steps = {}
@@ -284,8 +306,8 @@ def config_from_dict(doc: Any, base: str | Path = ".", source: str | Path | None
             "name", "lasso") not in ("lasso", "logistic"):
         fail("step 'pca' needs a linear learner (lasso or logistic): the bundle stores the Radscore folded back "
              "from the components onto the features, which a tree or kernel model cannot be")
-    learner = mapping("learner", doc.get("learner", {"name": "lasso"}), {"name", "tune", "meta", "stack_folds"})
-    learner.setdefault("name", "lasso")
+    learner = mapping("learner", doc.get("learner", default("learner")), {"name", "tune", "meta", "stack_folds"})
+    learner.setdefault("name", DEFAULTS["learner"]["name"])
     if learner["name"] not in LEARNERS:
         fail(f"learner.name {learner['name']!r} is not one of {', '.join(LEARNERS)}")
     unused = sorted(set(learner) - {"name"} - LEARNER_KEYS[learner["name"]])
@@ -306,18 +328,18 @@ def config_from_dict(doc: Any, base: str | Path = ".", source: str | Path | None
     if "icc" in steps and not doc.get("icc_table"):
         fail("step 'icc' needs 'icc_table:' (a CSV with columns feature, icc)")
     clinical_model = mapping("clinical_model", doc.get("clinical_model", {}), {"screen_p", "direction", "select"})
-    clinical_model.setdefault("screen_p", 0.1)
-    clinical_model.setdefault("direction", "both")
-    if not isinstance(clinical_model.setdefault("select", True), bool):  # False: fixed variables, no stepwise
+    for k in ("screen_p", "direction"):
+        clinical_model.setdefault(k, DEFAULTS["clinical_model"][k])
+    if not isinstance(clinical_model.setdefault("select", DEFAULTS["clinical_model"]["select"]), bool):  # False: fixed variables, no stepwise
         fail(f"clinical_model.select must be true (screening + stepwise AIC) or false (every clinical variable, "
              f"fixed), got {clinical_model['select']!r}")
     validation = mapping("validation", doc.get("validation", {}), {"repeats", "folds", "bootstrap", "n_jobs"})
-    for k, default, lowest in (("repeats", 10, 0), ("folds", 5, 2), ("bootstrap", 100, 0), ("n_jobs", 1, -1)):
-        v = validation.setdefault(k, default)
+    for k, lowest in (("repeats", 0), ("folds", 2), ("bootstrap", 0), ("n_jobs", -1)):
+        v = validation.setdefault(k, DEFAULTS["validation"][k])
         if not isinstance(v, int) or isinstance(v, bool) or v < lowest or (k == "n_jobs" and v == 0):
             fail(f"validation.{k} must be an integer >= {lowest}{' and not 0' if k == 'n_jobs' else ''}, got {v!r}")
     preset = mapping("feature_preset", doc.get("feature_preset", {}), {"name", "hash"})
-    seed = doc.get("seed", 42)
+    seed = doc.get("seed", DEFAULTS["seed"])
     if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED:
         fail(f"seed must be an integer from 0 to 2**32 - 1 = {MAX_SEED} (numpy's seed range), got {seed!r}")
     covs = doc.get("combat_covariates") or []
@@ -362,13 +384,13 @@ def config_from_dict(doc: Any, base: str | Path = ".", source: str | Path | None
         models=models, comparison=comparison, external=external,
         features=path_of("features", doc.get("features"), required=True),
         clinical=path_of("clinical", doc.get("clinical")),
-        outcome=outcome, name=str(doc.get("name", "radiomics model")),
-        id_column=str(doc.get("id_column", "patient_id")), group=group, survival=survival,
+        outcome=outcome, name=str(doc.get("name", DEFAULTS["name"])),
+        id_column=str(doc.get("id_column", DEFAULTS["id_column"])), group=group, survival=survival,
         center=doc.get("center"), combat_covariates=list(covs),
         icc_table=path_of("icc_table", doc.get("icc_table")),
         clinical_variables=cv, feature_preset={"name": str(preset.get("name", "")), "hash": str(preset.get("hash", ""))},
         split=split, steps=steps, learner=learner, clinical_model=clinical_model, validation=validation,
-        seed=seed, intended_use=str(doc.get("intended_use", "Research use only, not for clinical decisions.")),
+        seed=seed, intended_use=str(doc.get("intended_use", DEFAULTS["intended_use"])),
         source=None if source is None else Path(source), raw=copy.deepcopy(doc),
     )
 

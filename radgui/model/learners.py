@@ -207,6 +207,28 @@ def build_pipeline(steps: Mapping[str, Mapping | None], learner: Mapping | None 
     return Pipeline(out)
 
 
+#: The class each configured step builds (``build_pipeline``); its constructor holds the step's defaults.
+STEP_CLASSES = {"icc": st.ICCFilter, "nzv": st.NearZeroVariance, "zscore": st.ZScore, "combat": st.ComBat,
+                "correlation": st.CorrelationFilter, "univariate": st.UnivariateFilter, "mrmr": st.MRMR,
+                "relief": st.ReliefSelector, "pca": st.PCAStep, "lasso": st.LassoLogisticCV,
+                "stability": st.StabilitySelection, "rfe": st.RFESelector}
+
+
+def step_parameters(name: str, params: Mapping | None) -> dict:
+    """The parameters a configured step runs with: its constructor defaults, overridden by the config.
+
+    The one source of step defaults: the methods paragraph and the GUI read
+    them here instead of repeating the numbers.
+
+    Examples
+    --------
+    >>> step_parameters("lasso", {"rule": "min"})["folds"], step_parameters("lasso", {"rule": "min"})["rule"]
+    (10, 'min')
+    """
+    defaults = STEP_CLASSES[name]().get_params(deep=False)
+    return {**{k: v for k, v in defaults.items() if k not in ("icc", "random_state")}, **dict(params or {})}
+
+
 def set_seed(estimator, seed: int):
     """Set every ``random_state`` parameter of a (nested) estimator to ``seed``."""
     params = {k: seed for k in estimator.get_params(deep=True) if k.endswith("random_state")}

@@ -931,22 +931,23 @@ def methods_paragraph(result: TrainResult) -> str:
     cfg, m = result.config, result.metrics
     coh = m["cohort"]
     step_text = {
-        "icc": lambda p: f"features with ICC >= {p.get('threshold', 0.75)} kept",
+        "icc": lambda p: f"features with ICC >= {p['threshold']} kept",
         "nzv": lambda p: "near-zero-variance features removed",
         "zscore": lambda p: "z-score standardisation (training mean and population SD)",
-        "combat": lambda p: f"ComBat harmonisation by {cfg.center} ({'parametric' if p.get('parametric', True) else 'non-parametric'} empirical Bayes)",
-        "correlation": lambda p: f"correlation filter (|r| > {p.get('threshold', 0.9)}, keeping the feature more associated with the outcome)",
-        "univariate": lambda p: f"univariate {p.get('test', 'mannwhitney')} filter (p < {p.get('alpha', 0.05)})",
-        "mrmr": lambda p: f"mRMR ({p.get('k', 20)} features)",
-        "relief": lambda p: f"{p.get('method', 'relieff')} Relief selection ({p.get('k', 10)} features)",
-        "pca": lambda p: f"PCA fitted in each training fold ({p.get('n_components', 0.95)} components/variance)",
-        "lasso": lambda p: f"LASSO logistic regression with {p.get('folds', 10)}-fold cross-validation (lambda.{p.get('rule', '1se')})",
-        "stability": lambda p: f"bootstrap LASSO stability selection (top {p.get('top_k', 10)})",
-        "rfe": lambda p: f"recursive feature elimination to {p.get('n_features', 5)} features",
+        "combat": lambda p: f"ComBat harmonisation by {cfg.center} ({'parametric' if p['parametric'] else 'non-parametric'} empirical Bayes)",
+        "correlation": lambda p: f"correlation filter (|r| > {p['threshold']}, keeping the feature more associated with the outcome)",
+        "univariate": lambda p: f"univariate {p['test']} filter (p < {p['alpha']})",
+        "mrmr": lambda p: f"mRMR ({p['k']} features)",
+        "relief": lambda p: f"{p['method']} Relief selection ({p['k']} features)",
+        "pca": lambda p: f"PCA fitted in each training fold ({p['n_components']} components/variance)",
+        "lasso": lambda p: f"LASSO logistic regression with {p['folds']}-fold cross-validation (lambda.{p['rule']})",
+        "stability": lambda p: f"bootstrap LASSO stability selection (top {p['top_k']})",
+        "rfe": lambda p: f"recursive feature elimination to {p['n_features']} features",
     }
-    from radgui.model.learners import STEP_ORDER
+    from radgui.model.learners import STEP_ORDER, step_parameters
 
-    steps = [step_text[s](cfg.steps[s]) for s in (cfg.steps.get("order") or STEP_ORDER) if s in cfg.steps]
+    steps = [step_text[s](step_parameters(s, cfg.steps[s])) for s in (cfg.steps.get("order") or STEP_ORDER)
+             if s in cfg.steps]
     learner = {"lasso": "the LASSO logistic model, whose linear predictor is the Radscore",
                "logistic": "unpenalised logistic regression on the selected features",
                "svm": "an RBF support-vector machine tuned by inner-CV random search",
