@@ -7,7 +7,7 @@ import pydicom
 import pytest
 
 from radgui.io import load_volume
-from radgui.io.sr import read_sr, write_sr
+from radgui.report.sr import read_sr, write_sr
 from radgui.io.seg import write_seg
 from radgui.roi import measure
 from dicom_factory import write_ct_series

@@ -178,7 +178,7 @@ def test_rtstruct_roi_named_after_patient_refused(tmp_path):
 
 def test_roi_cli_exports_and_provenance(tmp_path):
     from radgui.cli import main
-    from radgui.io.sr import read_sr
+    from radgui.report.sr import read_sr
 
     write_ct_series(tmp_path / "ct", rows=40, cols=56, n_slices=8)
     vol = load_volume(tmp_path / "ct")

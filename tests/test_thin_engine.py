@@ -130,13 +130,13 @@ def test_card_says_not_stated():
 # ---------------------------------------------------------------- train workflow
 def test_summary_line_lives_in_the_engine():
     import radgui.cli.train
-    import radgui.model.workflow
+    import radgui.report.workflow
 
-    assert radgui.cli.train.summary_line is radgui.model.workflow.summary_line
+    assert radgui.cli.train.summary_line is radgui.report.workflow.summary_line
 
 
 def test_apply_form_rules():
-    from radgui.model.workflow import apply_form
+    from radgui.report.workflow import apply_form
 
     doc = {"split": {"method": "holdout", "test_fraction": 0.3, "features": "x.csv"},
            "steps": {"nzv": {}, "lasso": {"folds": 5}, "stepz": {}},
@@ -155,7 +155,7 @@ def test_apply_form_rules():
 
 
 def test_config_files_round_trip(tmp_path):
-    from radgui.model.workflow import read_config_file, read_config_text, write_config_file
+    from radgui.report.workflow import read_config_file, read_config_text, write_config_file
 
     path = write_config_file(tmp_path / "c.yaml", {"name": "m", "steps": {"zscore": {}}})
     assert read_config_file(path) == {"name": "m", "steps": {"zscore": {}}}

@@ -280,7 +280,7 @@ def _measure(args) -> int:
     if args.sr:
         from radgui.io.masks import split_segment
         from radgui.io.seg import write_seg
-        from radgui.io.sr import write_sr
+        from radgui.report.sr import write_sr
 
         names = {}
         for path in args.masks:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from radgui.model.workflow import summary_line  # the engine's; re-exported for callers of radgui.cli.train
+from radgui.report.workflow import summary_line  # the engine's; re-exported for callers of radgui.cli.train
 
 NAME = "train"
 HELP = ("Train and validate a model from a YAML config; write model.radgui-model, report.pdf, metrics.json "
@@ -21,7 +21,7 @@ def add_arguments(parser):
 def run(args) -> int:
     from radgui.files import check_writable
     from radgui.model.config import load_config
-    from radgui.model.workflow import iter_train_and_report
+    from radgui.report.workflow import iter_train_and_report
     from radgui.progress import run as run_steps
 
     config = load_config(args.config)

@@ -135,7 +135,7 @@ def test_itksnap_garbage_line_cli_exit_2(tmp_path, capsys):
 
 
 def test_sr_that_is_not_tid1500(tmp_path, series):
-    from radgui.io.sr import read_sr, write_sr
+    from radgui.report.sr import read_sr, write_sr
     from radgui.roi import measure
 
     truth, ct = series
