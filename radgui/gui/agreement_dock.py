@@ -31,7 +31,7 @@ from qtpy.QtWidgets import (
 )
 
 from radgui.errors import RadguiError
-from radgui.gui._qt import TaskRunner, button, error_text, run_cancel_row
+from radgui.gui._qt import TaskRunner, button, error_text
 
 FORMS = ["ICC(2,1)", "ICC(3,1)", "ICC(1,1)"]
 
@@ -100,31 +100,41 @@ class AgreementDock(QWidget):
         form.addRow("Repeat reader", self.repeat_reader)
         layout.addLayout(form)
         self.progress = QProgressBar()
-        self.run_button, self.cancel_button = run_cancel_row(
-            layout, "Compute agreement", "Extract features of every reader's segmentation and compute ICCs, "
-            "Dice and HD95", self.run, "Stop; nothing is shown or written", self.cancel)
+        row = QHBoxLayout()
+        self.run_button = button("Compute agreement", "Extract features of every reader's segmentation and "
+                                 "compute ICCs, Dice and HD95", self.run)
+        self.cancel_button = button("Cancel", "Stop; nothing is shown or written", self.cancel)
+        self.export_button = button("Export\N{HORIZONTAL ELLIPSIS}", "Write icc.csv, icc_table.csv, "
+                                    "kept_features.txt, overlap.csv, features.csv and the histogram to a folder",
+                                    self.export_dialog)
+        self.export_button.setEnabled(False)
+        row.addWidget(self.run_button, 1)
+        row.addWidget(self.cancel_button)
+        row.addWidget(self.export_button)
+        layout.addLayout(row)
         layout.addWidget(self.progress)
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
         layout.addWidget(self.summary)
         self.icc_table = QTableWidget(0, 4)
         self.icc_table.setHorizontalHeaderLabels(["feature", "ICC", "95% CI", "status"])
-        self.icc_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.Stretch)
-        self.icc_table.setMinimumHeight(140)
+        head = self.icc_table.horizontalHeader()
+        for c in range(4):
+            head.setSectionResizeMode(c, QHeaderView.Stretch if c == 0 else QHeaderView.ResizeToContents)
+        self.icc_table.setMinimumHeight(120)
+        self.icc_table.verticalHeader().setVisible(False)
         layout.addWidget(self.icc_table, 1)
         self.canvas = FigureCanvasQTAgg(Figure(figsize=(4.5, 2.6), layout="constrained"))
         self.canvas.setMinimumHeight(180)
         layout.addWidget(self.canvas)
         self.overlap_table = QTableWidget(0, 5)
         self.overlap_table.setHorizontalHeaderLabels(["case", "ROI", "readers", "Dice", "HD95 mm"])
-        self.overlap_table.horizontalHeader().setSectionResizeMode(2, QHeaderView.Stretch)
-        self.overlap_table.setMinimumHeight(120)
+        head = self.overlap_table.horizontalHeader()
+        for c in range(5):
+            head.setSectionResizeMode(c, QHeaderView.Stretch if c == 2 else QHeaderView.ResizeToContents)
+        self.overlap_table.setMinimumHeight(100)
+        self.overlap_table.verticalHeader().setVisible(False)
         layout.addWidget(self.overlap_table, 1)
-        self.export_button = button("Export\N{HORIZONTAL ELLIPSIS}", "Write icc.csv, icc_table.csv, "
-                                    "kept_features.txt, overlap.csv, features.csv and the histogram to a folder",
-                                    self.export_dialog)
-        self.export_button.setEnabled(False)
-        layout.addWidget(self.export_button)
         self.task = TaskRunner(self.run_button, self.cancel_button, self.progress, on_result=self._on_result,
                                on_failure=self._on_failure, on_cancelled=lambda: self.summary.setText("cancelled"),
                                also_disable=(self.open_button,))

@@ -63,7 +63,6 @@ class WorklistDock(QWidget):
         form = QFormLayout()
         row = QHBoxLayout()
         self.study_label = QLabel("no study open")
-        self.study_label.setWordWrap(True)
         self.open_button = button("Open study\N{HORIZONTAL ELLIPSIS}", "Choose a reader-study folder "
                                   "(made with radgui study create)", self.open_study_dialog)
         row.addWidget(self.study_label, 1)
@@ -72,7 +71,9 @@ class WorklistDock(QWidget):
         self.reader_combo = QComboBox()
         self.reader_combo.setToolTip("Your reader name in this study")
         form.addRow("Reader", self.reader_combo)
-        self.blinded = QCheckBox("blinded (hide other readers' work and all clinical data)")
+        self.blinded = QCheckBox("blinded")
+        self.blinded.setToolTip("Blinded reading: other readers' segmentations and all clinical and outcome\n"
+                                "data stay hidden for the whole session")
         self.blinded.setChecked(True)
         form.addRow("", self.blinded)
         layout.addLayout(form)
