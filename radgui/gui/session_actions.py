@@ -272,43 +272,69 @@ class SessionActions(QObject):
             self._loading = False
 
     def _restore_fields(self, session) -> None:
+        """Rings, Predict inputs and view from the session; a malformed value (the file is
+        untrusted) is skipped with one message, never an exception."""
+        for what, restore in (("ring settings", self._restore_rings), ("Predict inputs", self._restore_predict),
+                              ("view", self._restore_view)):
+            try:
+                restore(session)
+            except (TypeError, ValueError, AttributeError, IndexError, KeyError) as exc:
+                _notify(f"the session's {what} were not restored (malformed: {exc})")
+
+    def _restore_rings(self, session) -> None:
         roi = self.docks.get("ROI")
         rings = session.rings or {}
-        if roi is not None and rings:
-            roi.distances.setText(str(rings.get("distances", roi.distances.text())))
-            i = roi.ring_mode.findText(str(rings.get("mode", "")))
-            if i >= 0:
-                roi.ring_mode.setCurrentIndex(i)
-            roi.core_depth.setValue(float(rings.get("core_depth_mm", roi.core_depth.value())))
-            roi.unions.setChecked(bool(rings.get("unions", roi.unions.isChecked())))
-            lo, hi = (rings.get("hu_range") or [roi.hu_lo.value(), roi.hu_hi.value()])[:2]
-            roi.hu_lo.setValue(float(lo))
-            roi.hu_hi.setValue(float(hi))
+        if roi is None or not rings:
+            return
+        if not isinstance(rings, dict):
+            raise TypeError("not a mapping")
+        roi.distances.setText(str(rings.get("distances", roi.distances.text()))[:200])
+        i = roi.ring_mode.findText(str(rings.get("mode", "")))
+        if i >= 0:
+            roi.ring_mode.setCurrentIndex(i)
+        roi.core_depth.setValue(float(rings.get("core_depth_mm", roi.core_depth.value())))
+        roi.unions.setChecked(bool(rings.get("unions", roi.unions.isChecked())))
+        lo, hi = (rings.get("hu_range") or [roi.hu_lo.value(), roi.hu_hi.value()])[:2]
+        roi.hu_lo.setValue(float(lo))
+        roi.hu_hi.setValue(float(hi))
+
+    def _restore_predict(self, session) -> None:
         predict = self.docks.get("Predict")
-        if predict is not None:
-            name = (session.model or {}).get("name")
-            if name:
-                i = predict.model_combo.findText(str(name))
-                if i >= 0:
-                    predict.model_combo.setCurrentIndex(i)
-            if session.clinical:
-                predict.set_clinical(session.clinical)
-            self._restored_prediction = session.prediction
-            t = (session.panels or {}).get("predict_time")
-            if t is not None and hasattr(predict, "time_spin"):
-                predict.time_spin.setValue(float(t))
+        self._restored_prediction = session.prediction
+        if predict is None:
+            return
+        name = (session.model or {}).get("name")
+        if name:
+            i = predict.model_combo.findText(str(name))
+            if i >= 0:
+                predict.model_combo.setCurrentIndex(i)
+        if session.clinical:
+            if not isinstance(session.clinical, dict):
+                raise TypeError("clinical inputs are not a mapping")
+            predict.set_clinical({str(k): (v if isinstance(v, (str, int, float)) or v is None else str(v))
+                                  for k, v in session.clinical.items()})
+        t = (session.panels or {}).get("predict_time")
+        if t is not None and hasattr(predict, "time_spin"):
+            predict.time_spin.setValue(float(t))
+
+    def _restore_view(self, session) -> None:
         view = session.view or {}
-        try:
-            if view.get("ndisplay") in (2, 3):
-                self.viewer.dims.ndisplay = int(view["ndisplay"])
-            if view.get("point") and len(view["point"]) == self.viewer.dims.ndim:
-                self.viewer.dims.point = tuple(view["point"])
-            if view.get("center"):
-                self._camera().center = tuple(view["center"])
-            if view.get("zoom"):
-                self._camera().zoom = float(view["zoom"])
-        except (TypeError, ValueError) as exc:
-            _notify(f"the saved view was not restored ({exc})")
+        if not isinstance(view, dict):
+            raise TypeError("not a mapping")
+        if view.get("ndisplay") in (2, 3):
+            self.viewer.dims.ndisplay = int(view["ndisplay"])
+        point = view.get("point")
+        if point and len(point) == self.viewer.dims.ndim:
+            self.viewer.dims.point = tuple(float(v) for v in point)
+        center = view.get("center")
+        if center:
+            self._camera().center = tuple(float(v) for v in center)
+        zoom = view.get("zoom")
+        if zoom:
+            zoom = float(zoom)
+            if not (np.isfinite(zoom) and zoom > 0):
+                raise ValueError(f"zoom {zoom}")
+            self._camera().zoom = zoom
 
     # -- actions ----------------------------------------------------------------
     def save_session(self, path) -> Path:
