@@ -127,6 +127,13 @@ def test_worklist_progress_shortcuts_and_save_on_case_change(window, study, qtbo
     qtbot.mouseClick(wl.sign_out_button, Qt.LeftButton)
     qtbot.mouseClick(wl.sign_in_button, Qt.LeftButton)
     assert wl.index == 1 and wl.done_count == 1
+    # reader C, blinded, never sees A's saved tumour of S0001 (nor B's)
+    qtbot.mouseClick(wl.sign_out_button, Qt.LeftButton)
+    wl.reader_combo.setCurrentText("C")
+    qtbot.mouseClick(wl.sign_in_button, Qt.LeftButton)
+    assert wl.cases[wl.index].case_id == "S0001" and wl.progress_label.text() == "C: 0/4 done (blinded)"
+    assert [ly.name for ly in viewer.layers] == ["S0001", "tumour"]
+    assert not np.asarray(viewer.layers["tumour"].data).any()
 
 
 def _count(volume, mask, roi):
