@@ -142,17 +142,23 @@ def test_edit_is_autosaved_and_recovered_after_a_crash(make_napari_viewer, qtbot
     assert not killed.path.exists()  # restored: the old recovery file is gone, the work is in this window's
     assert actions.autosaver.path.is_file()
 
-    # a paint edit is autosaved at the next timer tick
-    layer = viewer.layers["tumour"]
-    stamp = actions.autosaver.path.stat().st_mtime_ns
-    actions.autosaver._last_save = -1e9  # as if 30 s had passed
-    layer.paint((3, 15, 20), 1, refresh=True)
-    assert actions.autosave_tick()
-    assert actions.autosaver.path.stat().st_mtime_ns >= stamp
+    # a paint edit is autosaved at the first timer tick 30 s after the previous autosave, not before
     from radgui.session import recover
 
+    now = [0.0]
+    actions.autosaver.clock = lambda: now[0]
+    actions.autosaver._last_save = 0.0  # the restore's autosave, at t = 0 on the fake clock
+    layer = viewer.layers["tumour"]
+    layer.paint((3, 15, 20), 1, refresh=True)
+    for t in (5.0, 15.0, 29.9):
+        now[0] = t
+        assert not actions.autosave_tick(), t
+    assert recover(actions.autosaver.path).rois["tumour"].array[3, 15, 20] == 0
+    now[0] = 30.0
+    assert actions.autosave_tick()
     assert recover(actions.autosaver.path).rois["tumour"].array[3, 15, 20] == 1
-    # nothing pending: the next tick writes nothing
+    # nothing pending: later ticks write nothing
+    now[0] = 100.0
     assert not actions.autosave_tick()
     actions.mark_clean()
     viewer.close()

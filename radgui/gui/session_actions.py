@@ -504,8 +504,17 @@ class SessionActions(QObject):
             if (event.spontaneous() or self.prompt_on_any_close) and not self.confirm_discard("closing"):
                 event.ignore()
                 return True
-            self.shutdown()
+            if event.spontaneous():
+                # napari may still ask "close window?" and keep it open: shut down once it is really closed
+                QTimer.singleShot(0, self._shutdown_if_closed)
+            else:
+                self.shutdown()
         return False
+
+    def _shutdown_if_closed(self) -> None:
+        window = self._main_window()
+        if window is None or not is_alive(window) or not window.isVisible():
+            self.shutdown()
 
     def shutdown(self) -> None:
         """Clean close: stop the timer and remove this window's recovery file."""
