@@ -22,6 +22,8 @@ DOCKS: list[tuple[str, str, str, str]] = [
     ("petct_dock", "PetCtDock", "PET/CT", "right"),
     ("predict_dock", "PredictDock", "Predict", "right"),
     ("train_dock", "TrainDock", "Train", "right"),
+    ("worklist_dock", "WorklistDock", "Worklist", "right"),
+    ("agreement_dock", "AgreementDock", "Agreement", "right"),
 ]
 
 #: Width of the right-hand dock area in pixels.
@@ -30,15 +32,20 @@ DOCK_WIDTH = 430
 TITLE = f"radgui {__version__} \N{EM DASH} {RESEARCH_NOTICE}"
 
 
-def create_viewer(show: bool = True, viewer=None):
+def create_viewer(show: bool = True, viewer=None, offer_recovery: bool | None = None):
     """Create the radgui main window and return ``(viewer, docks)``.
 
     ``docks`` maps each dock title to its widget, for tests and scripts.
     ``viewer`` turns an existing napari viewer into radgui's window (tests pass
-    the one napari's ``make_napari_viewer`` fixture made).
+    the one napari's ``make_napari_viewer`` fixture made). The File menu gets
+    Save ROI(s), Save session and Open session, with autosave
+    (:class:`radgui.gui.session_actions.SessionActions`, from
+    :func:`radgui.gui.session_actions.actions_for`); ``offer_recovery``
+    (default: only for a new window) asks about unsaved work a crash left.
     """
     import napari
 
+    new_window = viewer is None
     if viewer is None:
         viewer = napari.Viewer(title=TITLE, show=show)
     else:
@@ -65,6 +72,16 @@ def create_viewer(show: bool = True, viewer=None):
 
         first.window().setWindowIcon(QIcon(str(RESOURCES / "icons" / "radgui.svg")))  # the main window
         show_dock(viewer, DOCKS[0][2])
+    from radgui.gui.session_actions import SessionActions
+
+    actions = SessionActions(viewer, docks)
+    for widget in docks.values():
+        if hasattr(widget, "attach_session_actions"):
+            widget.attach_session_actions(actions)
+    if offer_recovery if offer_recovery is not None else new_window:
+        from qtpy.QtCore import QTimer
+
+        QTimer.singleShot(0, actions.offer_recovery)  # once the window is up
     return viewer, docks
 
 
