@@ -246,3 +246,36 @@ def test_save_rois_one_per_roi_and_multilabel(make_napari_viewer, qtbot, tmp_pat
     actions.save_rois_dialog()
     assert "DICOM-SEG" not in seen["f"] and "multi-label NIfTI" in seen["f"]
     actions.mark_clean()
+
+
+@pytest.mark.gui
+def test_reopened_session_shows_the_same_prediction_recomputed(make_napari_viewer, qtbot, tmp_path, recovery,
+                                                                monkeypatch):
+    from qtpy.QtCore import Qt
+    from qtpy.QtWidgets import QFileDialog
+
+    from radgui.cli.demo import open_demo
+    from radgui.gui.session_actions import actions_for
+
+    viewer, docks = open_demo(viewer=make_napari_viewer(show=True))
+    predict = docks["Predict"]
+    qtbot.mouseClick(predict.predict_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: not predict.busy and predict.prediction is not None, timeout=60_000)
+    before = predict.prediction.to_dict()
+    out = tmp_path / "demo.radgui"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), ""))
+    _trigger(viewer.window.file_menu.actions(), "Save session")
+    assert out.is_file()
+    actions_for(viewer).mark_clean()
+    viewer.close()
+
+    viewer2, docks2, _ = _window(make_napari_viewer)
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(out), ""))
+    _trigger(viewer2.window.file_menu.actions(), "Open session")
+    predict2 = docks2["Predict"]
+    qtbot.waitUntil(lambda: not predict2.busy and predict2.prediction is not None, timeout=60_000)
+    after = predict2.prediction.to_dict()
+    assert after["probability"] == pytest.approx(before["probability"], rel=1e-12)
+    assert after["linear_predictor"] == pytest.approx(before["linear_predictor"], rel=1e-12)
+    assert after["risk_group"] == before["risk_group"]
+    assert predict2.nomogram_display is not None and predict2.km_display is not None   # the panels are drawn

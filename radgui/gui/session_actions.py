@@ -316,6 +316,10 @@ class SessionActions(QObject):
         t = (session.panels or {}).get("predict_time")
         if t is not None and hasattr(predict, "time_spin"):
             predict.time_spin.setValue(float(t))
+        if session.prediction is not None and predict.bundle is not None:
+            # The file is untrusted: its stored numbers are never shown as they are. The prediction is
+            # computed again from the restored image, ROIs, clinical inputs and model (the Predict button).
+            predict.predict()
 
     def _restore_view(self, session) -> None:
         view = session.view or {}
