@@ -101,11 +101,16 @@ class MemoryBudgetError(DicomError, MemoryError):
 
 
 class SuvError(RadguiError, ValueError):
-    """PET SUV cannot be computed; ``.missing`` lists the DICOM tags (or values) that are needed."""
+    """PET SUV cannot be computed; ``.missing`` lists the DICOM tags (or values) that are needed.
 
-    def __init__(self, message, path=None, missing=None):
+    ``.keys`` names the ``suv_user_values`` entries that would answer them
+    (``weight_kg``, ``dose_bq``, ...): what a dialog asks for, without reading the words.
+    """
+
+    def __init__(self, message, path=None, missing=None, keys=None):
         super().__init__(message, path)
         self.missing = list(missing or [])
+        self.keys = list(keys or [])
 
 
 class PresetError(RadguiError, ValueError):

@@ -70,10 +70,11 @@ def test_pet_without_suv_tags_asks_for_values(qtbot, viewer, tmp_path, monkeypat
     truth = write_pet_series(tmp_path, drop=("PatientWeight", "RadionuclideTotalDose"))
     asked = []
 
-    def ask(missing, header=None, parent=None):
-        dlg = opening.SuvValuesDialog(missing, header, parent)
+    def ask(missing, header=None, parent=None, keys=None):
+        dlg = opening.SuvValuesDialog(missing, header, parent, keys=keys)
         qtbot.addWidget(dlg)
         asked.append(missing)
+        assert keys == ["weight_kg", "dose_bq"]  # what to ask comes from SuvError.keys, not from the words
         dlg.weight.setValue(75.0)
         dlg.dose.setValue(370.0)
         dlg.buttons.button(QDialogButtonBox.Ok).click()
@@ -274,7 +275,8 @@ def test_suv_dialog_prefills_from_the_header_and_returns_typed_values(qtbot, tmp
     write_pet_series(tmp_path, drop=("RadiopharmaceuticalStartDateTime", "PatientWeight"))
     header = list_series(tmp_path)[0].header
     dlg = opening.SuvValuesDialog(["PatientWeight (0010,1030) [weight_kg]",
-                                   "RadiopharmaceuticalStartDateTime (0018,1078) [injection_datetime]"], header)
+                                   "RadiopharmaceuticalStartDateTime (0018,1078) [injection_datetime]"], header,
+                                  keys=["weight_kg", "injection_datetime"])
     qtbot.addWidget(dlg)
     assert dlg.injection.dateTime().toString("yyyy-MM-dd HH:mm:ss") == "2024-03-01 10:00:00"
     assert dlg.dose.value() == pytest.approx(370.0)

@@ -103,7 +103,8 @@ def test_missing_tags_refused_listing_them_then_user_values(tmp_path):
         load_volume(tmp_path)
     assert "PatientWeight" in str(err.value) and "RadionuclideTotalDose" in str(err.value)
     assert len(err.value.missing) == 2
-    vol = load_volume(tmp_path, suv_user_values={"weight_kg": 75.0, "dose_bq": 370e6})
+    assert err.value.keys == ["weight_kg", "dose_bq"]   # the suv_user_values that answer them
+    vol = load_volume(tmp_path, suv_user_values={k: {"weight_kg": 75.0, "dose_bq": 370e6}[k] for k in err.value.keys})
     np.testing.assert_allclose(vol.array, truth["suv"], rtol=2e-4, atol=2e-4)
     assert vol.meta["suv"]["user_entered"] == {"weight_kg": 75.0, "dose_bq": 370e6}
     raw = load_volume(tmp_path, suv=False)

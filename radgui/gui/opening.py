@@ -104,8 +104,12 @@ def _refused(series) -> bool:
 class SuvValuesDialog(QDialog):
     """Type the values a PET header lacks for SUV; they are recorded as user-entered."""
 
-    def __init__(self, missing: list[str], header=None, parent=None):
+    def __init__(self, missing: list[str], header=None, parent=None, keys=None):
         super().__init__(parent)
+        from radgui.io.suv import _answers
+
+        #: the suv_user_values keys asked for (SuvError.keys); from the exact missing labels when not given
+        self.keys = list(keys) if keys is not None else _answers(missing)
         self.setWindowTitle("PET: values needed for SUV")
         layout = QVBoxLayout(self)
         msg = QLabel("The PET header lacks what SUV needs:\n  " + "\n  ".join(missing)
@@ -172,20 +176,20 @@ class SuvValuesDialog(QDialog):
     def values(self) -> dict:
         """``suv_user_values`` for the loader: only the fields that answer a missing tag or were set."""
         out = {}
-        text = " ".join(self.missing)
-        if self.weight.value() > 0 and ("weight" in text or "PatientWeight" in text):
+        keys = set(self.keys)
+        if self.weight.value() > 0 and "weight_kg" in keys:
             out["weight_kg"] = self.weight.value()
-        if self.dose.value() > 0 and "Dose" in text:
+        if self.dose.value() > 0 and "dose_bq" in keys:
             out["dose_bq"] = self.dose.value() * 1e6
-        if "injection" in text or "Radiopharmaceutical" in text:
+        if "injection_datetime" in keys:
             qdt = self.injection.dateTime()
             out["injection_datetime"] = datetime(qdt.date().year(), qdt.date().month(), qdt.date().day(),
                                                  qdt.time().hour(), qdt.time().minute(), qdt.time().second())
-        if self.half_life.value() > 0 and "HalfLife" in text:
+        if self.half_life.value() > 0 and "half_life_s" in keys:
             out["half_life_s"] = self.half_life.value()
-        if self.height.value() > 0 and "PatientSize" in text:
+        if self.height.value() > 0 and "height_m" in keys:
             out["height_m"] = self.height.value()
-        if self.sex.currentText() and "PatientSex" in text:
+        if self.sex.currentText() and "sex" in keys:
             out["sex"] = self.sex.currentText()
         return out
 
@@ -196,9 +200,9 @@ def choose_series_dialog(series, parent=None):
     return dlg.selected() if dlg.exec() == QDialog.Accepted else None
 
 
-def ask_suv_values(missing, header=None, parent=None) -> dict | None:
+def ask_suv_values(missing, header=None, parent=None, keys=None) -> dict | None:
     """Show :class:`SuvValuesDialog`; return the typed values or None (cancelled)."""
-    dlg = SuvValuesDialog(missing, header, parent)
+    dlg = SuvValuesDialog(missing, header, parent, keys=keys)
     return dlg.values() if dlg.exec() == QDialog.Accepted else None
 
 
@@ -293,7 +297,7 @@ def load_dicom_interactive(path: str | Path, parent_widget=None, **load_kwargs):
         except SuvError as exc:
             if not exc.missing or kwargs.get("suv_user_values"):
                 raise
-            values = ask_suv_values(exc.missing, chosen.header, parent_widget)
+            values = ask_suv_values(exc.missing, chosen.header, parent_widget, keys=exc.keys)
             if values is None:
                 return None
             kwargs["suv_user_values"] = values

@@ -232,7 +232,7 @@ class PetCtDock(QWidget):
         if isinstance(exc, SuvError) and exc.missing and not kwargs.get("suv_user_values"):
             from radgui.gui.opening import ask_suv_values
 
-            values = ask_suv_values(exc.missing, None, self)
+            values = ask_suv_values(exc.missing, None, self, keys=exc.keys)
             if values:
                 self.load_folder(folder, consent=kwargs.get("consent", False), suv_user_values=values,
                                  blocking=blocking)

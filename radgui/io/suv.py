@@ -68,6 +68,23 @@ _ELEMENT_NAMES = {"fluorine": "F", "carbon": "C", "nitrogen": "N", "oxygen": "O"
 #: Doses below this value are taken to be in MBq (the manual's histogram shows peaks near 4e2 and 4e8).
 MBQ_THRESHOLD = 1e5
 
+#: What SUV may be missing, by the ``suv_user_values`` key that answers it (the GUI dialog asks for
+#: exactly these keys: ``SuvError.keys``), with the words the error message shows.
+NEEDS = {
+    "weight_kg": "PatientWeight (0010,1030) [weight_kg]",
+    "height_m": "PatientSize (0010,1020) [height_m]",
+    "sex": "PatientSex (0010,0040) [sex]",
+    "dose_bq": "RadionuclideTotalDose (0018,1074) [dose_bq]",
+    "half_life_s": "RadionuclideHalfLife (0018,1075) [half_life_s]",
+    "injection_datetime": "RadiopharmaceuticalStartDateTime (0018,1078) or RadiopharmaceuticalStartTime "
+                          "(0018,1072) [injection_datetime]",
+}
+
+
+def _answers(missing) -> list[str]:
+    """The ``suv_user_values`` keys that answer entries of a missing list (entries are NEEDS values)."""
+    return [key for key, label in NEEDS.items() if label in missing]
+
 
 def _f(v):
     try:
@@ -248,7 +265,7 @@ def suv_factors(header, frames, suv_type: str = "bw", user_values: dict | None =
         warnings.append(f"PatientWeight {weight:g} > 1000 taken as grams")
         weight /= 1000.0
     if not weight or weight <= 0:
-        missing.append("PatientWeight (0010,1030) [weight_kg]")
+        missing.append(NEEDS["weight_kg"])
         weight = None
     height_m = _f(user.get("height_m")) if "height_m" in user else _f(header.get("PatientSize"))
     if height_m is not None and height_m > 3:
@@ -309,16 +326,17 @@ def suv_factors(header, frames, suv_type: str = "bw", user_values: dict | None =
     if activity:
         factors = _activity_factors(header, frames, weight, user, rec, missing, warnings, path) * scale
     elif weight is None and units == "GML" and suv_stored_type == "BW" and suv_type == "bw":
-        missing.remove("PatientWeight (0010,1030) [weight_kg]")  # not needed: stored values are SUVbw
+        missing.remove(NEEDS["weight_kg"])  # not needed: stored values are SUVbw
     if missing:
         raise SuvError("cannot compute SUV; missing or invalid: " + ", ".join(missing)
-                       + " (type the values in the GUI or pass suv_user_values=)", path, missing=missing)
+                       + " (type the values in the GUI or pass suv_user_values=)", path, missing=missing,
+                       keys=_answers(missing))
 
     # --- SUVbw -> requested type --------------------------------------------------
     if suv_type != "bw":
         need = []
         if not _need_body(weight, height_m, sex, need, sex_needed=suv_type != "bsa"):
-            raise SuvError(f"SUV {suv_type} needs " + ", ".join(need), path, missing=need)
+            raise SuvError(f"SUV {suv_type} needs " + ", ".join(need), path, missing=need, keys=_answers(need))
         h_cm = height_m * 100.0
         if suv_type == "bsa":
             area = bsa_m2(weight, h_cm)
@@ -346,10 +364,10 @@ def _need_body(weight, height_m, sex, missing, sex_needed) -> bool:
     if not weight:
         ok = False  # weight already listed
     if not height_m or height_m <= 0:
-        missing.append("PatientSize (0010,1020) [height_m]")
+        missing.append(NEEDS["height_m"])
         ok = False
     if sex_needed and sex not in ("M", "F", "O"):
-        missing.append("PatientSex (0010,0040) [sex]")
+        missing.append(NEEDS["sex"])
         ok = False
     return ok
 
@@ -365,7 +383,7 @@ def _activity_factors(header, frames, weight, user, rec, missing, warnings, path
         rec["dose_unit_assumed"] = "MBq"
         dose *= 1e6
     if not dose or dose <= 0:
-        missing.append("RadionuclideTotalDose (0018,1074) [dose_bq]")
+        missing.append(NEEDS["dose_bq"])
         dose = None
     half = _f(user["half_life_s"]) if "half_life_s" in user else _f(rp.get("RadionuclideHalfLife"))
     if not half and rp:
@@ -373,7 +391,7 @@ def _activity_factors(header, frames, weight, user, rec, missing, warnings, path
         if half:
             warnings.append(f"half-life {half:g} s taken from the radionuclide code ({nuclide})")
     if not half or half <= 0:
-        missing.append("RadionuclideHalfLife (0018,1075) [half_life_s]")
+        missing.append(NEEDS["half_life_s"])
         half = None
     decay = str(header.get("DecayCorrection", "") or "").upper().strip()
     if decay not in ("START", "ADMIN", "NONE"):
@@ -393,8 +411,7 @@ def _activity_factors(header, frames, weight, user, rec, missing, warnings, path
         t_adm = _combine(date, rp.get("RadiopharmaceuticalStartTime"))
         rec["injection_time_source"] = "RadiopharmaceuticalStartTime (0018,1072) on the series date"
     if decay in ("START", "NONE") and t_adm is None:
-        missing.append("RadiopharmaceuticalStartDateTime (0018,1078) or RadiopharmaceuticalStartTime "
-                       "(0018,1072) [injection_datetime]")
+        missing.append(NEEDS["injection_datetime"])
     if missing or weight is None:
         return np.ones(n)
     lam = math.log(2.0) / half
@@ -432,7 +449,7 @@ def _activity_factors(header, frames, weight, user, rec, missing, warnings, path
     elapsed = (t_ref - t_adm).total_seconds()
     if elapsed < 0:
         raise SuvError(f"injection ({t_adm}) is after the reference time ({t_ref})", path,
-                       missing=["injection_datetime"])
+                       missing=[NEEDS["injection_datetime"]], keys=["injection_datetime"])
     if elapsed > 24 * 3600:
         warnings.append(f"{elapsed / 3600:.1f} h between injection and scan: check the dates")
     dose_ref = dose * math.exp(-lam * elapsed)

@@ -67,3 +67,15 @@ def test_derived_and_lossy_flags_make_it_non_quantitative(tmp_path):
     vol = load_series(series)
     assert vol.meta["quantitative"] is False and vol.meta["derived"] is True
     assert series.to_dict()["derived"] is True and series.to_dict()["problem_kind"] is None
+
+
+def test_suv_dialog_asks_by_key_not_by_wording():
+    """The SUV dialog fills the suv_user_values keys the engine names (SuvError.keys); a label that merely
+    mentions 'weight' or 'Dose' (a reworded message, header text) asks for nothing."""
+    from radgui.errors import SuvError
+    from radgui.io.suv import NEEDS, _answers
+
+    assert _answers([NEEDS["weight_kg"], NEEDS["dose_bq"]]) == ["weight_kg", "dose_bq"]
+    assert _answers(["weight of evidence: RadionuclideTotalDose discussed", "PatientWeight"]) == []
+    err = SuvError("reworded", missing=["anything at all"], keys=["half_life_s"])
+    assert err.keys == ["half_life_s"] and err.missing == ["anything at all"]
