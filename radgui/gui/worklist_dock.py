@@ -254,10 +254,10 @@ class WorklistDock(QWidget):
 
     def _set_blinded_ui(self, blinded: bool) -> None:
         """Hide and disable the Predict dock's clinical form (and the whole dock) in blinded mode."""
-        dock = self._predict_dock()
-        widget = dock.widget() if dock is not None and hasattr(dock, "widget") else None
-        predict = widget.widget() if widget is not None and hasattr(widget, "widget") else widget
-        if predict is None or not hasattr(predict, "form_box"):
+        widget = self._predict_dock()  # the PredictDock itself (a scroll area), or a wrapper around it
+        inner = widget.widget() if widget is not None and hasattr(widget, "widget") else None
+        predict = next((w for w in (widget, inner) if hasattr(w, "form_box")), None)
+        if predict is None:
             return
         predict.form_box.setVisible(not blinded)
         predict.form_box.setEnabled(not blinded)
