@@ -297,23 +297,44 @@ def extra_pages(result) -> list:
         pages.append(box)
     if not cfg.survival:
         return pages
+    endpoints = list(getattr(cfg, "endpoints", None) or [cfg.survival])
+    secondary = getattr(result, "endpoint_frames", None) or {}
+    for i, ep in enumerate(endpoints):
+        source = scored if i == 0 else {c: f for c, f in secondary.get(ep.get("name"), {}).items()
+                                        if c != "cross-validated"}
+        pages += _endpoint_pages(result, ep, source, labels, direction, outcome_name,
+                                 prefix=f"{ep.get('name')}, " if len(endpoints) > 1 else "")
+    return pages
+
+
+def _endpoint_pages(result, ep: dict, scored: dict, labels, direction, outcome_name, prefix: str = "") -> list:
+    """Cox table, K-M with landmark rates and time-dependent ROC of one survival endpoint (binary-outcome run).
+
+    ``prefix`` (``"OS, "``) names the endpoint in every panel title when the run has several endpoints.
+    """
+    cfg, pages = result.config, []
     frames = {c: f for c, f in scored.items() if {"time", "event"} <= set(f.columns) and f["event"].sum() > 0}
     if not frames:
+        if prefix:
+            pages.append(lambda pdf: _note_page(pdf, f"Endpoint {ep.get('name')}", [
+                "no cohort of this endpoint has an event: no Cox table, K-M or time-dependent ROC"]))
         return pages
-    unit = cfg.survival.get("unit", "")
-    marks = landmarks_for(cfg.survival, frames[next(iter(frames))]["time"])
+    unit = ep.get("unit", "")
+    marks = landmarks_for(ep, frames[next(iter(frames))]["time"])
     try:
         clinical = _clinical_by_cohort(result, frames)
         note = None
     except (RadguiError, OSError, KeyError) as exc:
         clinical, note = {}, f"clinical variables could not be re-read for the Cox table ({exc}); Radscore only"
-    pages.append(cox_page(frames, clinical, cfg.clinical_variables if clinical else {}, unit))
+    named = {f"{prefix}{c}": f for c, f in frames.items()}
+    clinical = {f"{prefix}{c}": v for c, v in clinical.items()}
+    pages.append(cox_page(named, clinical, cfg.clinical_variables if clinical else {}, unit))
     if note:
-        pages.append(lambda pdf: _note_page(pdf, "Cox regression", [note]))
+        pages.append(lambda pdf: _note_page(pdf, f"{prefix}Cox regression", [note]))
     cutoff = result.metrics.get("cutoff", {}).get("value", 0.5)
-    pages.append(km_page(frames, cutoff, marks, unit, labels, direction, outcome_name))
+    pages.append(km_page(named, cutoff, marks, unit, labels, direction, outcome_name))
     if "train" in frames and "linear_predictor" in frames["train"].columns:
-        pages.append(td_roc_page(frames, frames["train"], marks, unit, direction=direction))
+        pages.append(td_roc_page(named, frames["train"], marks, unit, direction=direction))
     return pages
 
 
@@ -329,5 +350,28 @@ def survival_extra_pages(result) -> list:
     marks = tuple(sorted(set(landmarks_for(cfg.survival, frames["train"]["time"]))
                          | {float(cfg.survival.get("horizon") or 0)} - {0.0}))
     cutoff = result.metrics.get("cutoff", {}).get("value", float(np.median(frames["train"]["linear_predictor"])))
-    return [td_roc_page(frames, frames["train"], marks, unit, what="Cox linear predictor"),
-            km_page(frames, cutoff, marks, unit, score="linear_predictor", observed=False)]
+    pages = [td_roc_page(frames, frames["train"], marks, unit, what="Cox linear predictor"),
+             km_page(frames, cutoff, marks, unit, score="linear_predictor", observed=False)]
+    for ep in list(getattr(cfg, "endpoints", None) or [])[1:]:  # secondary endpoints of the same Radscore
+        sec = {f"{ep['name']} (secondary), {c}": f for c, f in (result.endpoint_frames or {}).get(ep["name"], {}).items()
+               if f["event"].sum() > 0}
+        if not sec:
+            pages.append(lambda pdf, n=ep["name"]: _note_page(pdf, f"Secondary endpoint {n}", [
+                "no cohort has an event of this endpoint: no K-M by predicted group"]))
+            continue
+        t0 = next(iter(sec.values()))["time"]
+        pages.append(km_page(sec, cutoff, landmarks_for(ep, t0), ep.get("unit", ""), score="linear_predictor",
+                             observed=False))
+        pages.append(_endpoint_cindex_page(ep, result.metrics.get("endpoints", {}).get(ep["name"], {})))
+    return pages
+
+
+def _endpoint_cindex_page(ep: dict, m: dict):
+    """One text page: the secondary endpoint's C-index of the primary model's linear predictor per cohort."""
+    lines = [f"Endpoint {ep['name']}: time '{ep['time']}', event '{ep['event']}'. The model was trained on the "
+             "primary endpoint; these are the same linear predictor's numbers on this endpoint."]
+    for c, r in (m.get("cohorts") or {}).items():
+        lines.append(f"{c} ({r.get('validation', '')}): n={r.get('n')}, {r.get('events')} events, Harrell's C "
+                     f"{_fmt(r.get('c_index_linear_predictor'), 3)}; log-rank high vs low "
+                     f"{_p((r.get('logrank') or {}).get('p_value'))}")
+    return lambda pdf: _note_page(pdf, f"Secondary endpoint {ep['name']}", lines)
