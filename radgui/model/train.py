@@ -50,11 +50,13 @@ class Cohort:
     time: np.ndarray | None = None
     event: np.ndarray | None = None
     endpoints: dict = field(default_factory=dict)   # secondary endpoint name -> (time, event) arrays
+    timepoint: np.ndarray | None = None             # the row's time point (``timepoints.column``), as str
 
     def subset(self, idx) -> Cohort:
         return Cohort(self.features.iloc[idx], self.clinical.iloc[idx], self.y[idx],
                       None if self.time is None else self.time[idx], None if self.event is None else self.event[idx],
-                      {k: (t[idx], e[idx]) for k, (t, e) in self.endpoints.items()})
+                      {k: (t[idx], e[idx]) for k, (t, e) in self.endpoints.items()},
+                      None if self.timepoint is None else self.timepoint[idx])
 
     @property
     def groups(self) -> np.ndarray | None:
@@ -174,7 +176,23 @@ def load_cohort(config: TrainConfig, features_path: Path, clinical_path: Path | 
     if config.outcome is None:
         y = event  # survival-only: the event stratifies the splits
 
+    timepoint = None
+    tp = getattr(config, "timepoints", None)
+    if tp:
+        tcol = column(tp["column"], "time-point")
+        if tcol.isna().any():
+            raise ConfigError(f"time-point column '{tp['column']}' is empty for row(s) "
+                              f"{tcol.index[tcol.isna().to_numpy()].tolist()[:5]}", clinical_path or features_path)
+        timepoint = tcol.map(_level_str).to_numpy(dtype=object)
+        present = set(timepoint)
+        absent = [v for v in (tp["baseline"], tp["followup"]) if v not in present]
+        if absent:
+            raise ConfigError(f"time-point column '{tp['column']}' has no row at {absent} (it holds "
+                              f"{sorted(present)[:10]})", clinical_path or features_path)
+
     skip = {(config.outcome or {}).get("column", ""), *config.clinical_variables}
+    if tp:
+        skip.add(tp["column"])
     for ep in (getattr(config, "endpoints", None) or ([config.survival] if config.survival else [])):
         skip.update((ep["time"], ep["event"]))
     if config.center:
@@ -247,7 +265,15 @@ def load_cohort(config: TrainConfig, features_path: Path, clinical_path: Path | 
         names.append(GROUP_LEVEL)
     X.index = pd.MultiIndex.from_arrays(arrays, names=names)
     C.index = X.index
-    return Cohort(X, C, y, time, event, secondary)
+    if timepoint is not None:  # one row per patient and time point: the pairs must be unambiguous
+        tg = pd.Series(X.index.get_level_values(GROUP_LEVEL) if group_col is not None else X.index.get_level_values(0))
+        dup = pd.DataFrame({"g": tg.to_numpy(), "t": timepoint}).duplicated()
+        if dup.any():
+            i = int(np.flatnonzero(dup.to_numpy())[0])
+            raise ConfigError(f"patient {tg.iloc[i]} has more than one row at time point {timepoint[i]!r} "
+                              f"(column '{config.timepoints['column']}'): the baseline/follow-up pair is ambiguous",
+                              clinical_path or features_path)
+    return Cohort(X, C, y, time, event, secondary, timepoint)
 
 
 def _binary_outcome(out: pd.Series, config, where) -> np.ndarray:
@@ -420,6 +446,11 @@ def iter_train(config: TrainConfig | str | Path) -> Generator[Step, None, TrainR
                                                 direction=direction, outcome_name=oname)
     else:
         endpoint_frames = {}
+    if getattr(config, "timepoints", None):
+        tp_cohorts = {"train": train_c, **externals}
+        if test_c is not None:
+            tp_cohorts[test_name] = test_c
+        metrics["paired_change"] = paired_change_metrics(config, preds, tp_cohorts)
     metrics["headline"] = _headline(metrics, test_name)
     metrics["warnings"] = list(dict.fromkeys(warn))
     metrics["radscore_source"] = final.radscore_source_
@@ -673,6 +704,44 @@ def endpoint_metrics(config, preds: dict, secondary: dict, cutoff: float, final:
                 per[k]["n"], per[k]["events"] = int(len(f)), int(f["event"].sum())
         out[ep["name"]] = {"role": "primary" if i == 0 else "secondary", "time": ep["time"], "event": ep["event"],
                            "horizon": ep.get("horizon"), "unit": ep.get("unit", ""), "cohorts": per}
+    return out
+
+
+def paired_change_metrics(config, preds: dict, cohorts: dict, score: str = "radscore") -> dict:
+    """``metrics["paired_change"]``: per cohort, the paired Wilcoxon test of ``score`` between
+    ``timepoints.baseline`` and ``timepoints.followup`` (:func:`radgui.stats.paired_change`, pairing by the
+    ``group:`` patient). Patients with only one of the two time points are listed in ``unpaired`` and left out;
+    rows at other time points are counted in ``other_rows``. ``train`` is apparent (the model was fitted on those
+    rows); a held-out cohort is validated."""
+    from radgui.errors import StatsInputError
+    from radgui.stats import paired_change
+
+    tp = getattr(config, "timepoints", None)
+    if not tp:
+        return {}
+    out = {}
+    for k, f in preds.items():
+        c = cohorts.get(k)
+        if k == "cross-validated" or c is None or c.timepoint is None or score not in f.columns:
+            continue
+        patient = c.groups if c.groups is not None else f.index.to_numpy()
+        frame = pd.DataFrame({"patient": np.asarray(patient, dtype=object).astype(str),
+                              "timepoint": c.timepoint, "score": f[score].to_numpy(float)})
+        b = frame[frame.timepoint == tp["baseline"]].set_index("patient")["score"]
+        a = frame[frame.timepoint == tp["followup"]].set_index("patient")["score"]
+        unpaired = sorted(set(b.index) ^ set(a.index))
+        entry = {"score": score, "baseline": tp["baseline"], "followup": tp["followup"], "test": "paired Wilcoxon "
+                 "signed-rank (scipy.stats.wilcoxon, two-sided), after - before",
+                 "validation": "apparent" if k == "train" else "held-out (validated)",
+                 "unpaired": unpaired, "other_rows": int((~frame.timepoint.isin([tp["baseline"], tp["followup"]])).sum())}
+        try:
+            r = paired_change(b, a)
+            entry.update(statistic=r.statistic, p_value=r.p_value, n_pairs=r.n_pairs, median_change=r.median_change,
+                         pairs={str(p): [float(x), float(y)] for p, x, y in
+                                zip(r.table.index, r.table["before"], r.table["after"])})
+        except StatsInputError as exc:
+            entry.update(error=exc.reason, n_pairs=int(len(set(b.index) & set(a.index))))
+        out[k] = entry
     return out
 
 

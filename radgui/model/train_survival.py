@@ -240,7 +240,7 @@ def final_terms(res, radscore_train) -> dict:
 def iter_train_survival(config, cohort, train_c, test_c, test_name, icc) -> Generator[Step, None, object]:
     """The survival-only branch of :func:`radgui.model.train.iter_train`; returns a TrainResult."""
     from radgui.model.train import (TrainResult, _pct, _survival_metrics, endpoint_metrics,
-                                    secondary_endpoint_frames)
+                                    paired_change_metrics, secondary_endpoint_frames)
 
     seed, horizon = config.seed, float(config.survival["horizon"])
     check_survival_cohort(config, train_c.time, train_c.event, "training cohort")
@@ -288,6 +288,8 @@ def iter_train_survival(config, cohort, train_c, test_c, test_name, icc) -> Gene
     # secondary endpoints (survival: [primary, ...]): the same Radscore/Cox model, C-index and K-M by group
     endpoint_frames = secondary_endpoint_frames(config, preds, {"train": train_c, test_name: test_c})
     metrics["endpoints"] = endpoint_metrics(config, preds, endpoint_frames, cutoff, final="cox")
+    if getattr(config, "timepoints", None):  # dynamic study: paired Radscore change between the time points
+        metrics["paired_change"] = paired_change_metrics(config, preds, {"train": train_c, test_name: test_c})
     res = fitted.result_
     metrics["final_model"] = {"terms": final_terms(res, preds["train"]["radscore"].to_numpy()),
                               "clinical_screening": fitted.screening_,

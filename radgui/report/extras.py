@@ -254,6 +254,48 @@ def td_roc_page(frames: dict, train: pd.DataFrame, landmarks, unit: str = "", sc
     return page
 
 
+def paired_change_page(metrics: dict, name: str = "Radscore"):
+    """The paired change of the Radscore between the two time points, per cohort (``metrics["paired_change"]``),
+    or None when the run has no ``timepoints:``."""
+    pc = metrics.get("paired_change") or {}
+    if not pc:
+        return None
+
+    def page(pdf):
+        from radgui.plots.study_figures import PairedChangeDisplay
+        from radgui.stats.outcome import PairedChange
+
+        fig = _figure()
+        axes = fig.subplots(2, len(pc), squeeze=False)
+        for j, (c, m) in enumerate(pc.items()):
+            ax, txt = axes[0, j], axes[1, j]
+            txt.axis("off")
+            lines = [f"{c} ({m['validation']}): {m['baseline']} -> {m['followup']}, {m.get('n_pairs', 0)} pairs"]
+            if "error" in m:
+                ax.axis("off")
+                lines.append(f"paired Wilcoxon not computed: {m['error']}")
+            else:
+                tab = pd.DataFrame(m["pairs"], index=["before", "after"]).T
+                tab["change"] = tab["after"] - tab["before"]
+                ch = PairedChange(m["statistic"], m["p_value"], m["n_pairs"], m["median_change"], tab)
+                PairedChangeDisplay(ch, (m["baseline"], m["followup"]), name).plot(ax=ax)
+                ax.set_title(f"{c}: {name} change\n(paired Wilcoxon W={_fmt(m['statistic'], 1)}, "
+                             f"{_p(m['p_value'])})", fontsize=8)
+                lines.append(f"median change {_fmt(m['median_change'], 3)}; W = {_fmt(m['statistic'], 1)}, "
+                             f"p = {_p(m['p_value'])}")
+            if m.get("unpaired"):
+                shown = ", ".join(m["unpaired"][:20]) + (" ..." if len(m["unpaired"]) > 20 else "")
+                lines.append(f"excluded, only one of the two time points ({len(m['unpaired'])}): {shown}")
+            if m.get("other_rows"):
+                lines.append(f"{m['other_rows']} row(s) at other time points not used")
+            txt.text(0, 1, "\n".join(textwrap.fill(x, 60) for x in lines), fontsize=7, va="top",
+                     transform=txt.transAxes)
+        fig.suptitle(f"{name} change between time points", fontsize=11)
+        pdf.savefig(fig)
+
+    return page
+
+
 # ------------------------------------------------------------------ entry point
 def _clinical_by_cohort(result, frames: dict) -> dict:
     """Clinical variables of each cohort's patients (re-read from the config's tables), by cohort name."""
@@ -295,6 +337,9 @@ def extra_pages(result) -> list:
     box = radscore_by_outcome_page(scored, labels)
     if box is not None:
         pages.append(box)
+    change = paired_change_page(result.metrics)
+    if change is not None:
+        pages.append(change)
     if not cfg.survival:
         return pages
     endpoints = list(getattr(cfg, "endpoints", None) or [cfg.survival])
@@ -363,6 +408,9 @@ def survival_extra_pages(result) -> list:
         pages.append(km_page(sec, cutoff, landmarks_for(ep, t0), ep.get("unit", ""), score="linear_predictor",
                              observed=False))
         pages.append(_endpoint_cindex_page(ep, result.metrics.get("endpoints", {}).get(ep["name"], {})))
+    change = paired_change_page(result.metrics)
+    if change is not None:
+        pages.append(change)
     return pages
 
 
