@@ -369,9 +369,9 @@ def config_from_dict(doc: Any, base: str | Path = ".", source: str | Path | None
     if doc.get("models") is not None or doc.get("grid") is not None or doc.get("comparison") is not None:
         from radgui.model.designs import parse_study
 
-        if outcome is None:
-            fail("'models:'/'grid:' compare binary-outcome models; a survival-only config (no 'outcome') "
-                 "trains one model")
+        if outcome is None and (doc.get("grid") is not None or doc.get("comparison") is not None):
+            fail("'grid:'/'comparison:' compare binary-outcome classifiers; a survival-only config (no 'outcome') "
+                 "compares LASSO-Cox models listed under 'models:'")
 
         def validate_model(m_steps, m_learner, where):
             sub = {k: v for k, v in doc.items() if k not in ("models", "grid", "comparison", "external")}
@@ -384,6 +384,11 @@ def config_from_dict(doc: Any, base: str | Path = ".", source: str | Path | None
 
         where_path = where
         models, comparison = parse_study(doc, fail, validate_model)
+        if outcome is None:
+            for m in models:
+                if m["kind"] != "radiomics" or m["scout"]:
+                    fail(f"{m['source']}: a survival-only config compares LASSO-Cox Radscore models (kind: "
+                         "radiomics, no scout); clinical and combined survival models are not implemented")
         if doc.get("comparison") is not None and not models:
             fail("'comparison' settings need 'models:' or 'grid:'")
     if doc.get("external") is not None:

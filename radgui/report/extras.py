@@ -411,7 +411,50 @@ def survival_extra_pages(result) -> list:
     change = paired_change_page(result.metrics)
     if change is not None:
         pages.append(change)
+    comp = result.metrics.get("comparison")
+    if comp and "horizon" in comp:  # models: of a survival-only config
+        pages.insert(0, survival_comparison_page(comp, cfg.survival.get("unit", "")))
     return pages
+
+
+def survival_comparison_rows(comp: dict) -> list[list[str]]:
+    """The survival model comparison as table rows: cohort (how predicted), model, C-index [CI], AUC at horizon."""
+    rows = []
+    for c, block in comp["cohorts"].items():
+        for name, r in block["models"].items():
+            rows.append([f"{c} (n={block['n']}, {block['events']} events)", name + (" *" if name == comp["final"]
+                                                                                     else ""),
+                         f"{_fmt(r['c_index'], 3)} [{_fmt(r['ci_low'], 3)}, {_fmt(r['ci_high'], 3)}]",
+                         _fmt(r.get("auc_at_horizon"), 3), _fmt(r.get("uno_c"), 3)])
+    return rows
+
+
+def survival_comparison_page(comp: dict, unit: str = ""):
+    """One page: every LASSO-Cox model's C-index (bootstrap CI) and time-dependent AUC per cohort."""
+
+    def page(pdf):
+        fig = _figure()
+        ax = fig.add_subplot()
+        ax.axis("off")
+        h = f"{comp['horizon']:g} {unit}".strip()
+        ax.set_title("Survival model comparison (LASSO-Cox Radscore per feature subset)", fontsize=12, loc="left")
+        notes = [f"Final (bundled) model, marked *: {comp['final']} ({comp['final_reason']}).",
+                 f"C-index: Harrell's C of the linear predictor, CI {comp['c_index_ci']}. AUC({h}): "
+                 f"{comp['auc_at_horizon']}; Uno's C truncated at {h}.",
+                 "; ".join(f"{c}: {b['prediction']}" for c, b in comp["cohorts"].items()) + ".",
+                 "Choosing the best out-of-fold model makes its out-of-fold C-index optimistic; its held-out numbers "
+                 "are the honest ones. The bundled model adds the screened clinical variables (its own C-index is "
+                 "on the following pages)."]
+        ax.text(0, 1, "\n".join(textwrap.fill(x, 120) for x in notes), fontsize=7, va="top",
+                transform=ax.transAxes)
+        t = ax.table(cellText=survival_comparison_rows(comp),
+                     colLabels=["cohort", "model", "C-index [95% CI]", f"AUC({h})", f"Uno's C({h})"],
+                     loc="center", cellLoc="left", colLoc="left")
+        t.auto_set_font_size(False)
+        t.set_fontsize(7)
+        pdf.savefig(fig)
+
+    return page
 
 
 def _endpoint_cindex_page(ep: dict, m: dict):
