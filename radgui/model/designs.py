@@ -850,4 +850,29 @@ def iter_survival_study(config) -> Generator[Step, None, object]:
     result.metrics["comparison"] = comparison
     result.metrics["study"] = {"final": final.name, "final_reason": reason, "n_models": len(models)}
     result.study_models = models
+    if result.prediction_table is None:
+        result.prediction_table = _survival_prediction_table(result, models, test_name)
     return result
+
+
+def _survival_prediction_table(result, models, test_name) -> pd.DataFrame:
+    """``predictions.csv`` of a survival study: per patient and cohort the bundled model's linear predictor,
+    Radscore and risk group (cutoff: median training linear predictor), and each compared model's linear predictor
+    (``lp:<model>``; ``lp_oof:<model>`` out-of-fold on the training rows)."""
+    cutoff = result.metrics.get("cutoff", {}).get("value")
+    frames = []
+    for name, kind in (("train", "apparent (training)"), (test_name, "held-out")):
+        if name is None or name not in result.predictions:
+            continue
+        f = result.predictions[name]
+        t = pd.DataFrame({"id": f.index.astype(str), "cohort": name, "time": f["time"].to_numpy(),
+                          "event": f["event"].to_numpy(), "linear_predictor": f["linear_predictor"].to_numpy(),
+                          "radscore": f["radscore"].to_numpy(), "prediction": kind})
+        if cutoff is not None:
+            t["risk_group"] = np.where(t["linear_predictor"] >= cutoff, "high", "low")
+        for m in models:
+            t[f"lp:{m.name}"] = np.asarray(m.predictions[name], float)
+            if name == "train" and "cross-validated" in m.predictions:
+                t[f"lp_oof:{m.name}"] = np.asarray(m.predictions["cross-validated"], float)
+        frames.append(t)
+    return pd.concat(frames, ignore_index=True)
