@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from radgui.errors import ConfigError
 from radgui.model.config import config_from_dict
 
 
@@ -30,46 +29,6 @@ def _cohort(tmp_path, n=60, unpaired=("P003", "P017")):
             "timepoints": {"column": "timepoint", "baseline": "pre", "followup": "post"},
             "steps": {"zscore": {}, "lasso": {"folds": 3, "n_lambdas": 10}},
             "validation": {"repeats": 0, "folds": 3, "bootstrap": 0, "n_jobs": 1}, "seed": 1}
-
-
-@pytest.mark.parametrize("change, message", [
-    ({"group": None}, "'timepoints' pairs each patient's baseline and follow-up rows: set 'group: <patient column>'"),
-    ({"timepoints": {"column": "timepoint", "baseline": "pre", "followup": "pre"}},
-     "timepoints.baseline and timepoints.followup are both 'pre'"),
-    ({"timepoints": {"column": "timepoint", "baseline": "pre"}}, "key 'timepoints.followup' is required"),
-    ({"timepoints": {"column": "timepoint", "baseline": "pre", "followup": "post", "third": "x"}},
-     "unknown key(s) ['third'] under 'timepoints'"),
-    ({"timepoints": {"column": ["a"], "baseline": "pre", "followup": "post"}},
-     "timepoints.column must be a non-empty name or value, got ['a']"),
-])
-def test_bad_timepoints_config_is_one_line_error(tmp_path, change, message):
-    doc = {**_cohort(tmp_path), **change}
-    doc = {k: v for k, v in doc.items() if v is not None}
-    with pytest.raises(ConfigError) as err:
-        config_from_dict(doc, base=tmp_path)
-    assert message in str(err.value) and "\n" not in str(err.value)
-
-
-def test_timepoint_values_and_duplicates_are_checked_on_loading(tmp_path):
-    from radgui.model.train import load_cohort
-
-    doc = _cohort(tmp_path)
-    cfg = config_from_dict({**doc, "timepoints": {"column": "timepoint", "baseline": "pre", "followup": "week8"}},
-                           base=tmp_path)
-    with pytest.raises(ConfigError) as err:
-        load_cohort(cfg, cfg.features, cfg.clinical)
-    assert "time-point column 'timepoint' has no row at ['week8'] (it holds ['post', 'pre'])" in str(err.value)
-    f = pd.read_csv(tmp_path / "features.csv")
-    f.loc[1, "timepoint"] = "pre"  # P000 now has two baseline rows
-    f.to_csv(tmp_path / "features.csv", index=False)
-    cfg = config_from_dict(doc, base=tmp_path)
-    with pytest.raises(ConfigError) as err:
-        load_cohort(cfg, cfg.features, cfg.clinical)
-    assert "patient P000 has more than one row at time point 'pre'" in str(err.value)
-    cfg = config_from_dict({**doc, "timepoints": {**doc["timepoints"], "column": "visit"}}, base=tmp_path)
-    with pytest.raises(ConfigError) as err:
-        load_cohort(cfg, cfg.features, cfg.clinical)
-    assert "time-point column 'visit' is in neither the clinical nor the feature table" in str(err.value)
 
 
 def test_run_reports_paired_wilcoxon_of_the_radscore_equal_to_scipy(tmp_path):

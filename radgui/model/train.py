@@ -733,7 +733,8 @@ def paired_change_metrics(config, preds: dict, cohorts: dict, score: str = "rads
         entry = {"score": score, "baseline": tp["baseline"], "followup": tp["followup"], "test": "paired Wilcoxon "
                  "signed-rank (scipy.stats.wilcoxon, two-sided), after - before",
                  "validation": "apparent" if k == "train" else "held-out (validated)",
-                 "unpaired": unpaired, "other_rows": int((~frame.timepoint.isin([tp["baseline"], tp["followup"]])).sum())}
+                 "unpaired": unpaired,
+                 "other_rows": int((~frame.timepoint.isin([tp["baseline"], tp["followup"]])).sum())}
         try:
             r = paired_change(b, a)
             entry.update(statistic=r.statistic, p_value=r.p_value, n_pairs=r.n_pairs, median_change=r.median_change,

@@ -398,8 +398,8 @@ def survival_extra_pages(result) -> list:
     pages = [td_roc_page(frames, frames["train"], marks, unit, what="Cox linear predictor"),
              km_page(frames, cutoff, marks, unit, score="linear_predictor", observed=False)]
     for ep in list(getattr(cfg, "endpoints", None) or [])[1:]:  # secondary endpoints of the same Radscore
-        sec = {f"{ep['name']} (secondary), {c}": f for c, f in (result.endpoint_frames or {}).get(ep["name"], {}).items()
-               if f["event"].sum() > 0}
+        own = (result.endpoint_frames or {}).get(ep["name"], {})
+        sec = {f"{ep['name']} (secondary), {c}": f for c, f in own.items() if f["event"].sum() > 0}
         if not sec:
             pages.append(lambda pdf, n=ep["name"]: _note_page(pdf, f"Secondary endpoint {n}", [
                 "no cohort has an event of this endpoint: no K-M by predicted group"]))
