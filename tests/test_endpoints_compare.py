@@ -82,6 +82,7 @@ def test_final_true_picks_the_bundled_survival_model():
     assert set(result.metrics["selected_features"]) <= set(result.study_models[1].columns)
 
 
+@pytest.mark.slow
 def test_survival_comparison_page_lists_every_model_and_cohort(tmp_path):
     from radgui.model.train import train
     from radgui.report.extras import survival_comparison_rows, survival_extra_pages
