@@ -72,8 +72,9 @@ def run_study(outdir: Path, config_text: str, quick: bool) -> dict:
         report_from_training(result, outdir / "out")
     comp = result.metrics["comparison"]
     print(f"final     {comp['final']} ({comp['final_reason']})")
+    key = "c_index" if "horizon" in comp else "auc"  # a survival-only study compares C-indices
     for c, cm in comp["cohorts"].items():
-        aucs = ", ".join(f"{m} {e['auc']:.2f}" for m, e in cm["models"].items())
+        aucs = ", ".join(f"{m} {e[key]:.2f}" for m, e in cm["models"].items())
         print(f"{c:<16} {aucs}  [{cm['prediction']}]")
     print(f"wrote     {outdir / 'out' / 'report.pdf'}")
     return result.metrics

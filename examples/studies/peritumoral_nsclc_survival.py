@@ -1,15 +1,16 @@
 """Seed study 3: intra- and peritumoral radiomics for NSCLC survival (regions compared).
 
 The paper's methods: CT features of the tumour and of 3, 6 and 9 mm rings
-around it (``radgui roi ring``), one model per region plus tumour+ring, a
-LASSO Radscore per region, the regions compared, Kaplan-Meier curves by
-predicted risk group. The paper fits LASSO-Cox on overall survival; a
-``models:`` run compares binary-outcome models, so here each region's
-LASSO logistic model predicts death within 24 months (``outcome``), and the
-final model's report adds Kaplan-Meier curves, log-rank and Cox HR by its
-risk group (``survival:``). A LASSO-Cox model of the chosen region is a
-single-model survival config (see docs/model.md, Survival models). The
-cohort is synthetic: the 6 mm ring carries the signal.
+around it (``radgui roi ring``), one LASSO-Cox Radscore per region plus
+tumour+ring on overall survival, the regions compared by C-index and
+time-dependent AUC, Kaplan-Meier curves by predicted risk group. Here the
+config is survival-only (no ``outcome``): ``models:`` fits LASSO-Cox per
+region on one split and one fold plan and compares them by the out-of-fold
+and held-out C-index (bootstrap CI) and the AUC at 24 months; the best
+out-of-fold model is bundled (Radscore + screened clinical variables, Cox).
+``survival:`` lists OS (primary, trained) and PFS (secondary: the same
+linear predictor's C-index and K-M by group). The cohort is synthetic: the
+6 mm ring carries the signal.
 
 Run: ``python examples/studies/peritumoral_nsclc_survival.py OUTDIR [--quick]``
 """
@@ -29,8 +30,9 @@ schema_version: 1
 name: NSCLC overall survival, intra- vs peritumoral regions (synthetic)
 features: features.csv
 clinical: clinical.csv
-outcome: {column: outcome, positive: 1, direction: adverse, label: death within 24 months}
-survival: {time: os_months, event: death, horizon: 24, unit: months}
+survival:
+  - {name: OS, time: os_months, event: death, horizon: 24, unit: months}
+  - {name: PFS, time: pfs_months, event: progression, horizon: 12, unit: months}
 split: {method: holdout, test_fraction: 0.3}
 steps: {zscore: {}, lasso: {folds: 10, rule: 1se}}
 models:
@@ -52,6 +54,8 @@ def main():
     y = clin["outcome"].to_numpy()
     clin["os_months"] = np.where(y == 1, rng.uniform(2, 24, y.size), rng.uniform(24.5, 60, y.size)).round(1)
     clin["death"] = np.where(y == 1, 1, (rng.random(y.size) < 0.3).astype(int))
+    clin["pfs_months"] = (clin["os_months"] * rng.uniform(0.4, 1.0, y.size)).round(1)
+    clin["progression"] = np.maximum(clin["death"], (rng.random(y.size) < 0.5).astype(int))
     feats.to_csv(out / "features.csv", index=False)
     clin.to_csv(out / "clinical.csv", index=False)
     run_study(out, CONFIG, quick)

@@ -49,7 +49,8 @@ CONFIG_VERSION = 1
 _TOP = {"schema_version", "name", "features", "clinical", "id_column", "outcome", "survival", "center",
         "icc_table", "clinical_variables", "feature_preset", "split", "steps", "learner", "clinical_model",
         "validation", "seed", "intended_use", "combat_covariates", "group",
-        "models", "grid", "external", "comparison"}  # study designs: see radgui.model.designs
+        "models", "grid", "external", "comparison",  # study designs: see radgui.model.designs
+        "timepoints"}  # dynamic studies: paired Radscore change between two time points
 OUTCOME_DIRECTIONS = ("adverse", "favourable")
 LEARNER_KEYS = {"lasso": set(), "logistic": set(), "svm": {"tune"}, "rf": {"tune"}, "xgboost": {"tune"},
                  "stacking": {"tune", "meta", "stack_folds"}}
@@ -147,6 +148,8 @@ class TrainConfig:
     external: list = field(default_factory=list)       # external cohorts: [{name, features, clinical}]
     feature_columns: list | None = None                # the model's columns (a subset of the feature table)
     model_variables: list | None = None                # the clinical variables the models use (default: all)
+    endpoints: list = field(default_factory=list)      # every survival endpoint; endpoints[0] is ``survival``
+    timepoints: dict | None = None                     # {column, baseline, followup}: paired Radscore change
 
     def to_dict(self) -> dict:
         """The config as written (paths as given), for provenance and the GUI."""
@@ -214,13 +217,24 @@ def config_from_dict(doc: Any, base: str | Path = ".", source: str | Path | None
         if outcome["direction"] not in OUTCOME_DIRECTIONS:
             fail(f"outcome.direction must be 'adverse' (the outcome is bad: progression, malignancy) or "
                  f"'favourable' (response, survival), got {outcome['direction']!r}")
-    survival = None
+    survival, endpoints = None, []
     if doc.get("survival") is not None:
-        survival = mapping("survival", doc["survival"], {"time", "event", "horizon", "unit", "label"},
-                           ("time", "event"))
-        h = survival.get("horizon")
-        if h is not None and (not isinstance(h, (int, float)) or h <= 0):
-            fail(f"survival.horizon must be a positive number, got {h!r}")
+        endpoints = _parse_endpoints(doc["survival"], mapping, fail)
+        survival = endpoints[0]
+    timepoints = None
+    if doc.get("timepoints") is not None:
+        timepoints = mapping("timepoints", doc["timepoints"], {"column", "baseline", "followup"},
+                             ("column", "baseline", "followup"))
+        for k in ("column", "baseline", "followup"):
+            v = timepoints[k]
+            if not isinstance(v, (str, int)) or isinstance(v, bool) or str(v) == "":
+                fail(f"timepoints.{k} must be a non-empty name or value, got {v!r}")
+            timepoints[k] = str(v)
+        if timepoints["baseline"] == timepoints["followup"]:
+            fail(f"timepoints.baseline and timepoints.followup are both {timepoints['baseline']!r}: "
+                 "name two different time points")
+        if not doc.get("group"):
+            fail("'timepoints' pairs each patient's baseline and follow-up rows: set 'group: <patient column>'")
     steps_doc = doc.get("steps", {"zscore": {}, "lasso": {}})
     if isinstance(steps_doc, dict):
         for name in steps_doc:
@@ -355,9 +369,9 @@ def config_from_dict(doc: Any, base: str | Path = ".", source: str | Path | None
     if doc.get("models") is not None or doc.get("grid") is not None or doc.get("comparison") is not None:
         from radgui.model.designs import parse_study
 
-        if outcome is None:
-            fail("'models:'/'grid:' compare binary-outcome models; a survival-only config (no 'outcome') "
-                 "trains one model")
+        if outcome is None and (doc.get("grid") is not None or doc.get("comparison") is not None):
+            fail("'grid:'/'comparison:' compare binary-outcome classifiers; a survival-only config (no 'outcome') "
+                 "compares LASSO-Cox models listed under 'models:'")
 
         def validate_model(m_steps, m_learner, where):
             sub = {k: v for k, v in doc.items() if k not in ("models", "grid", "comparison", "external")}
@@ -370,6 +384,11 @@ def config_from_dict(doc: Any, base: str | Path = ".", source: str | Path | None
 
         where_path = where
         models, comparison = parse_study(doc, fail, validate_model)
+        if outcome is None:
+            for m in models:
+                if m["kind"] != "radiomics" or m["scout"]:
+                    fail(f"{m['source']}: a survival-only config compares LASSO-Cox Radscore models (kind: "
+                         "radiomics, no scout); clinical and combined survival models are not implemented")
         if doc.get("comparison") is not None and not models:
             fail("'comparison' settings need 'models:' or 'grid:'")
     if doc.get("external") is not None:
@@ -381,7 +400,7 @@ def config_from_dict(doc: Any, base: str | Path = ".", source: str | Path | None
         external = check_externals(doc.get("external"), fail, path_of)
 
     return TrainConfig(
-        models=models, comparison=comparison, external=external,
+        models=models, comparison=comparison, external=external, endpoints=endpoints, timepoints=timepoints,
         features=path_of("features", doc.get("features"), required=True),
         clinical=path_of("clinical", doc.get("clinical")),
         outcome=outcome, name=str(doc.get("name", DEFAULTS["name"])),
@@ -393,6 +412,52 @@ def config_from_dict(doc: Any, base: str | Path = ".", source: str | Path | None
         seed=seed, intended_use=str(doc.get("intended_use", DEFAULTS["intended_use"])),
         source=None if source is None else Path(source), raw=copy.deepcopy(doc),
     )
+
+
+MAX_ENDPOINTS = 16
+
+
+def _parse_endpoints(value: Any, mapping, fail) -> list[dict]:
+    """``survival:`` as one mapping (one endpoint) or a list of endpoints, the first the primary one.
+
+    Each endpoint is ``{name, time, event, horizon, unit, label}``; ``name`` is
+    required in a list (it titles the report pages and keys ``metrics.json``
+    ``endpoints``) and defaults to ``label`` or the event column for a single
+    mapping. Names and time/event column pairs must be unique.
+    """
+    keys = {"name", "time", "event", "horizon", "unit", "label"}
+    if isinstance(value, dict):
+        items, listed = [("survival", value)], False
+    elif isinstance(value, list):
+        if not value:
+            fail("key 'survival' is an empty list: give one endpoint mapping or a list of them")
+        if len(value) > MAX_ENDPOINTS:
+            fail(f"key 'survival' lists {len(value)} endpoints; at most {MAX_ENDPOINTS} are allowed")
+        items, listed = [(f"survival[{i}]", v) for i, v in enumerate(value)], True
+    else:
+        fail("key 'survival' must be a mapping {time, event, horizon, ...} or a list of such mappings "
+             f"(one per endpoint), got {type(value).__name__}")
+    out, seen_names, seen_cols = [], {}, {}
+    for where, item in items:
+        ep = mapping(where, item, keys, ("name", "time", "event") if listed else ("time", "event"))
+        for k in ("time", "event", "name", "unit", "label"):
+            if k in ep and (not isinstance(ep[k], str) or not ep[k].strip()):
+                fail(f"{where}.{k} must be a non-empty string, got {ep[k]!r}")
+        h = ep.get("horizon")
+        if h is not None and (not isinstance(h, (int, float)) or isinstance(h, bool) or not 0 < h < float("inf")):
+            fail(f"{where}.horizon must be a positive number, got {h!r}")
+        if ep["time"] == ep["event"]:
+            fail(f"{where}: time and event are the same column {ep['time']!r}")
+        ep.setdefault("name", str(ep.get("label") or ep["event"]))
+        if ep["name"] in seen_names:
+            fail(f"{where}.name {ep['name']!r} is also the name of {seen_names[ep['name']]}: endpoint names "
+                 "must be unique")
+        pair = (ep["time"], ep["event"])
+        if pair in seen_cols:
+            fail(f"{where} uses the same time/event columns {list(pair)} as {seen_cols[pair]}")
+        seen_names[ep["name"]], seen_cols[pair] = where, where
+        out.append(ep)
+    return out
 
 
 def _check_survival_keys(doc: dict, fail) -> None:

@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
-from radgui.errors import ConfigError
+from radgui.errors import ConfigError, RadguiError
 from radgui.progress import Step
 
 ROI_SEP = "__"  # as radgui.features.extract.ROI_SEP: "<roi>__<image type>_<class>_<feature>"
@@ -498,6 +498,8 @@ def iter_study(config) -> Generator[Step, None, object]:
     """
     from radgui.model.train import iter_train
 
+    if config.outcome is None:  # survival-only: LASSO-Cox models compared by C-index
+        return (yield from iter_survival_study(config))
     cmp = yield from iter_compare(config)
     final, reason, split_info, comparison, models = cmp.final, cmp.reason, cmp.split, cmp.metrics, cmp.models
     yield Step(0, None, f"building the final model ({final.name})")
@@ -718,3 +720,159 @@ def compare_models(frames: dict, cutoffs: dict, nri_cutoffs=None, groups=None) -
                       "n_patients": int(len(np.unique(g))) if g is not None else int(len(y)),
                       "models": ms, "pairs": pairs}
     return {"cohorts": out}
+
+
+# ------------------------------------------------------------------ survival models (survival-only configs)
+#: Bootstrap replicates of the C-index CIs of the survival comparison.
+N_BOOT_C = 500
+
+
+def _c_index_ci(time, event, risk, groups=None, seed: int = 0) -> dict:
+    """Harrell's C of ``risk`` with a percentile bootstrap CI (patients resampled whole when ``groups``)."""
+    from radgui.stats import bootstrap_ci, concordance_index
+
+    t, e, r = np.asarray(time, float), np.asarray(event, int), np.asarray(risk, float)
+    c = concordance_index(t, e, r)
+    try:
+        ci = bootstrap_ci(lambda ev, tt, rr: concordance_index(tt, ev, rr), e, t, r, n_boot=N_BOOT_C,
+                          seed=seed, groups=groups)
+        low, high = float(ci.ci_low), float(ci.ci_high)
+    except (RadguiError, ValueError):
+        low = high = math.nan
+    return {"c_index": float(c), "ci_low": low, "ci_high": high}
+
+
+def iter_survival_study(config) -> Generator[Step, None, object]:
+    """``models:`` of a survival-only config: LASSO-Cox Radscore per feature subset (region), one split, one
+    fold plan; compared by out-of-fold and held-out C-index (bootstrap CI) and the time-dependent AUC at the
+    horizon. The final model (``final: true``, else the best out-of-fold C-index) is then trained and bundled
+    by the single-model survival path; ``metrics["comparison"]`` holds the table."""
+    from radgui.model.learners import build_pipeline, set_seed
+    from radgui.model.train import _read_icc, iter_train, load_cohort, split_cohorts
+    from radgui.model.train_survival import (CoxCombined, CoxRadscore, _surv_y, _time_dependent,
+                                             check_survival_cohort, iter_survival_cv, lasso_params)
+
+    seed, horizon = config.seed, float(config.survival["horizon"])
+    yield Step(0, None, "reading tables")
+    cohort = load_cohort(config, config.features, config.clinical)
+    check_survival_cohort(config, cohort.time, cohort.event, "cohort", config.clinical or config.features)
+    all_columns = list(cohort.features.columns)
+    icc = _read_icc(config.icc_table) if config.icc_table else None
+    train_c, test_c, test_name, _, split_info = split_cohorts(config, cohort)
+    check_survival_cohort(config, train_c.time, train_c.event, "training cohort")
+    val = config.validation
+    cohorts = {"train": train_c} | ({test_name: test_c} if test_c is not None else {})
+    models = []
+    total, done = len(config.models) * (val["repeats"] * val["folds"] + 1) + 1, 0
+    for spec in config.models:
+        cols = resolve_subset(spec["features"], all_columns, f"{spec['source']}.features")
+        m = StudyModel(spec, cols, {})
+        sub = copy.copy(config)
+        sub.steps = dict(spec["steps"])
+        pipe = build_pipeline({k: v for k, v in sub.steps.items() if k != "lasso"}, {"name": "logistic"},
+                              icc=icc, seed=seed)
+        pipe.steps[-1] = ("learner", CoxRadscore(**lasso_params(sub), random_state=seed))
+        m.estimator = CoxCombined(pipe, cols, {}, config.clinical_model["screen_p"], horizon)
+        if val["repeats"] > 0:  # the same seed, events and groups: every model gets the same folds
+            gen = iter_survival_cv(m.estimator, train_c.both, _surv_y(train_c), repeats=val["repeats"],
+                                   folds=val["folds"], seed=seed, n_jobs=val["n_jobs"])
+            while True:
+                try:
+                    s = next(gen)
+                except StopIteration as stop:
+                    m.cv = stop.value
+                    break
+                yield Step(done + s.done, total, f"model {m.name}: {s.message}")
+            done += val["repeats"] * val["folds"]
+            m.predictions["cross-validated"] = m.cv.pop("prediction")
+        m.fitted = set_seed(clone(m.estimator), seed).fit(train_c.both, _surv_y(train_c))
+        done += 1
+        yield Step(done, total, f"model {m.name}: fitted on the training cohort")
+        for cname, c in cohorts.items():
+            m.predictions[cname] = m.fitted.decision_function(c.both)
+        models.append(m)
+
+    yield Step(done, total, "comparing the survival models")
+    order = (["cross-validated"] if val["repeats"] > 0 else []) + [c for c in cohorts if c != "train"] + ["train"]
+    kind = {"cross-validated": "out-of-fold (repeated cross-validation, mean prediction), validated",
+            test_name: "held-out test cohort, validated", "train": "apparent (training patients), optimistic"}
+    table = {}
+    for cname in order:
+        c = train_c if cname in ("train", "cross-validated") else cohorts[cname]
+        rows = {}
+        for m in models:
+            lp = np.asarray(m.predictions[cname], float)
+            r = _c_index_ci(c.time, c.event, lp, groups=c.groups, seed=seed)
+            td = _time_dependent((train_c.time, train_c.event), c.time, c.event, lp,
+                                 np.full(len(lp), 0.5), horizon)  # prob unused for the AUC and Uno's C
+            r["auc_at_horizon"], r["uno_c"] = td.get("auc"), td.get("uno_c")
+            if td.get("auc_error"):
+                r["auc_error"] = td["auc_error"]
+            rows[m.name] = r
+        table[cname] = {"prediction": kind.get(cname, f"{cname} cohort"), "n": int(len(c.time)),
+                        "events": int(np.sum(c.event)), "models": rows}
+    final = next((m for m in models if m.spec["final"]), None)
+    if final is not None:
+        reason = "marked final: true in the config"
+    else:
+        source = order[0]
+        score = {m.name: table[source]["models"][m.name]["c_index"] for m in models}
+        final = max(models, key=lambda m: score[m.name] if math.isfinite(score[m.name]) else -1)
+        what = {"cross-validated": "out-of-fold", "train": "training (apparent!)"}.get(source, f"{source} cohort")
+        reason = (f"no model was marked final: true; {final.name} has the best {what} C-index "
+                  f"({score[final.name]:.3f})" + ("" if source == "cross-validated" else
+                                                  "; no cross-validation ran, so this choice is optimistic"))
+    comparison = {"endpoint": config.survival.get("name"), "horizon": horizon, "cohorts": table,
+                  "models": [{"name": m.name, "kind": m.spec["kind"], "final": m is final,
+                              "subset": m.spec["features"], "n_features": len(m.columns), "features": list(m.columns),
+                              "steps": m.spec["steps"],
+                              **({"cross_validation": m.cv} if m.cv is not None else {})} for m in models],
+                  "final": final.name, "final_reason": reason,
+                  "folds": {"repeats": val["repeats"], "folds": val["folds"], "shared": True,
+                            "grouped": train_c.groups is not None, "seed": seed},
+                  "split": split_info, "c_index_ci": f"percentile bootstrap, {N_BOOT_C} replicates"
+                  + (", patients resampled whole" if train_c.groups is not None else ""),
+                  "auc_at_horizon": "cumulative/dynamic AUC at the horizon (IPCW, censoring of the training cohort)"}
+    yield Step(0, None, f"building the final model ({final.name})")
+    cfg = copy.copy(config)
+    cfg.models = []
+    cfg.feature_columns = list(final.columns)
+    cfg.steps = dict(final.spec["steps"])
+    split = dict(config.split)
+    split.pop("balance", None)
+    split["seed"] = split_info.get("seed", split.get("seed", config.seed)) if config.split["method"] == "holdout" \
+        else split.get("seed")
+    if split["seed"] is None:
+        split.pop("seed")
+    cfg.split = split
+    result = yield from iter_train(cfg)
+    result.config = config
+    result.metrics["comparison"] = comparison
+    result.metrics["study"] = {"final": final.name, "final_reason": reason, "n_models": len(models)}
+    result.study_models = models
+    if result.prediction_table is None:
+        result.prediction_table = _survival_prediction_table(result, models, test_name)
+    return result
+
+
+def _survival_prediction_table(result, models, test_name) -> pd.DataFrame:
+    """``predictions.csv`` of a survival study: per patient and cohort the bundled model's linear predictor,
+    Radscore and risk group (cutoff: median training linear predictor), and each compared model's linear predictor
+    (``lp:<model>``; ``lp_oof:<model>`` out-of-fold on the training rows)."""
+    cutoff = result.metrics.get("cutoff", {}).get("value")
+    frames = []
+    for name, kind in (("train", "apparent (training)"), (test_name, "held-out")):
+        if name is None or name not in result.predictions:
+            continue
+        f = result.predictions[name]
+        t = pd.DataFrame({"id": f.index.astype(str), "cohort": name, "time": f["time"].to_numpy(),
+                          "event": f["event"].to_numpy(), "linear_predictor": f["linear_predictor"].to_numpy(),
+                          "radscore": f["radscore"].to_numpy(), "prediction": kind})
+        if cutoff is not None:
+            t["risk_group"] = np.where(t["linear_predictor"] >= cutoff, "high", "low")
+        for m in models:
+            t[f"lp:{m.name}"] = np.asarray(m.predictions[name], float)
+            if name == "train" and "cross-validated" in m.predictions:
+                t[f"lp_oof:{m.name}"] = np.asarray(m.predictions["cross-validated"], float)
+        frames.append(t)
+    return pd.concat(frames, ignore_index=True)

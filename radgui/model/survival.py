@@ -189,6 +189,11 @@ class LassoCox(BaseEstimator):
                 raise _not_converged(self.max_iter, lambdas[-1])
             lambdas = lambdas[: max(3, int(lambdas.size * 0.8))]
             _, path, ok = _coxnet_path(A, t, e, alphas=lambdas, max_iter=self.max_iter)
+        # the solver may end a path early (saturated fit, as glmnet does): keep the lambdas every fit reached
+        reached = min([path.shape[1]] + [c.shape[1] for c in fold_coefs])
+        if reached < lambdas.size:
+            lambdas, path = lambdas[:reached], path[:, :reached]
+            fold_coefs = [c[:, :reached] for c in fold_coefs]
         self.lambdas_, self.coef_path_ = lambdas, path
         self.path_stopped_ = bool(lambdas.size < requested)
         L = self.lambdas_.size

@@ -49,10 +49,14 @@ class Cohort:
     y: np.ndarray
     time: np.ndarray | None = None
     event: np.ndarray | None = None
+    endpoints: dict = field(default_factory=dict)   # secondary endpoint name -> (time, event) arrays
+    timepoint: np.ndarray | None = None             # the row's time point (``timepoints.column``), as str
 
     def subset(self, idx) -> Cohort:
         return Cohort(self.features.iloc[idx], self.clinical.iloc[idx], self.y[idx],
-                      None if self.time is None else self.time[idx], None if self.event is None else self.event[idx])
+                      None if self.time is None else self.time[idx], None if self.event is None else self.event[idx],
+                      {k: (t[idx], e[idx]) for k, (t, e) in self.endpoints.items()},
+                      None if self.timepoint is None else self.timepoint[idx])
 
     @property
     def groups(self) -> np.ndarray | None:
@@ -82,6 +86,7 @@ class TrainResult:
     prediction_table: pd.DataFrame | None = None      # predictions.csv: one row per patient and cohort
     comparison: dict = field(default_factory=dict)    # multi-model run: cohort -> every model's predictions
     study_models: list = field(default_factory=list)  # multi-model run: radgui.model.designs.StudyModel
+    endpoint_frames: dict = field(default_factory=dict)  # secondary endpoint -> cohort -> predictions (its time/event)
 
 
 # ------------------------------------------------------------------ loading
@@ -148,20 +153,48 @@ def load_cohort(config: TrainConfig, features_path: Path, clinical_path: Path | 
 
     if config.outcome is not None:
         y = _binary_outcome(column(config.outcome["column"], "outcome"), config, clinical_path or features_path)
+    def endpoint(ep, secondary):
+        what = f"endpoint '{ep.get('name', ep['event'])}': " if secondary else ""
+        t = pd.to_numeric(column(ep["time"], f"{what}survival time"), errors="coerce").to_numpy(float)
+        e = pd.to_numeric(column(ep["event"], f"{what}event"), errors="coerce").to_numpy(float)
+        if np.isnan(t).any() or np.isnan(e).any():
+            raise ConfigError(f"{what}survival time or event has missing or non-numeric values"
+                              + (f" (columns '{ep['time']}', '{ep['event']}')" if secondary else ""), clinical_path)
+        if secondary and ((t < 0).any() or not np.isfinite(t).all()):
+            raise ConfigError(f"{what}survival time '{ep['time']}' has negative or infinite values", clinical_path)
+        e = e.astype(int)
+        if set(np.unique(e)) - {0, 1}:
+            raise ConfigError(f"{what}event column '{ep['event']}' must hold 0/1", clinical_path)
+        return t, e
+
     time = event = None
+    secondary = {}
     if config.survival:
-        time = pd.to_numeric(column(config.survival["time"], "survival time"), errors="coerce").to_numpy(float)
-        event = pd.to_numeric(column(config.survival["event"], "event"), errors="coerce").to_numpy(float)
-        if np.isnan(time).any() or np.isnan(event).any():
-            raise ConfigError("survival time or event has missing or non-numeric values", clinical_path)
-        event = event.astype(int)
-        if set(np.unique(event)) - {0, 1}:
-            raise ConfigError(f"event column '{config.survival['event']}' must hold 0/1", clinical_path)
+        time, event = endpoint(config.survival, False)
+        for ep in list(getattr(config, "endpoints", None) or [])[1:]:
+            secondary[ep["name"]] = endpoint(ep, True)
     if config.outcome is None:
         y = event  # survival-only: the event stratifies the splits
 
-    skip = {(config.outcome or {}).get("column", ""), *(config.survival or {}).get("time", "").split(),
-            *(config.survival or {}).get("event", "").split(), *config.clinical_variables}
+    timepoint = None
+    tp = getattr(config, "timepoints", None)
+    if tp:
+        tcol = column(tp["column"], "time-point")
+        if tcol.isna().any():
+            raise ConfigError(f"time-point column '{tp['column']}' is empty for row(s) "
+                              f"{tcol.index[tcol.isna().to_numpy()].tolist()[:5]}", clinical_path or features_path)
+        timepoint = tcol.map(_level_str).to_numpy(dtype=object)
+        present = set(timepoint)
+        absent = [v for v in (tp["baseline"], tp["followup"]) if v not in present]
+        if absent:
+            raise ConfigError(f"time-point column '{tp['column']}' has no row at {absent} (it holds "
+                              f"{sorted(present)[:10]})", clinical_path or features_path)
+
+    skip = {(config.outcome or {}).get("column", ""), *config.clinical_variables}
+    if tp:
+        skip.add(tp["column"])
+    for ep in (getattr(config, "endpoints", None) or ([config.survival] if config.survival else [])):
+        skip.update((ep["time"], ep["event"]))
     if config.center:
         skip.add(config.center)
     if group_col:
@@ -232,7 +265,15 @@ def load_cohort(config: TrainConfig, features_path: Path, clinical_path: Path | 
         names.append(GROUP_LEVEL)
     X.index = pd.MultiIndex.from_arrays(arrays, names=names)
     C.index = X.index
-    return Cohort(X, C, y, time, event)
+    if timepoint is not None:  # one row per patient and time point: the pairs must be unambiguous
+        tg = pd.Series(X.index.get_level_values(GROUP_LEVEL) if group_col is not None else X.index.get_level_values(0))
+        dup = pd.DataFrame({"g": tg.to_numpy(), "t": timepoint}).duplicated()
+        if dup.any():
+            i = int(np.flatnonzero(dup.to_numpy())[0])
+            raise ConfigError(f"patient {tg.iloc[i]} has more than one row at time point {timepoint[i]!r} "
+                              f"(column '{config.timepoints['column']}'): the baseline/follow-up pair is ambiguous",
+                              clinical_path or features_path)
+    return Cohort(X, C, y, time, event, secondary, timepoint)
 
 
 def _binary_outcome(out: pd.Series, config, where) -> np.ndarray:
@@ -397,6 +438,19 @@ def iter_train(config: TrainConfig | str | Path) -> Generator[Step, None, TrainR
         oname = config.outcome.get("label", config.outcome["column"])
         metrics["survival"] = {k: _survival_metrics(f, cutoff, direction=direction, outcome_name=oname)
                                for k, f in preds.items()}
+        by_cohort = {"train": train_c, "cross-validated": train_c, **externals}
+        if test_c is not None:
+            by_cohort[test_name] = test_c
+        endpoint_frames = secondary_endpoint_frames(config, preds, by_cohort)
+        metrics["endpoints"] = endpoint_metrics(config, preds, endpoint_frames, cutoff, final="combined",
+                                                direction=direction, outcome_name=oname)
+    else:
+        endpoint_frames = {}
+    if getattr(config, "timepoints", None):
+        tp_cohorts = {"train": train_c, **externals}
+        if test_c is not None:
+            tp_cohorts[test_name] = test_c
+        metrics["paired_change"] = paired_change_metrics(config, preds, tp_cohorts)
     metrics["headline"] = _headline(metrics, test_name)
     metrics["warnings"] = list(dict.fromkeys(warn))
     metrics["radscore_source"] = final.radscore_source_
@@ -428,6 +482,7 @@ def iter_train(config: TrainConfig | str | Path) -> Generator[Step, None, TrainR
                          cohort_tables=tables, prediction_table=_prediction_table(
                              preds, test_name, cutoff, direction, config.outcome.get("label", config.outcome["column"]),
                              externals=list(externals)))
+    result.endpoint_frames = endpoint_frames
     result.methods = methods_paragraph(result)
     metrics["methods"] = result.methods
     yield Step(total, total, "done")
@@ -613,6 +668,81 @@ def _survival_metrics(frame, cutoff, final: str = "combined", direction: str = "
         term = res["high_risk"]
         out["cox_hr_high_vs_low"] = {"hr": term.hr, "ci_low": term.ci_low, "ci_high": term.ci_high,
                                      "p_value": term.p_value}
+    return out
+
+
+def secondary_endpoint_frames(config, preds: dict, cohorts: dict) -> dict:
+    """Per secondary endpoint (``survival:`` entries after the first), each cohort's prediction frame with that
+    endpoint's ``time``/``event`` in place of the primary one's (same rows, same scores)."""
+    out = {}
+    for ep in list(getattr(config, "endpoints", None) or [])[1:]:
+        frames = {}
+        for k, f in preds.items():
+            c = cohorts.get(k)
+            if c is None or ep["name"] not in c.endpoints:
+                continue
+            t, e = c.endpoints[ep["name"]]
+            frames[k] = f.assign(time=np.asarray(t, float), event=np.asarray(e, int))
+        out[ep["name"]] = frames
+    return out
+
+
+def endpoint_metrics(config, preds: dict, secondary: dict, cutoff: float, final: str = "combined",
+                     direction: str = "adverse", outcome_name: str = "the outcome") -> dict:
+    """``metrics["endpoints"]``: per endpoint (the primary first, ``role: primary``; the others ``secondary``)
+    the columns, and per cohort the C-index of the linear predictor and K-M by the predicted group
+    (:func:`_survival_metrics`). Cohort ``train`` is apparent; ``cross-validated`` is out-of-fold, validated."""
+    out = {}
+    for i, ep in enumerate(getattr(config, "endpoints", None) or []):
+        frames = preds if i == 0 else secondary.get(ep["name"], {})
+        per = {}
+        for k, f in frames.items():
+            if {"time", "event", "linear_predictor", final} <= set(f.columns):
+                per[k] = _survival_metrics(f, cutoff, final=final, direction=direction, outcome_name=outcome_name)
+                per[k]["validation"] = "apparent" if k == "train" else \
+                    "out-of-fold (validated)" if k == "cross-validated" else "held-out (validated)"
+                per[k]["n"], per[k]["events"] = int(len(f)), int(f["event"].sum())
+        out[ep["name"]] = {"role": "primary" if i == 0 else "secondary", "time": ep["time"], "event": ep["event"],
+                           "horizon": ep.get("horizon"), "unit": ep.get("unit", ""), "cohorts": per}
+    return out
+
+
+def paired_change_metrics(config, preds: dict, cohorts: dict, score: str = "radscore") -> dict:
+    """``metrics["paired_change"]``: per cohort, the paired Wilcoxon test of ``score`` between
+    ``timepoints.baseline`` and ``timepoints.followup`` (:func:`radgui.stats.paired_change`, pairing by the
+    ``group:`` patient). Patients with only one of the two time points are listed in ``unpaired`` and left out;
+    rows at other time points are counted in ``other_rows``. ``train`` is apparent (the model was fitted on those
+    rows); a held-out cohort is validated."""
+    from radgui.errors import StatsInputError
+    from radgui.stats import paired_change
+
+    tp = getattr(config, "timepoints", None)
+    if not tp:
+        return {}
+    out = {}
+    for k, f in preds.items():
+        c = cohorts.get(k)
+        if k == "cross-validated" or c is None or c.timepoint is None or score not in f.columns:
+            continue
+        patient = c.groups if c.groups is not None else f.index.to_numpy()
+        frame = pd.DataFrame({"patient": np.asarray(patient, dtype=object).astype(str),
+                              "timepoint": c.timepoint, "score": f[score].to_numpy(float)})
+        b = frame[frame.timepoint == tp["baseline"]].set_index("patient")["score"]
+        a = frame[frame.timepoint == tp["followup"]].set_index("patient")["score"]
+        unpaired = sorted(set(b.index) ^ set(a.index))
+        entry = {"score": score, "baseline": tp["baseline"], "followup": tp["followup"], "test": "paired Wilcoxon "
+                 "signed-rank (scipy.stats.wilcoxon, two-sided), after - before",
+                 "validation": "apparent" if k == "train" else "held-out (validated)",
+                 "unpaired": unpaired,
+                 "other_rows": int((~frame.timepoint.isin([tp["baseline"], tp["followup"]])).sum())}
+        try:
+            r = paired_change(b, a)
+            entry.update(statistic=r.statistic, p_value=r.p_value, n_pairs=r.n_pairs, median_change=r.median_change,
+                         pairs={str(p): [float(x), float(y)] for p, x, y in
+                                zip(r.table.index, r.table["before"], r.table["after"])})
+        except StatsInputError as exc:
+            entry.update(error=exc.reason, n_pairs=int(len(set(b.index) & set(a.index))))
+        out[k] = entry
     return out
 
 

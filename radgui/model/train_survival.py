@@ -239,7 +239,8 @@ def final_terms(res, radscore_train) -> dict:
 
 def iter_train_survival(config, cohort, train_c, test_c, test_name, icc) -> Generator[Step, None, object]:
     """The survival-only branch of :func:`radgui.model.train.iter_train`; returns a TrainResult."""
-    from radgui.model.train import TrainResult, _pct, _survival_metrics
+    from radgui.model.train import (TrainResult, _pct, _survival_metrics, endpoint_metrics,
+                                    paired_change_metrics, secondary_endpoint_frames)
 
     seed, horizon = config.seed, float(config.survival["horizon"])
     check_survival_cohort(config, train_c.time, train_c.event, "training cohort")
@@ -284,6 +285,11 @@ def iter_train_survival(config, cohort, train_c, test_c, test_name, icc) -> Gene
             (train_c.time, train_c.event), t, e, lp, prob, horizon)}
         metrics["survival"][k]["calibration_at_horizon"] = calibration_at_horizon(t, e, prob, horizon)
     metrics["cutoff"] = {"value": cutoff, "scale": "linear_predictor", "method": "median training linear predictor"}
+    # secondary endpoints (survival: [primary, ...]): the same Radscore/Cox model, C-index and K-M by group
+    endpoint_frames = secondary_endpoint_frames(config, preds, {"train": train_c, test_name: test_c})
+    metrics["endpoints"] = endpoint_metrics(config, preds, endpoint_frames, cutoff, final="cox")
+    if getattr(config, "timepoints", None):  # dynamic study: paired Radscore change between the time points
+        metrics["paired_change"] = paired_change_metrics(config, preds, {"train": train_c, test_name: test_c})
     res = fitted.result_
     metrics["final_model"] = {"terms": final_terms(res, preds["train"]["radscore"].to_numpy()),
                               "clinical_screening": fitted.screening_,
@@ -359,7 +365,7 @@ def iter_train_survival(config, cohort, train_c, test_c, test_name, icc) -> Gene
                                    "method": f"{test_name} cohort C-index" if test_name else "nested CV C-index"},
                     "config": config.to_dict(), "reference_cohort": {"time_unit": unit, "landmark": horizon}})
     result = TrainResult(config=config, bundle=bundle, metrics=metrics, predictions=preds,
-                         radiomics=pipe_f, combined=fitted)
+                         radiomics=pipe_f, combined=fitted, endpoint_frames=endpoint_frames)
     result.methods = _methods(config, metrics, kept)
     metrics["methods"] = result.methods
     yield Step(total, total, "done")

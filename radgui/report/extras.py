@@ -254,6 +254,48 @@ def td_roc_page(frames: dict, train: pd.DataFrame, landmarks, unit: str = "", sc
     return page
 
 
+def paired_change_page(metrics: dict, name: str = "Radscore"):
+    """The paired change of the Radscore between the two time points, per cohort (``metrics["paired_change"]``),
+    or None when the run has no ``timepoints:``."""
+    pc = metrics.get("paired_change") or {}
+    if not pc:
+        return None
+
+    def page(pdf):
+        from radgui.plots.study_figures import PairedChangeDisplay
+        from radgui.stats.outcome import PairedChange
+
+        fig = _figure()
+        axes = fig.subplots(2, len(pc), squeeze=False)
+        for j, (c, m) in enumerate(pc.items()):
+            ax, txt = axes[0, j], axes[1, j]
+            txt.axis("off")
+            lines = [f"{c} ({m['validation']}): {m['baseline']} -> {m['followup']}, {m.get('n_pairs', 0)} pairs"]
+            if "error" in m:
+                ax.axis("off")
+                lines.append(f"paired Wilcoxon not computed: {m['error']}")
+            else:
+                tab = pd.DataFrame(m["pairs"], index=["before", "after"]).T
+                tab["change"] = tab["after"] - tab["before"]
+                ch = PairedChange(m["statistic"], m["p_value"], m["n_pairs"], m["median_change"], tab)
+                PairedChangeDisplay(ch, (m["baseline"], m["followup"]), name).plot(ax=ax)
+                ax.set_title(f"{c}: {name} change\n(paired Wilcoxon W={_fmt(m['statistic'], 1)}, "
+                             f"{_p(m['p_value'])})", fontsize=8)
+                lines.append(f"median change {_fmt(m['median_change'], 3)}; W = {_fmt(m['statistic'], 1)}, "
+                             f"p = {_p(m['p_value'])}")
+            if m.get("unpaired"):
+                shown = ", ".join(m["unpaired"][:20]) + (" ..." if len(m["unpaired"]) > 20 else "")
+                lines.append(f"excluded, only one of the two time points ({len(m['unpaired'])}): {shown}")
+            if m.get("other_rows"):
+                lines.append(f"{m['other_rows']} row(s) at other time points not used")
+            txt.text(0, 1, "\n".join(textwrap.fill(x, 60) for x in lines), fontsize=7, va="top",
+                     transform=txt.transAxes)
+        fig.suptitle(f"{name} change between time points", fontsize=11)
+        pdf.savefig(fig)
+
+    return page
+
+
 # ------------------------------------------------------------------ entry point
 def _clinical_by_cohort(result, frames: dict) -> dict:
     """Clinical variables of each cohort's patients (re-read from the config's tables), by cohort name."""
@@ -295,25 +337,49 @@ def extra_pages(result) -> list:
     box = radscore_by_outcome_page(scored, labels)
     if box is not None:
         pages.append(box)
+    change = paired_change_page(result.metrics)
+    if change is not None:
+        pages.append(change)
     if not cfg.survival:
         return pages
+    endpoints = list(getattr(cfg, "endpoints", None) or [cfg.survival])
+    secondary = getattr(result, "endpoint_frames", None) or {}
+    for i, ep in enumerate(endpoints):
+        source = scored if i == 0 else {c: f for c, f in secondary.get(ep.get("name"), {}).items()
+                                        if c != "cross-validated"}
+        pages += _endpoint_pages(result, ep, source, labels, direction, outcome_name,
+                                 prefix=f"{ep.get('name')}, " if len(endpoints) > 1 else "")
+    return pages
+
+
+def _endpoint_pages(result, ep: dict, scored: dict, labels, direction, outcome_name, prefix: str = "") -> list:
+    """Cox table, K-M with landmark rates and time-dependent ROC of one survival endpoint (binary-outcome run).
+
+    ``prefix`` (``"OS, "``) names the endpoint in every panel title when the run has several endpoints.
+    """
+    cfg, pages = result.config, []
     frames = {c: f for c, f in scored.items() if {"time", "event"} <= set(f.columns) and f["event"].sum() > 0}
     if not frames:
+        if prefix:
+            pages.append(lambda pdf: _note_page(pdf, f"Endpoint {ep.get('name')}", [
+                "no cohort of this endpoint has an event: no Cox table, K-M or time-dependent ROC"]))
         return pages
-    unit = cfg.survival.get("unit", "")
-    marks = landmarks_for(cfg.survival, frames[next(iter(frames))]["time"])
+    unit = ep.get("unit", "")
+    marks = landmarks_for(ep, frames[next(iter(frames))]["time"])
     try:
         clinical = _clinical_by_cohort(result, frames)
         note = None
     except (RadguiError, OSError, KeyError) as exc:
         clinical, note = {}, f"clinical variables could not be re-read for the Cox table ({exc}); Radscore only"
-    pages.append(cox_page(frames, clinical, cfg.clinical_variables if clinical else {}, unit))
+    named = {f"{prefix}{c}": f for c, f in frames.items()}
+    clinical = {f"{prefix}{c}": v for c, v in clinical.items()}
+    pages.append(cox_page(named, clinical, cfg.clinical_variables if clinical else {}, unit))
     if note:
-        pages.append(lambda pdf: _note_page(pdf, "Cox regression", [note]))
+        pages.append(lambda pdf: _note_page(pdf, f"{prefix}Cox regression", [note]))
     cutoff = result.metrics.get("cutoff", {}).get("value", 0.5)
-    pages.append(km_page(frames, cutoff, marks, unit, labels, direction, outcome_name))
+    pages.append(km_page(named, cutoff, marks, unit, labels, direction, outcome_name))
     if "train" in frames and "linear_predictor" in frames["train"].columns:
-        pages.append(td_roc_page(frames, frames["train"], marks, unit, direction=direction))
+        pages.append(td_roc_page(named, frames["train"], marks, unit, direction=direction))
     return pages
 
 
@@ -329,5 +395,74 @@ def survival_extra_pages(result) -> list:
     marks = tuple(sorted(set(landmarks_for(cfg.survival, frames["train"]["time"]))
                          | {float(cfg.survival.get("horizon") or 0)} - {0.0}))
     cutoff = result.metrics.get("cutoff", {}).get("value", float(np.median(frames["train"]["linear_predictor"])))
-    return [td_roc_page(frames, frames["train"], marks, unit, what="Cox linear predictor"),
-            km_page(frames, cutoff, marks, unit, score="linear_predictor", observed=False)]
+    pages = [td_roc_page(frames, frames["train"], marks, unit, what="Cox linear predictor"),
+             km_page(frames, cutoff, marks, unit, score="linear_predictor", observed=False)]
+    for ep in list(getattr(cfg, "endpoints", None) or [])[1:]:  # secondary endpoints of the same Radscore
+        own = (result.endpoint_frames or {}).get(ep["name"], {})
+        sec = {f"{ep['name']} (secondary), {c}": f for c, f in own.items() if f["event"].sum() > 0}
+        if not sec:
+            pages.append(lambda pdf, n=ep["name"]: _note_page(pdf, f"Secondary endpoint {n}", [
+                "no cohort has an event of this endpoint: no K-M by predicted group"]))
+            continue
+        t0 = next(iter(sec.values()))["time"]
+        pages.append(km_page(sec, cutoff, landmarks_for(ep, t0), ep.get("unit", ""), score="linear_predictor",
+                             observed=False))
+        pages.append(_endpoint_cindex_page(ep, result.metrics.get("endpoints", {}).get(ep["name"], {})))
+    change = paired_change_page(result.metrics)
+    if change is not None:
+        pages.append(change)
+    comp = result.metrics.get("comparison")
+    if comp and "horizon" in comp:  # models: of a survival-only config
+        pages.insert(0, survival_comparison_page(comp, cfg.survival.get("unit", "")))
+    return pages
+
+
+def survival_comparison_rows(comp: dict) -> list[list[str]]:
+    """The survival model comparison as table rows: cohort (how predicted), model, C-index [CI], AUC at horizon."""
+    rows = []
+    for c, block in comp["cohorts"].items():
+        for name, r in block["models"].items():
+            rows.append([f"{c} (n={block['n']}, {block['events']} events)", name + (" *" if name == comp["final"]
+                                                                                     else ""),
+                         f"{_fmt(r['c_index'], 3)} [{_fmt(r['ci_low'], 3)}, {_fmt(r['ci_high'], 3)}]",
+                         _fmt(r.get("auc_at_horizon"), 3), _fmt(r.get("uno_c"), 3)])
+    return rows
+
+
+def survival_comparison_page(comp: dict, unit: str = ""):
+    """One page: every LASSO-Cox model's C-index (bootstrap CI) and time-dependent AUC per cohort."""
+
+    def page(pdf):
+        fig = _figure()
+        ax = fig.add_subplot()
+        ax.axis("off")
+        h = f"{comp['horizon']:g} {unit}".strip()
+        ax.set_title("Survival model comparison (LASSO-Cox Radscore per feature subset)", fontsize=12, loc="left")
+        notes = [f"Final (bundled) model, marked *: {comp['final']} ({comp['final_reason']}).",
+                 f"C-index: Harrell's C of the linear predictor, CI {comp['c_index_ci']}. AUC({h}): "
+                 f"{comp['auc_at_horizon']}; Uno's C truncated at {h}.",
+                 "; ".join(f"{c}: {b['prediction']}" for c, b in comp["cohorts"].items()) + ".",
+                 "Choosing the best out-of-fold model makes its out-of-fold C-index optimistic; its held-out numbers "
+                 "are the honest ones. The bundled model adds the screened clinical variables (its own C-index is "
+                 "on the following pages)."]
+        ax.text(0, 1, "\n".join(textwrap.fill(x, 120) for x in notes), fontsize=7, va="top",
+                transform=ax.transAxes)
+        t = ax.table(cellText=survival_comparison_rows(comp),
+                     colLabels=["cohort", "model", "C-index [95% CI]", f"AUC({h})", f"Uno's C({h})"],
+                     loc="center", cellLoc="left", colLoc="left")
+        t.auto_set_font_size(False)
+        t.set_fontsize(7)
+        pdf.savefig(fig)
+
+    return page
+
+
+def _endpoint_cindex_page(ep: dict, m: dict):
+    """One text page: the secondary endpoint's C-index of the primary model's linear predictor per cohort."""
+    lines = [f"Endpoint {ep['name']}: time '{ep['time']}', event '{ep['event']}'. The model was trained on the "
+             "primary endpoint; these are the same linear predictor's numbers on this endpoint."]
+    for c, r in (m.get("cohorts") or {}).items():
+        lines.append(f"{c} ({r.get('validation', '')}): n={r.get('n')}, {r.get('events')} events, Harrell's C "
+                     f"{_fmt(r.get('c_index_linear_predictor'), 3)}; log-rank high vs low "
+                     f"{_p((r.get('logrank') or {}).get('p_value'))}")
+    return lambda pdf: _note_page(pdf, f"Secondary endpoint {ep['name']}", lines)
