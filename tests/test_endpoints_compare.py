@@ -68,6 +68,15 @@ def test_survival_models_compared_by_validated_c_index_with_cis():
             assert row["auc_at_horizon"] == pytest.approx(float(np.ravel(ref)[0]), abs=1e-12)
     # the same fold plan for every model: the out-of-fold rows are the training rows
     assert all(len(tr[n].predictions["cross-validated"]) == len(cohort["train"]) for n in names)
+    # the console summary lists every model with its validated C-indices only
+    from radgui.report.workflow import summary_line
+
+    lines = summary_line(result.metrics).splitlines()
+    assert lines[0].startswith(f"final model: {cmp['final']} (")
+    for n in names:
+        c = cmp["cohorts"]
+        assert f"model {n}: cross-validated C-index {c['cross-validated']['models'][n]['c_index']:.3f}; " \
+               f"test C-index {c['test']['models'][n]['c_index']:.3f}" in lines
 
 
 def test_final_true_picks_the_bundled_survival_model():

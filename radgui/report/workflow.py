@@ -78,8 +78,19 @@ def summary_line(m: dict) -> str:
                     f"{c} AUC {f(comp['cohorts'][c]['models'][mm['name']]['auc'])}" for c in validated))
         return "\n".join(lines + [f"warning: {w}" for w in m.get("warnings", [])])
     s = m["survival"][test or "train"]
-    return "\n".join([f"Cox model C-index ({test or 'training'}): {s['c_index_linear_predictor']:.3f}"]
-                     + [f"warning: {w}" for w in m.get("warnings", [])])
+    lines = [f"Cox model C-index ({test or 'training'}): {s['c_index_linear_predictor']:.3f}"]
+    comp = m.get("comparison")
+    if comp and "endpoint" in comp:  # several survival models: one line each, validated C-indices only
+        lines.insert(0, f"final model: {comp['final']} ({comp['final_reason']})")
+        validated = [c for c in comp["cohorts"] if c != "train"]
+        for mm in comp["models"]:
+            lines.append(f"model {mm['name']}: " + "; ".join(
+                f"{c} C-index {_num(comp['cohorts'][c]['models'][mm['name']].get('c_index'))}" for c in validated))
+    return "\n".join(lines + [f"warning: {w}" for w in m.get("warnings", [])])
+
+
+def _num(v) -> str:
+    return "NA" if v is None or v != v else f"{v:.3f}"
 
 
 def result_message(metrics: dict, files) -> str:
