@@ -414,3 +414,27 @@ def lp_to_probability(bundle: ModelBundle, lp) -> np.ndarray:
     if lm.link == "logit":
         return expit(lp)
     return 1.0 - lm.baseline_survival ** np.exp(lp)
+
+
+def score_patients(bundle, features, clinical=None):
+    """Score every patient of a cohort table with a bundle (``radgui evaluate``).
+
+    ``features`` and ``clinical`` (pandas DataFrames) are indexed by patient id. Returns one row
+    per patient: ``model`` (probability), ``linear_predictor``, ``radscore``,
+    ``risk_group``. A patient whose values the bundle refuses raises the
+    error with the patient id in front.
+    """
+    import pandas as pd
+
+    from radgui.errors import RadguiError
+
+    rows = []
+    for pid in features.index:
+        clin = {} if clinical is None else {k: v for k, v in clinical.loc[pid].items()}
+        try:
+            pred = predict_from_features(bundle, features.loc[pid].to_dict(), clin)
+        except RadguiError as exc:
+            raise type(exc)(f"patient {pid}: {exc.reason}", exc.path) from None
+        rows.append({"model": pred.probability, "linear_predictor": pred.linear_predictor,
+                     "radscore": pred.radscore, "risk_group": pred.risk_group})
+    return pd.DataFrame(rows, index=features.index)

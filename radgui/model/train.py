@@ -1148,19 +1148,9 @@ def evaluate_bundle(bundle: ModelBundle, features: pd.DataFrame, clinical: pd.Da
     A patient whose values the bundle refuses raises the error with the
     patient id in front.
     """
-    from radgui.errors import RadguiError
-    from radgui.model.predict import predict_from_features
+    from radgui.model.predict import score_patients
 
-    rows = []
-    for pid in features.index:
-        clin = {} if clinical is None else {k: v for k, v in clinical.loc[pid].items()}
-        try:
-            pred = predict_from_features(bundle, features.loc[pid].to_dict(), clin)
-        except RadguiError as exc:
-            raise type(exc)(f"patient {pid}: {exc.reason}", exc.path) from None
-        rows.append({"model": pred.probability, "linear_predictor": pred.linear_predictor,
-                     "radscore": pred.radscore, "risk_group": pred.risk_group})
-    frame = pd.DataFrame(rows, index=features.index)
+    frame = score_patients(bundle, features, clinical)
     frame.insert(0, "y", np.asarray(y, dtype=int))
     if time is not None:
         frame["time"], frame["event"] = np.asarray(time, float), np.asarray(event, int)

@@ -407,20 +407,6 @@ def _methods(config, m, kept) -> str:
 
 
 # ------------------------------------------------------------------ evaluating a Cox bundle on a new cohort
-def _score_patients(bundle, features: pd.DataFrame, clinical: pd.DataFrame | None) -> pd.DataFrame:
-    from radgui.errors import RadguiError
-    from radgui.model.predict import predict_from_features
-
-    rows = []
-    for pid in features.index:
-        clin = {} if clinical is None else {k: v for k, v in clinical.loc[pid].items()}
-        try:
-            pred = predict_from_features(bundle, features.loc[pid].to_dict(), clin)
-        except RadguiError as exc:
-            raise type(exc)(f"patient {pid}: {exc.reason}", exc.path) from None
-        rows.append({"model": pred.probability, "linear_predictor": pred.linear_predictor,
-                     "radscore": pred.radscore, "risk_group": pred.risk_group})
-    return pd.DataFrame(rows, index=features.index)
 
 
 def calibration_at_horizon(time, event, risk, horizon: float, groups: int = 5) -> dict:
@@ -514,7 +500,9 @@ def evaluate_survival_bundle(bundle, features: pd.DataFrame, clinical: pd.DataFr
         raise ConfigError(f"the validation cohort has {int(e.sum())} event(s); a survival evaluation needs at "
                           "least 2", where)
     horizon = float(bundle.linear_model.horizon)
-    frame = _score_patients(bundle, features, clinical)
+    from radgui.model.predict import score_patients
+
+    frame = score_patients(bundle, features, clinical)
     frame.insert(0, "time", t)
     frame.insert(1, "event", e)
     frame.insert(0, "y", e)   # the report's Kaplan-Meier helpers expect y; for a Cox bundle it is the event
