@@ -156,8 +156,8 @@ def _curve(fit, lp, times, level):
         se = np.sqrt(V0 / H0 ** 2 + xc ** 2 * var_b)
     z = norm.ppf(0.5 + level / 2)
     logH = np.log(np.maximum(-np.log(np.clip(surv, 1e-300, 1.0)), 1e-300))
-    lo = np.where(H0 > 0, np.exp(-np.exp(logH + z * se)), 1.0)
-    hi = np.where(H0 > 0, np.exp(-np.exp(logH - z * se)), 1.0)
+    lo = np.where(H0 > 0, np.exp(-np.exp(logH + z * se)), surv)
+    hi = np.where(H0 > 0, np.exp(-np.exp(logH - z * se)), surv)
     return {"times": times, "survival": surv, "ci_low": lo, "ci_high": hi, "source": fit.radgui_source_}
 
 

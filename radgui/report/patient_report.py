@@ -298,6 +298,7 @@ def write_patient_report(session, pdf_path, *, paper: str = "a4", png_dir=None, 
             pdf.savefig(fig)
     if png_dir is not None:
         png_dir = Path(png_dir)
+        png_dir.mkdir(parents=True, exist_ok=True)
         for i, fig in enumerate(figs, 1):
             target = png_dir / f"{pdf_path.stem}-page{i}.png"
             with atomic_path(target) as tmp:
