@@ -44,11 +44,10 @@ def fmt_pct(p) -> str:
 def model_card_html(bundle) -> str:
     """The model card (:meth:`ModelBundle.card`) as rich text; the bundle's own text is escaped."""
     card = bundle.card()
-    body = "".join(f"<tr><td><b>{k}</b>&nbsp;</td><td>{html.escape(v)}</td></tr>" for k, v in card.rows())
-    from radgui.plots.km_placement import reference_cohort_text
-
-    body += (f"<tr><td><b>Curves show</b>&nbsp;</td><td>{html.escape(reference_cohort_text(bundle))}</td></tr>"
-             if bundle.reference_cohort is not None else "")
+    ref = bundle.reference_cohort
+    rows = [(k, v + (f" (curves: {len(ref)})" if k == "Cohort" and ref is not None and len(ref) else ""))
+            for k, v in card.rows()]
+    body = "".join(f"<tr><td><b>{k}</b>&nbsp;</td><td>{html.escape(v)}</td></tr>" for k, v in rows)
     return f"<b>{html.escape(card.name)}</b><table>{body}</table>"
 
 
@@ -272,8 +271,9 @@ class ResultPanel(QWidget):
         if pred.percentile is not None:
             from radgui.plots.km_placement import percentile_text
 
-            parts.append(percentile_text(pred.percentile))
-        self.radscore_label.setText(" \N{MIDDLE DOT} ".join(parts))
+            parts.append(percentile_text(pred.percentile).replace("Linear predictor", "LP"))
+        self.radscore_label.setText("<span style='font-size:8pt'>" + html.escape(" \N{MIDDLE DOT} ".join(parts))
+                                    + "</span>")
         self.warnings_label.setText("\n".join(f"\N{WARNING SIGN} {w}" for w in pred.warnings))
 
 
