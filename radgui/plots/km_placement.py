@@ -265,7 +265,11 @@ class KMPlacementDisplay:
         unit = f" ({self.time_unit})" if self.time_unit else ""
 
         if self.has_survival:
-            top = 1.0 - (0.42 + 3.2 * fontsize / 72) / h  # room for the summary title and the legend above
+            n_leg = len(groups) + (pred is not None and {"time", "event"} <= set(ref.columns))
+            leg_rows = math.ceil(n_leg / 2)
+            # room above the axes: two title lines, the legend rows, paddings (points)
+            room_pt = 3 * 1.3 * fontsize + leg_rows * 1.45 * fontsize + 14
+            top = 1.0 - (room_pt / 72) / h
             left = min(0.3, 1.55 / w)  # room for "Number at risk" left of the axis
             ax_km = fig.add_axes((left, bottom, 0.68 - left, top - bottom))
             ax_dist = fig.add_axes((0.78, bottom, 0.20, top - bottom))
@@ -285,8 +289,8 @@ class KMPlacementDisplay:
                 if mine is not None:
                     line.set_linewidth(1.8 if k == mine else 1.0)
                     line.set_alpha(0.9 if k == mine else 0.55)
-                    line.set_label(f"{line.get_label()} group (reference cohort)"
-                                   + ("  \u2190 this patient's group" if k == mine else ""))
+                    line.set_label(f"{line.get_label()} group, reference cohort"
+                                   + (" (this patient's)" if k == mine else ""))
             # recolour bands and censor marks to the group colours
             self._recolour(ax_km, km, groups)
             self.patient_curve_ = None
@@ -297,7 +301,7 @@ class KMPlacementDisplay:
                 ax_km.fill_between(pc["times"], pc["ci_low"], pc["ci_high"], step="post", color=_PATIENT,
                                    alpha=0.12, lw=0)
                 ax_km.step(pc["times"], pc["survival"], where="post", color=_PATIENT, lw=2.2, ls="--",
-                           label="This patient: predicted curve (95% CI)", zorder=5)
+                           label="This patient, predicted (95% CI)", zorder=5)
             ax_km.set_ylim(0, 1.02)
             ax_km.set_ylabel(f"{self.endpoint.capitalize()}", fontsize=fontsize + 0.5)
             ax_km.tick_params(labelsize=fontsize)
@@ -313,22 +317,24 @@ class KMPlacementDisplay:
                 self.summary_.update(median=c.median, median_ci_low=c.median_ci_low,
                                      median_ci_high=c.median_ci_high, rate=rate, rate_ci_low=lo,
                                      rate_ci_high=hi, n=c.n, events=c.n_events)
+                u = unit  # " (months)", as the Predict panel tests read it
                 lines.append(f"{self._label(mine)} group (n={c.n}, {c.n_events} events): median "
                              f"{_fmt_time(c.median)} [{_fmt_time(c.median_ci_low)}, {_fmt_time(c.median_ci_high)}]"
-                             f"{unit}; event-free at {self.time_point:g}{unit}: {100 * rate:.0f}% "
+                             f"{u},\nevent-free at {self.time_point:g}{u}: {100 * rate:.0f}% "
                              f"[{100 * lo:.0f}, {100 * hi:.0f}]")
             if pc is not None and self.time_point is not None:
                 i = max(0, int(np.searchsorted(pc["times"], self.time_point, side="right")) - 1)
                 ps, pl, ph = (float(pc[k][i]) for k in ("survival", "ci_low", "ci_high"))
                 self.summary_.update(patient_rate=ps, patient_rate_ci_low=pl, patient_rate_ci_high=ph)
-                lines.append(f"This patient (predicted): event-free at {self.time_point:g}{unit}: "
+                u = unit  # " (months)", as the Predict panel tests read it
+                lines.append(f"This patient (predicted): event-free at {self.time_point:g}{u}: "
                              f"{100 * ps:.0f}% [{100 * pl:.0f}, {100 * ph:.0f}]")
                 if math.isfinite(ps):
                     ax_km.plot([self.time_point], [ps], "o", color=_PATIENT, ms=6, zorder=6)
             if lines:
                 self.summary_text_ = "\n".join(lines)
                 ax_km.set_title(self.summary_text_, fontsize=fontsize, color=_PATIENT, fontweight="bold",
-                                loc="left", pad=6 + 1.7 * fontsize * math.ceil((len(groups) + (pc is not None)) / 2))
+                                loc="left", pad=8 + 1.45 * fontsize * leg_rows)
             self.legend_ = ax_km.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), fontsize=fontsize - 0.5,
                                         ncol=2, frameon=False, borderaxespad=0.2, handlelength=1.6)
         else:

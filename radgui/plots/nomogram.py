@@ -200,7 +200,7 @@ class NomogramDisplay:
                 ticks.append(p)
                 xs.append(float(x_tot(tp)))
         if xs:
-            keep = _declutter(xs, min_gap=5.0)
+            keep = _declutter(xs, min_gap=6.5)  # "0.98" and "0.99" side by side would touch
             axis(y, [xs[i] for i in keep], [f"{ticks[i]:g}" for i in keep])
 
         if pred is not None and pred.total_points is not None:
