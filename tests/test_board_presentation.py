@@ -79,3 +79,37 @@ def test_presentation_window_keys_and_screenshot(qtbot, case, tmp_path):
     import shutil
 
     shutil.copy(shot, "/tmp/board_presentation.png") if __import__("os").environ.get("RADGUI_KEEP_SHOT") else None
+
+
+@pytest.fixture
+def demo_window(make_napari_viewer, qtbot):
+    from radgui.cli.demo import open_demo
+
+    viewer, docks = open_demo(viewer=make_napari_viewer(show=True))
+    yield viewer, docks
+    qtbot.waitUntil(lambda: all(getattr(d, "_worker", None) is None and getattr(d, "_measure_worker", None) is None
+                                for d in docks.values()), timeout=30_000)
+
+
+def test_f11_action_and_report_button_on_the_demo(demo_window, qtbot, tmp_path):
+    import subprocess
+
+    from qtpy.QtCore import Qt
+
+    viewer, docks = demo_window
+    dock = docks["Predict"]
+    qtbot.mouseClick(dock.predict_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: not dock.busy, timeout=60_000)
+    assert dock.prediction is not None
+    [action] = [a for a in viewer.window._qt_window.actions() if a.text() == "Presentation mode"]
+    assert action.shortcut().toString() == "F11"
+    action.trigger()
+    win = viewer.window._qt_window._radgui_presentation
+    qtbot.waitExposed(win)
+    assert win.isFullScreen() and win.probability_label.text() == dock.probability_label.text()
+    _key(win, Qt.Key_Escape)
+    assert not win.isVisible()
+    rep = dock.write_report(tmp_path / "board.pdf", paper="letter")
+    assert rep.pages == 2 and len(rep.pngs) == 2 and all(p.exists() for p in rep.pngs)
+    text = subprocess.run(["pdftotext", str(rep.pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert dock.probability_label.text() in text

@@ -17,6 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--png", type=Path, metavar="DIR", help="also write one PNG per page into DIR")
     parser.add_argument("--slice", type=int, metavar="Z",
                         help="key slice (1-based, as the viewer shows it; default: largest tumour area)")
+    parser.add_argument("--model", metavar="BUNDLE",
+                        help="the model bundle (default: the one the session names; 'demo' for the demo model)")
     parser.add_argument("--identify", action="store_true",
                         help="print the patient's name, birth date and ID from the DICOM header "
                              "(default: a pseudonym only)")
@@ -27,7 +29,8 @@ def run(args: argparse.Namespace) -> int:
 
     out = args.output or args.session.with_name(args.session.stem + "-report.pdf")
     rep = write_patient_report(args.session, out, paper=args.paper, png_dir=args.png,
-                               key_slice=None if args.slice is None else args.slice - 1, identify=args.identify)
+                               key_slice=None if args.slice is None else args.slice - 1, identify=args.identify,
+                               bundle=args.model)
     print(f"wrote {rep.pdf} ({rep.pages} pages)")
     for p in rep.pngs:
         print(f"wrote {p}")

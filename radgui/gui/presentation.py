@@ -207,6 +207,22 @@ def open_presentation(viewer, docks=None) -> PresentationWindow | None:
     return win
 
 
+def write_report(viewer, path, paper: str = "a4"):
+    """The one-button patient report of the window's case: PDF at ``path`` and PNG pages beside it."""
+    from pathlib import Path
+
+    from radgui.gui.session_actions import actions_for
+    from radgui.report.patient_report import write_patient_report
+
+    actions = actions_for(viewer)
+    if actions is None:
+        raise RadguiError("this window has no session to report (open an image and draw the tumour first)")
+    path = Path(path)
+    predict = actions.docks.get("Predict")
+    return write_patient_report(actions.build_session(), path, paper=paper, png_dir=path.parent / f"{path.stem}-pages",
+                                bundle=getattr(predict, "bundle", None))
+
+
 def install_presentation_action(viewer, docks=None):
     """Add View > Presentation mode (F11) to a radgui window; returns the QAction."""
     from qtpy.QtGui import QKeySequence

@@ -115,15 +115,31 @@ def _tumour_name(session) -> str:
     return (plain or names)[0]
 
 
-def _predict(session, vols, level):
+def _bundle_of(session, bundle=None):
+    """The model to report: ``bundle`` (a ModelBundle, a path or "demo"), else the session's."""
     from radgui.cli.predict import load_bundle
+
+    if bundle is not None:
+        return load_bundle(str(bundle)) if isinstance(bundle, (str, Path)) else bundle
+    model = session.model or {}
+    if model.get("bundle"):
+        return load_bundle(str(model["bundle"]))
+    if model.get("name"):
+        demo = load_bundle("demo")
+        if model["name"] in (demo.name, "demo") or str(model["name"]).startswith(demo.name):
+            return demo
+        raise RadguiError(f"the session names the model {model['name']!r} but not its file; "
+                          "give the bundle (radgui report SESSION --model BUNDLE)")
+    return None
+
+
+def _predict(session, vols, level, bundle=None):
     from radgui.model.patient import iter_predict, study_inputs
     from radgui.progress import run
 
-    model = session.model or {}
-    if not model.get("bundle"):
+    bundle = _bundle_of(session, bundle)
+    if bundle is None:
         return None, None
-    bundle = load_bundle(str(model["bundle"]))
     ct = next((v for v in vols.values() if v.modality != "PT"), None)
     pet = next((v for v in vols.values() if v.modality == "PT"), None)
     rois = {}
@@ -247,7 +263,8 @@ def _region(fig, ax):
 
 
 def write_patient_report(session, pdf_path, *, paper: str = "a4", png_dir=None, key_slice: int | None = None,
-                         identify: bool = False, level: float = 0.95, dpi: int = 110) -> PatientReport:
+                         identify: bool = False, level: float = 0.95, dpi: int = 110,
+                         bundle=None) -> PatientReport:
     """Write the patient report of ``session`` (a :class:`radgui.session.Session` or a ``.radgui`` path).
 
     Parameters
@@ -260,6 +277,8 @@ def write_patient_report(session, pdf_path, *, paper: str = "a4", png_dir=None, 
         z index (0-based) of the slice shown; default the slice of largest tumour area.
     identify : bool
         Print the patient's name, birth date and ID from the DICOM header (default: a pseudonym only).
+    bundle : ModelBundle or path, optional
+        The model (default: the session's ``model.bundle``, or the demo model when the session names it).
 
     Raises
     ------
@@ -282,7 +301,7 @@ def write_patient_report(session, pdf_path, *, paper: str = "a4", png_dir=None, 
     z = key_slice_of(mask) if key_slice is None else int(key_slice)
     if not 0 <= z < mask.shape[0]:
         raise RadguiError(f"slice {z} is outside the image (0-{mask.shape[0] - 1})")
-    bundle, pred = _predict(session, vols, level)
+    bundle, pred = _predict(session, vols, level, bundle)
     layer = session.rois[tumour]
     vol = vols.get(layer.image) or next(iter(vols.values()))
     meas = measure(mask > 0, vol)
