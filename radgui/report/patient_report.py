@@ -63,6 +63,11 @@ class PatientReport:
     regions: dict = field(default_factory=dict)
 
 
+def _plain(text) -> str:
+    """Text from a session or a bundle, drawn as it is: a ``$`` never starts matplotlib mathtext."""
+    return str(text).replace("$", r"\$")
+
+
 def key_slice_of(mask) -> int:
     """The z index of the largest ROI cross-section (the first such slice on ties)."""
     arr = np.asarray(mask) > 0
@@ -226,7 +231,7 @@ def _draw_slice(ax, session, vols, tumour, z):
         handles.append((name, col))
     from matplotlib.lines import Line2D
 
-    ax.legend([Line2D([], [], color=c, lw=1.5) for _, c in handles], [n for n, _ in handles],
+    ax.legend([Line2D([], [], color=c, lw=1.5) for _, c in handles], [_plain(n) for n, _ in handles],
               loc="upper left", bbox_to_anchor=(0.0, -0.01), ncol=min(4, len(handles)), fontsize=7, frameon=False)
     ax.set_title(f"Key slice {z + 1} of {vol.array.shape[0]} (largest tumour area)", fontsize=8.5, loc="left")
     ax.set_xticks([])
@@ -340,21 +345,21 @@ def _page1(session, vols, tumour, z, bundle, pred, meas, vol, size, identify, ou
     if identify:
         ident = identity_of(vol)
         who = "   ".join(f"{k}: {v}" for k, v in ident.items() if v) or who
-    fig.text(0.06, 0.945, f"{who}   |   {vol.modality}   |   report of {today}", fontsize=9, va="top")
+    fig.text(0.06, 0.945, f"{_plain(who)}   |   {vol.modality}   |   report of {today}", fontsize=9, va="top")
     # key slice, top left
     ax_img = fig.add_axes((0.06, 0.55, 0.46, 0.36))
     _draw_slice(ax_img, session, vols, tumour, z)
     out.regions["key_slice"] = (1, _region(fig, ax_img))
     # text, top right
-    lines = ["Measurements (" + tumour + ")"] + _measure_lines(meas, vol.modality)
+    lines = ["Measurements (" + _plain(tumour) + ")"] + _measure_lines(meas, vol.modality)
     fig.text(0.56, 0.905, "\n".join(lines), fontsize=8.5, va="top", linespacing=1.45)
     if pred is not None:
         out.probability_text = probability_text(pred.probability)
         fig.text(0.56, 0.73, out.probability_text, fontsize=26, fontweight="bold", va="top")
-        fig.text(0.56, 0.675, "\n".join(prediction_lines(bundle, pred)), fontsize=8, va="top", linespacing=1.45,
+        fig.text(0.56, 0.675, _plain("\n".join(prediction_lines(bundle, pred))), fontsize=8, va="top", linespacing=1.45,
                  wrap=True)
         if pred.warnings:
-            fig.text(0.56, 0.575, "\n".join(f"! {t}" for t in pred.warnings[:4]), fontsize=6.5, va="top",
+            fig.text(0.56, 0.575, _plain("\n".join(f"! {t}" for t in pred.warnings[:4])), fontsize=6.5, va="top",
                      color="#b35900", wrap=True)
     else:
         fig.text(0.56, 0.73, "No model chosen in this session: no prediction.", fontsize=9, va="top")
@@ -402,5 +407,5 @@ def _page2(bundle, pred, size, out):
 
     wrapped = "\n".join(textwrap.fill(t, 105, subsequent_indent="    ") for t in lines)
     fig.text(0.06, 0.40, "Model card", fontsize=11, fontweight="bold", va="top")
-    fig.text(0.06, 0.37, wrapped, fontsize=7.5, va="top", linespacing=1.5)
+    fig.text(0.06, 0.37, _plain(wrapped), fontsize=7.5, va="top", linespacing=1.5)
     return fig
