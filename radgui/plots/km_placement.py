@@ -302,6 +302,10 @@ class KMPlacementDisplay:
                                    alpha=0.12, lw=0)
                 ax_km.step(pc["times"], pc["survival"], where="post", color=_PATIENT, lw=2.2, ls="--",
                            label="This patient, predicted (95% CI)", zorder=5)
+                stored = "stored in the bundle" if "stored" in pc["source"] else "fitted at load time\nfrom reference_cohort.csv"
+                self.source_text_ = fig.text(0.99, 0.01, "This patient's curve: a Cox model of\nthe reference cohort "
+                                             f"on the linear\npredictor, {stored}", ha="right", va="bottom",
+                                             fontsize=fontsize - 1.5, color="0.35")
             ax_km.set_ylim(0, 1.02)
             ax_km.set_ylabel(f"{self.endpoint.capitalize()}", fontsize=fontsize + 0.5)
             ax_km.tick_params(labelsize=fontsize)
