@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from pathlib import Path
-
 import numpy as np
 import pytest
 import SimpleITK as sitk
@@ -61,6 +59,7 @@ def _ink(page, box) -> float:
 def test_demo_report_pages_figures_and_probability(tmp_path, paper, size):
     from radgui.cli import main
     from radgui.report.patient_report import write_patient_report
+    from radgui.session import open_session
 
     path, bundle, pred, mask = _demo_session(tmp_path)
     pdf = tmp_path / "r.pdf"
@@ -70,7 +69,7 @@ def test_demo_report_pages_figures_and_probability(tmp_path, paper, size):
     h, w = pages[0].shape[:2]
     assert w / h == pytest.approx(size[0] / size[1], abs=0.01)
     assert sorted(p.name for p in (tmp_path / "png").iterdir()) == ["r-page1.png", "r-page2.png"]
-    rep = write_patient_report(path, tmp_path / "again.pdf", paper=paper)
+    rep = write_patient_report(open_session(path), tmp_path / "again.pdf", paper=paper)
     assert set(rep.regions) == {"key_slice", "nomogram", "km_placement"}
     for name, (page, box) in rep.regions.items():
         assert _ink(pages[page - 1], box) > 0.02, name  # the figure is drawn where the layout puts it
@@ -91,9 +90,10 @@ def test_demo_report_pages_figures_and_probability(tmp_path, paper, size):
 def test_other_slice_and_bad_slice(tmp_path):
     from radgui.cli import main
     from radgui.report.patient_report import write_patient_report
+    from radgui.session import open_session
 
     path, *_ = _demo_session(tmp_path)
-    rep = write_patient_report(path, tmp_path / "s.pdf", key_slice=2)
+    rep = write_patient_report(open_session(path), tmp_path / "s.pdf", key_slice=2)
     assert rep.key_slice == 2 and "Key slice 3 of" in _text(tmp_path / "s.pdf")
     assert main(["report", str(path), "-o", str(tmp_path / "x.pdf"), "--slice", "999"]) == 2
     assert not (tmp_path / "x.pdf").exists()
@@ -104,6 +104,7 @@ def test_dicom_session_has_no_patient_name_unless_asked(tmp_path):
 
     from radgui.io import load_volume
     from radgui.report.patient_report import write_patient_report
+    from radgui.session import open_session
     from radgui.session import Session, save_session
 
     def plant(ds, k):
@@ -119,12 +120,12 @@ def test_dicom_session_has_no_patient_name_unless_asked(tmp_path):
     s.add_image("CT", vol)
     s.set_roi("tumour", m, like=vol)
     path = save_session(s, tmp_path / "d.radgui")
-    write_patient_report(path, tmp_path / "d.pdf")
+    write_patient_report(open_session(path), tmp_path / "d.pdf")
     text = _text(tmp_path / "d.pdf")
     for planted in ("Zebulon", "Quixote", "19510417", "1951", "MRN-778899", "778899"):
         assert planted not in text
     assert "Case " in text and "No model chosen" in text
-    write_patient_report(path, tmp_path / "named.pdf", identify=True)
+    write_patient_report(open_session(path), tmp_path / "named.pdf", identify=True)
     named = _text(tmp_path / "named.pdf")
     assert "Zebulon^Quixote" in named and "19510417" in named and "MRN-778899" in named
 

@@ -26,9 +26,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from radgui.report.patient_report import write_patient_report
+    from radgui.session import open_session
 
+    session = open_session(args.session)
     out = args.output or args.session.with_name(args.session.stem + "-report.pdf")
-    rep = write_patient_report(args.session, out, paper=args.paper, png_dir=args.png,
+    rep = write_patient_report(session, out, paper=args.paper, png_dir=args.png,
                                key_slice=None if args.slice is None else args.slice - 1, identify=args.identify,
                                bundle=args.model)
     print(f"wrote {rep.pdf} ({rep.pages} pages)")

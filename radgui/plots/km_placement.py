@@ -401,7 +401,6 @@ class KMPlacementDisplay:
                         bbox=box)
             else:  # clipped at the edge with an arrow, never drawn into the label area
                 self.patient_clipped_ = True
-                edge = hi_lim if y > hi_lim else lo_lim
                 yt = 0.97 if y > hi_lim else 0.03
                 ax.annotate("", xy=(0.5, 1.0 if y > hi_lim else 0.0), xytext=(0.5, 0.86 if y > hi_lim else 0.14),
                             xycoords="axes fraction", arrowprops=dict(arrowstyle="-|>", color=_PATIENT, lw=2))
@@ -409,7 +408,6 @@ class KMPlacementDisplay:
                         "training range", transform=ax.transAxes, ha="center",
                         va="top" if y > hi_lim else "bottom", fontsize=fontsize - 1, color=_PATIENT,
                         fontweight="bold", bbox=box)
-                del edge
         ax.set_xlabel("Patients", fontsize=fontsize + 0.5)
         ax.set_ylabel("Linear predictor", fontsize=fontsize + 0.5)
         ax.set_title("Reference cohort", fontsize=fontsize + 0.5)

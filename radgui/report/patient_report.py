@@ -122,7 +122,14 @@ def _tumour_name(session) -> str:
 
 def _bundle_of(session, bundle=None):
     """The model to report: ``bundle`` (a ModelBundle, a path or "demo"), else the session's."""
-    from radgui.cli.predict import load_bundle
+    def load_bundle(spec):
+        from radgui.model.bundle import ModelBundle
+
+        if spec == "demo":
+            from radgui.demo import demo_model_path
+
+            return ModelBundle.load(demo_model_path())
+        return ModelBundle.load(spec)
 
     if bundle is not None:
         return load_bundle(str(bundle)) if isinstance(bundle, (str, Path)) else bundle
@@ -270,7 +277,8 @@ def _region(fig, ax):
 def write_patient_report(session, pdf_path, *, paper: str = "a4", png_dir=None, key_slice: int | None = None,
                          identify: bool = False, level: float = 0.95, dpi: int = 110,
                          bundle=None) -> PatientReport:
-    """Write the patient report of ``session`` (a :class:`radgui.session.Session` or a ``.radgui`` path).
+    """Write the patient report of ``session`` (a :class:`radgui.session.Session`, opened by the caller:
+    the report layer sits below the session layer).
 
     Parameters
     ----------
@@ -293,13 +301,12 @@ def write_patient_report(session, pdf_path, *, paper: str = "a4", png_dir=None, 
     from radgui.files import atomic_path
     from radgui.report.model_report import _pdf_pages
     from radgui.roi.measure import measure
-    from radgui.session import Session, open_session
 
     paper = str(paper).lower()
     if paper not in PAPER:
         raise RadguiError(f"paper must be one of {', '.join(PAPER)}, got {paper!r}")
-    if not isinstance(session, Session):
-        session = open_session(session)
+    if isinstance(session, (str, Path)):
+        raise RadguiError("write_patient_report takes an opened session (radgui.session.open_session(path))")
     vols = _load(session)
     tumour = _tumour_name(session)
     mask = session.rois[tumour].array

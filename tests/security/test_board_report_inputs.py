@@ -33,9 +33,10 @@ def _session(tmp_path, roi="tumour", model=None):
 @pytest.mark.skipif(shutil.which("pdftotext") is None, reason="needs poppler-utils")
 def test_mathtext_in_a_roi_name_is_drawn_literally(tmp_path):
     from radgui.report.patient_report import write_patient_report
+    from radgui.session import open_session
 
     path = _session(tmp_path, roi=r"tum$\frac{our$")  # "$...$" would be parsed as mathtext and fail
-    rep = write_patient_report(path, tmp_path / "r.pdf")
+    rep = write_patient_report(open_session(path), tmp_path / "r.pdf")
     text = subprocess.run(["pdftotext", str(rep.pdf), "-"], capture_output=True, text=True, check=True).stdout
     assert r"tum$\frac{our$" in text and rep.pages == 2
 
@@ -55,12 +56,13 @@ def test_slice_outside_and_bad_paper(tmp_path, capsys):
     from radgui.cli import main
     from radgui.errors import RadguiError
     from radgui.report.patient_report import write_patient_report
+    from radgui.session import open_session
 
     path = _session(tmp_path)
     assert main(["report", str(path), "-o", str(tmp_path / "r.pdf"), "--slice", "0"]) == 2
     assert capsys.readouterr().err.strip() == "radgui report: error: slice -1 is outside the image (0-5)"
     with pytest.raises(RadguiError, match="paper must be one of a4, letter, got 'a3'"):
-        write_patient_report(path, tmp_path / "r.pdf", paper="a3")
+        write_patient_report(open_session(path), tmp_path / "r.pdf", paper="a3")
     assert not (tmp_path / "r.pdf").exists()
 
 
