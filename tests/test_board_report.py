@@ -206,3 +206,25 @@ def test_no_label_collisions_and_clipped_values(tmp_path, radscore_shift):
     assert k.patient_clipped_ == bool(radscore_shift)
     if radscore_shift:
         assert any("beyond the" in t for t, _ in inside)
+
+
+def test_pet_session_reports_suv_metrics(tmp_path):
+    from radgui.io import load_volume, volume_from_array
+    from radgui.report.patient_report import write_patient_report
+    from radgui.session import Session, open_session, save_session
+
+    arr = np.full((6, 30, 30), 1.0, np.float32)
+    arr[2:4, 10:20, 10:20] = 4.0
+    arr[3, 14, 14] = 9.5
+    v = volume_from_array(arr, spacing=(2.0, 2.0, 2.0))
+    sitk.WriteImage(v.image, str(tmp_path / "pet.nrrd"))
+    pet = load_volume(tmp_path / "pet.nrrd", modality="PT")
+    m = (arr > 2).astype(np.uint8)
+    s = Session()
+    s.add_image("PT", pet)
+    s.set_roi("tumour", m, like=pet)
+    path = save_session(s, tmp_path / "pet.radgui")
+    rep = write_patient_report(open_session(path), tmp_path / "pet.pdf")
+    text = " ".join(_text(rep.pdf).split())
+    assert rep.measurements["suv_max"] == pytest.approx(9.5)
+    assert "SUVmax: 9.50" in text and "MTV: 1.6 mL" in text and "TLG:" in text and "SUVpeak:" in text
