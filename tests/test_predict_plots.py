@@ -112,9 +112,15 @@ def test_km_placement_numbers_match_lifelines(demo_bundle):
     assert lines[label].get_linewidth() > max(ln.get_linewidth() for k, ln in lines.items() if k != label)
     assert d.km_.at_risk_.shape[0] == 2 and int(d.km_.at_risk_.iloc[:, 0].sum()) == len(ref)
     # the patient's LP is marked on the reference distribution
+    # (issue 16: an LP beyond the axis is clipped at the edge with an arrow, not drawn off the axis)
+    lo, hi = d.ax_dist_.get_ylim()
     hl = [ln for ln in d.ax_dist_.get_lines() if np.allclose(ln.get_ydata(), pred.linear_predictor)]
-    assert hl, "patient's linear predictor not marked"
-    assert "this patient" in " ".join(t.get_text() for t in d.ax_dist_.texts)
+    texts = " ".join(t.get_text() for t in d.ax_dist_.texts)
+    if lo <= pred.linear_predictor <= hi:
+        assert hl and not d.patient_clipped_, "patient's linear predictor not marked"
+    else:
+        assert d.patient_clipped_ and not hl and "beyond the\ntraining range" in texts
+    assert "this patient" in texts
 
 
 def test_km_placement_without_survival_times(known_bundle):

@@ -82,6 +82,9 @@ def create_viewer(show: bool = True, viewer=None, offer_recovery: bool | None = 
         from qtpy.QtCore import QTimer
 
         QTimer.singleShot(0, actions.offer_recovery)  # once the window is up
+    from radgui.gui.presentation import install_presentation_action  # View > Presentation mode (F11)
+
+    install_presentation_action(viewer, docks)
     return viewer, docks
 
 

@@ -117,6 +117,9 @@ class PredictDock(QScrollArea):
         self.card = label("font-size: 9pt;")
         self.card.setTextFormat(Qt.RichText)
         left.addWidget(self.card)
+        self.report_button = button("Patient report\N{HORIZONTAL ELLIPSIS}", self._report_dialog,
+                                    "Write the patient report (PDF and PNG pages, pseudonymous) of this case")
+        left.addWidget(self.report_button)
         left.addStretch(1)
 
         # predict + result
@@ -392,6 +395,23 @@ class PredictDock(QScrollArea):
 
         canvas = self.nomogram_canvas if which == "nomogram" else self.km_canvas
         return save_figure(canvas.figure, path)
+
+    def write_report(self, path, paper: str = "a4"):
+        """Write the patient report of the window's case (:func:`radgui.gui.presentation.write_report`)."""
+        from radgui.gui.presentation import write_report
+
+        return write_report(self.viewer, path, paper=paper)
+
+    def _report_dialog(self):
+        path, chosen = QFileDialog.getSaveFileName(self, "Patient report", "patient-report.pdf",
+                                                   "PDF, A4 (*.pdf);;PDF, Letter (*.pdf)")
+        if path:
+            try:
+                rep = self.write_report(path, "letter" if "Letter" in chosen else "a4")
+                self.message.setStyleSheet("")
+                self.message.setText(f"Saved {rep.pdf} and {len(rep.pngs)} PNG page(s)")
+            except (RadguiError, OSError) as exc:
+                self._error(str(exc))
 
     def _export_dialog(self, which: str):
         title = "Export nomogram" if which == "nomogram" else "Export K-M placement"

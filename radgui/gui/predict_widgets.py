@@ -35,14 +35,19 @@ BLUE = "#1f5fa0"
 
 
 def fmt_pct(p) -> str:
-    """A probability as a percentage with one decimal; "n/a" when missing or not finite."""
-    return "n/a" if p is None or not math.isfinite(p) else f"{100 * p:.1f}%"
+    """A probability as a percentage with one decimal; "n/a" when missing or not finite (as the report prints it)."""
+    from radgui.plots.km_placement import probability_text
+
+    return probability_text(p)
 
 
 def model_card_html(bundle) -> str:
     """The model card (:meth:`ModelBundle.card`) as rich text; the bundle's own text is escaped."""
     card = bundle.card()
-    body = "".join(f"<tr><td><b>{k}</b>&nbsp;</td><td>{html.escape(v)}</td></tr>" for k, v in card.rows())
+    ref = bundle.reference_cohort
+    rows = [(k, v + (f" (curves: {len(ref)})" if k == "Cohort" and ref is not None and len(ref) else ""))
+            for k, v in card.rows()]
+    body = "".join(f"<tr><td><b>{k}</b>&nbsp;</td><td>{html.escape(v)}</td></tr>" for k, v in rows)
     return f"<b>{html.escape(card.name)}</b><table>{body}</table>"
 
 
@@ -264,8 +269,11 @@ class ResultPanel(QWidget):
         if pred.total_points is not None:
             parts.append(f"{pred.total_points:.0f} points")
         if pred.percentile is not None:
-            parts.append(f"{pred.percentile:.0f}th percentile")
-        self.radscore_label.setText(" \N{MIDDLE DOT} ".join(parts))
+            from radgui.plots.km_placement import percentile_text
+
+            parts.append(percentile_text(pred.percentile).replace("Linear predictor", "LP"))
+        self.radscore_label.setText("<span style='font-size:8pt'>" + html.escape(" \N{MIDDLE DOT} ".join(parts))
+                                    + "</span>")
         self.warnings_label.setText("\n".join(f"\N{WARNING SIGN} {w}" for w in pred.warnings))
 
 

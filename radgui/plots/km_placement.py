@@ -42,6 +42,125 @@ def _group_colour(group: str, direction: str = "adverse", default=None):
     return _GROUP_COLORS["high" if is_worse_group(group, direction) else "low"]
 
 
+def probability_text(p) -> str:
+    """A probability as the Predict panel prints it (``"63.2%"``; ``"n/a"`` when missing)."""
+    return "n/a" if p is None or not math.isfinite(p) else f"{100 * p:.1f}%"
+
+
+def percentile_text(pct) -> str:
+    """The percentile worded so it cannot be read as a probability."""
+    if pct is None or not math.isfinite(pct):
+        return ""
+    return f"Linear predictor higher than {pct:.0f}% of the reference cohort's linear predictors"
+
+
+def reference_cohort_text(bundle) -> str:
+    """Which patients the K-M curves and the percentile show (the model card's "Cohort" may be larger)."""
+    ref = bundle.reference_cohort
+    if ref is None or not len(ref):
+        return "no reference cohort in this model"
+    meta = (bundle.provenance or {}).get("reference_cohort") or {}
+    meta = meta if isinstance(meta, dict) else {}
+    txt = f"{len(ref)} patients of the reference cohort"
+    if meta.get("description"):
+        txt += f" ({meta['description']})"
+    if "event" in ref.columns and ref["event"].notna().any():
+        txt += f", {int(ref['event'].fillna(0).sum())} events"
+    card = bundle.card().cohort
+    if card and card != "not stated" and not card.startswith(f"{len(ref)} "):
+        txt += f"; not the model card's cohort ({card})"
+    return txt
+
+
+def patient_survival(bundle, prediction, times=None, level: float = 0.95):
+    """The patient's predicted survival curve S(t | x) with its pointwise CI, or None.
+
+    Cox bundles use the stored baseline; other bundles with survival data in the
+    reference cohort use a Cox model of ``time, event`` on the linear predictor:
+    the one stored in the bundle (``bundle.reference_cox``) or, when absent, one
+    fitted now with lifelines (``source`` says which).
+
+    Returns
+    -------
+    dict or None
+        ``times, survival, ci_low, ci_high, source`` (arrays over ``times``).
+    """
+    ref = bundle.reference_cohort
+    lp = getattr(prediction, "linear_predictor", None)
+    if ref is None or lp is None or not math.isfinite(lp) or not {"time", "event"} <= set(ref.columns):
+        return None
+    fit = reference_cox(bundle)
+    if fit is None:
+        return None
+    return _curve(fit, float(lp), times, level)
+
+
+def reference_cox(bundle):
+    """The Cox model of the reference cohort on the linear predictor (lifelines ``CoxPHFitter``), or None.
+
+    Fitted once per bundle object from ``reference_cohort`` (``time``, ``event``,
+    ``linear_predictor``) and kept on the bundle; ``fit.radgui_source_`` says where it came from.
+    """
+    cached = getattr(bundle, "_reference_cox", None)
+    if cached is not None:
+        return cached
+    ref = bundle.reference_cohort
+    if ref is None or not {"time", "event", "linear_predictor"} <= set(ref.columns):
+        return None
+    df = ref[["time", "event", "linear_predictor"]].dropna()
+    df = df[df["time"] > 0]
+    if len(df) < 10 or df["event"].sum() < 2:
+        return None
+    import warnings
+
+    from lifelines import CoxPHFitter
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = CoxPHFitter().fit(df.astype(float), duration_col="time", event_col="event")
+    fit.radgui_source_ = "Cox model of the reference cohort on the linear predictor, fitted at load time " \
+                         "from reference_cohort.csv"
+    fit.radgui_data_ = df.astype(float)
+    try:
+        bundle._reference_cox = fit
+    except AttributeError:  # pragma: no cover - frozen bundle
+        pass
+    return fit
+
+
+def _curve(fit, lp, times, level):
+    from scipy.stats import norm
+
+    df = fit.radgui_data_
+    x = __import__("pandas").DataFrame({"linear_predictor": [lp]})
+    if times is None:
+        times = np.unique(np.concatenate([[0.0], df["time"].to_numpy()]))
+    times = np.asarray(times, dtype=float)
+    surv = fit.predict_survival_function(x, times=times).to_numpy()[:, 0]
+    # delta method on log H(t | x) = log H0(t) + b (x - mean): Breslow variance of H0, var(b); covariance ignored
+    beta = float(fit.params_.iloc[0])
+    var_b = float(fit.variance_matrix_.iloc[0, 0])
+    xc = lp - float(fit._norm_mean.iloc[0])
+    t_obs = df["time"].to_numpy()
+    e_obs = df["event"].to_numpy()
+    risk = np.exp(beta * (df["linear_predictor"].to_numpy() - float(fit._norm_mean.iloc[0])))
+    ev_times = np.unique(t_obs[e_obs > 0])
+    d = np.array([e_obs[t_obs == u].sum() for u in ev_times])
+    s0 = np.array([risk[t_obs >= u].sum() for u in ev_times])
+    h0 = np.cumsum(d / s0)
+    v0 = np.cumsum(d / s0 ** 2)
+    idx = np.searchsorted(ev_times, times, side="right") - 1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        H0 = np.where(idx >= 0, h0[np.clip(idx, 0, None)], 0.0)
+        V0 = np.where(idx >= 0, v0[np.clip(idx, 0, None)], 0.0)
+        se = np.sqrt(V0 / H0 ** 2 + xc ** 2 * var_b)
+    z = norm.ppf(0.5 + level / 2)
+    logH = np.log(np.maximum(-np.log(np.clip(surv, 1e-300, 1.0)), 1e-300))
+    lo = np.where(H0 > 0, np.exp(-np.exp(logH + z * se)), surv)
+    hi = np.where(H0 > 0, np.exp(-np.exp(logH - z * se)), surv)
+    return {"times": times, "survival": surv, "ci_low": lo, "ci_high": hi, "source": fit.radgui_source_}
+
+
 def _fmt_time(v) -> str:
     return "not reached" if v is None or not math.isfinite(v) else f"{v:.1f}"
 
@@ -138,7 +257,7 @@ class KMPlacementDisplay:
         groups = self._groups()
         pred = self.prediction
         mine = getattr(pred, "risk_group", None)
-        w, h = fig.get_size_inches()
+        w, h = fig.bbox.width / fig.dpi, fig.bbox.height / fig.dpi  # a Figure or a SubFigure
         bottom = min(0.55, (_TABLE_PT / 72 + 0.1) / h)
         self.curves_ = {}
         self.summary_ = {"group": mine, "percentile": getattr(pred, "percentile", None),
@@ -146,7 +265,11 @@ class KMPlacementDisplay:
         unit = f" ({self.time_unit})" if self.time_unit else ""
 
         if self.has_survival:
-            top = 1.0 - 0.42 / h  # room for the two-line summary title
+            n_leg = len(groups) + (pred is not None and {"time", "event"} <= set(ref.columns))
+            leg_rows = math.ceil(n_leg / 2)
+            # room above the axes: two title lines, the legend rows, paddings (points)
+            room_pt = 3 * 1.3 * fontsize + leg_rows * 1.45 * fontsize + 14
+            top = 1.0 - (room_pt / 72) / h
             left = min(0.3, 1.55 / w)  # room for "Number at risk" left of the axis
             ax_km = fig.add_axes((left, bottom, 0.68 - left, top - bottom))
             ax_dist = fig.add_axes((0.78, bottom, 0.20, top - bottom))
@@ -164,19 +287,33 @@ class KMPlacementDisplay:
                 line = km.lines_[self._label(k)]
                 line.set_color(self._colour(k, line.get_color()))
                 if mine is not None:
-                    line.set_linewidth(2.6 if k == mine else 1.0)
-                    line.set_alpha(1.0 if k == mine else 0.55)
-                    if k == mine:
-                        line.set_label(f"{line.get_label()}  \u25c0 this patient")
+                    line.set_linewidth(1.8 if k == mine else 1.0)
+                    line.set_alpha(0.9 if k == mine else 0.55)
+                    line.set_label(f"{line.get_label()} group, reference cohort"
+                                   + (" (this patient's)" if k == mine else ""))
             # recolour bands and censor marks to the group colours
             self._recolour(ax_km, km, groups)
-            ax_km.legend(loc="lower left", fontsize=fontsize)
+            self.patient_curve_ = None
+            if pred is not None:
+                self.patient_curve_ = patient_survival(self.bundle, pred)
+            pc = self.patient_curve_
+            if pc is not None:
+                ax_km.fill_between(pc["times"], pc["ci_low"], pc["ci_high"], step="post", color=_PATIENT,
+                                   alpha=0.12, lw=0)
+                ax_km.step(pc["times"], pc["survival"], where="post", color=_PATIENT, lw=2.2, ls="--",
+                           label="This patient, predicted (95% CI)", zorder=5)
+                stored = "stored in the bundle" if "stored" in pc["source"] else "fitted at load time\nfrom reference_cohort.csv"
+                self.source_text_ = fig.text(0.99, 0.01, "This patient's curve: a Cox model of\nthe reference cohort "
+                                             f"on the linear\npredictor, {stored}", ha="right", va="bottom",
+                                             fontsize=fontsize - 1.5, color="0.35")
+            ax_km.set_ylim(0, 1.02)
             ax_km.set_ylabel(f"{self.endpoint.capitalize()}", fontsize=fontsize + 0.5)
             ax_km.tick_params(labelsize=fontsize)
             ax_km.xaxis.label.set_fontsize(fontsize + 0.5)
             if self.time_point is not None:
                 ax_km.axvline(self.time_point, color="0.4", lw=0.8, ls=":")
             self.km_ = km
+            lines = []
             if mine is not None and self._label(mine) in self.curves_:
                 c = self.curves_[self._label(mine)]
                 rate = float(c.survival_at(self.time_point))
@@ -184,14 +321,26 @@ class KMPlacementDisplay:
                 self.summary_.update(median=c.median, median_ci_low=c.median_ci_low,
                                      median_ci_high=c.median_ci_high, rate=rate, rate_ci_low=lo,
                                      rate_ci_high=hi, n=c.n, events=c.n_events)
-                txt = (f"{self._label(mine)} group (n={c.n}, {c.n_events} events): median {self.endpoint} "
-                       f"{_fmt_time(c.median)} [{_fmt_time(c.median_ci_low)}, {_fmt_time(c.median_ci_high)}]"
-                       f"{unit}\nevent-free at {self.time_point:g}{unit}: {100 * rate:.0f}% "
-                       f"[{100 * lo:.0f}, {100 * hi:.0f}]")
-                self.summary_text_ = txt
-                ax_km.set_title(txt, fontsize=fontsize, color=_PATIENT, fontweight="bold", loc="left")
-                if self.time_point is not None and math.isfinite(rate):
-                    ax_km.plot([self.time_point], [rate], "o", color=_PATIENT, ms=6, zorder=6)
+                u = unit  # " (months)", as the Predict panel tests read it
+                lines.append(f"{self._label(mine)} group (n={c.n}, {c.n_events} events): median "
+                             f"{_fmt_time(c.median)} [{_fmt_time(c.median_ci_low)}, {_fmt_time(c.median_ci_high)}]"
+                             f"{u},\nevent-free at {self.time_point:g}{u}: {100 * rate:.0f}% "
+                             f"[{100 * lo:.0f}, {100 * hi:.0f}]")
+            if pc is not None and self.time_point is not None:
+                i = max(0, int(np.searchsorted(pc["times"], self.time_point, side="right")) - 1)
+                ps, pl, ph = (float(pc[k][i]) for k in ("survival", "ci_low", "ci_high"))
+                self.summary_.update(patient_rate=ps, patient_rate_ci_low=pl, patient_rate_ci_high=ph)
+                u = unit  # " (months)", as the Predict panel tests read it
+                lines.append(f"This patient (predicted): event-free at {self.time_point:g}{u}: "
+                             f"{100 * ps:.0f}% [{100 * pl:.0f}, {100 * ph:.0f}]")
+                if math.isfinite(ps):
+                    ax_km.plot([self.time_point], [ps], "o", color=_PATIENT, ms=6, zorder=6)
+            if lines:
+                self.summary_text_ = "\n".join(lines)
+                ax_km.set_title(self.summary_text_, fontsize=fontsize, color=_PATIENT, fontweight="bold",
+                                loc="left", pad=8 + 1.45 * fontsize * leg_rows)
+            self.legend_ = ax_km.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), fontsize=fontsize - 0.5,
+                                        ncol=2, frameon=False, borderaxespad=0.2, handlelength=1.6)
         else:
             ax_km = None
             self.km_ = None
@@ -224,21 +373,41 @@ class KMPlacementDisplay:
         ax.hist(data, bins=bins, stacked=True, orientation="horizontal",
                 color=[self._colour(k, "0.6") for k in groups], alpha=0.75,
                 label=[self._label(k) for k in groups])
+        span = float(lp.max() - lp.min()) or 1.0
+        lo_lim, hi_lim = float(lp.min()) - 0.08 * span, float(lp.max()) + 0.08 * span
         cut = _cutoff_lp(self.bundle)
         if cut is not None:
+            lo_lim, hi_lim = min(lo_lim, cut - 0.05 * span), max(hi_lim, cut + 0.05 * span)
+        ax.set_ylim(lo_lim, hi_lim)
+        box = dict(facecolor="white", edgecolor="none", alpha=0.8, pad=0.5)
+        if cut is not None:
             ax.axhline(cut, color="0.3", lw=0.9, ls="--")
-            ax.text(ax.get_xlim()[1], cut, " cutoff", va="bottom", ha="right", fontsize=fontsize - 1, color="0.3")
+            y_pat = getattr(self.prediction, "linear_predictor", None)
+            below = y_pat is not None and math.isfinite(y_pat) and y_pat >= cut  # the patient's label is above
+            ax.text(0.98, cut, "cutoff", transform=ax.get_yaxis_transform(), va="top" if below else "bottom",
+                    ha="right",
+                    fontsize=fontsize - 1, color="0.3", bbox=box, clip_on=True)
         pred = self.prediction
+        self.patient_clipped_ = False
         if pred is not None and math.isfinite(getattr(pred, "linear_predictor", float("nan"))):
             y = float(pred.linear_predictor)
-            ax.axhline(y, color=_PATIENT, lw=2.0)
             pct = pred.percentile
-            label = "this patient" + (f"\n{pct:.0f}th percentile" if pct is not None else "")
-            ax.text(0.97, y, label, transform=ax.get_yaxis_transform(), ha="right",
-                    va="bottom" if y < np.median(lp) else "top", fontsize=fontsize - 0.5, color=_PATIENT,
-                    fontweight="bold")
-            lo, hi = ax.get_ylim()
-            ax.set_ylim(min(lo, y - 0.3), max(hi, y + 0.3))
+            label = "this patient" + (f"\n> {pct:.0f}% of cohort" if pct is not None else "")
+            if lo_lim <= y <= hi_lim:
+                ax.axhline(y, color=_PATIENT, lw=2.0)
+                up = y >= cut if cut is not None else y < (lo_lim + hi_lim) / 2
+                ax.text(0.97, y, label, transform=ax.get_yaxis_transform(), ha="right",
+                        va="bottom" if up else "top", fontsize=fontsize - 0.5, color=_PATIENT, fontweight="bold",
+                        bbox=box)
+            else:  # clipped at the edge with an arrow, never drawn into the label area
+                self.patient_clipped_ = True
+                yt = 0.97 if y > hi_lim else 0.03
+                ax.annotate("", xy=(0.5, 1.0 if y > hi_lim else 0.0), xytext=(0.5, 0.86 if y > hi_lim else 0.14),
+                            xycoords="axes fraction", arrowprops=dict(arrowstyle="-|>", color=_PATIENT, lw=2))
+                ax.text(0.5, yt - (0.17 if y > hi_lim else -0.17), f"{label}\nLP {y:.2f}: beyond the\n"
+                        "training range", transform=ax.transAxes, ha="center",
+                        va="top" if y > hi_lim else "bottom", fontsize=fontsize - 1, color=_PATIENT,
+                        fontweight="bold", bbox=box)
         ax.set_xlabel("Patients", fontsize=fontsize + 0.5)
         ax.set_ylabel("Linear predictor", fontsize=fontsize + 0.5)
         ax.set_title("Reference cohort", fontsize=fontsize + 0.5)

@@ -102,7 +102,9 @@ class NomogramDisplay:
         pred = self.prediction
         row_names = ["Points"] + [a["label"] or a["term"] for a in nomo["axes"]] + \
             ["Total Points", "Linear Predictor", self.probability_label]
-        rows = {name: -i for i, name in enumerate(row_names)}
+        step_y = 1.0 if pred is None else 1.4  # room under each axis for the patient's value
+        rows = {name: -i * step_y for i, name in enumerate(row_names)}
+        self.clipped_ = []
         line_kw = dict(color="black", lw=0.9, solid_capstyle="butt")
         tick_len = 0.12
 
@@ -118,10 +120,18 @@ class NomogramDisplay:
         def label(y, text):
             ax.text(-4, y, text, ha="right", va="center", fontsize=fontsize + 0.5, fontweight="bold")
 
-        def mark(x, y, text=None):
+        def mark(x, y, text=None, lo=0.0, hi=100.0, name=""):
+            if x > hi or x < lo:  # beyond the axis: clipped to its end with an arrow, never into the labels
+                self.clipped_.append(name)
+                end = hi if x > hi else lo
+                ax.annotate("", xy=(end + (3 if x > hi else -3), y), xytext=(end, y),
+                            arrowprops=dict(arrowstyle="-|>", color=_PATIENT, lw=1.6), zorder=5)
+                text = f"{text}: beyond the training range" if text else "beyond the training range"
+                x = end
             ax.plot([x], [y], marker="v", color=_PATIENT, ms=7, zorder=5, clip_on=False)
             if text:
-                ax.text(x, y - 0.2, text, ha="center", va="top", fontsize=fontsize - 0.5,
+                ha = "center" if 12 < x < 88 else ("left" if x <= 12 else "right")
+                ax.text(x, y - 0.16, text, ha=ha, va="top", fontsize=fontsize - 0.5,
                         color=_PATIENT, fontweight="bold")
 
         # Points
@@ -152,8 +162,13 @@ class NomogramDisplay:
                 v = pred.values.get(a["term"])
                 shown = _fmt(v) if isinstance(v, (int, float)) else str(v)
                 p = pred.points[a["term"]]
-                mark(float(x_pts(p)), y, f"{shown} \u2192 {p:.0f} pts")
-                ax.plot([p, p], [rows["Points"], y], color=_PATIENT, lw=0.6, ls=":", zorder=1)
+                if a["type"] == "categorical":
+                    lo_x, hi_x = min(xs), max(xs)
+                else:
+                    lo_x, hi_x = min(ends), max(ends)
+                mark(float(x_pts(p)), y, f"{shown} \u2192 {p:.0f} pts", lo_x - 1e-9, hi_x + 1e-9, name)
+                pc = min(max(p, lo_x), hi_x)
+                ax.plot([pc, pc], [rows["Points"], y], color=_PATIENT, lw=0.6, ls=":", zorder=1)
 
         # Total points
         y = rows["Total Points"]
@@ -185,18 +200,19 @@ class NomogramDisplay:
                 ticks.append(p)
                 xs.append(float(x_tot(tp)))
         if xs:
-            keep = _declutter(xs, min_gap=5.0)
+            keep = _declutter(xs, min_gap=6.5)  # "0.98" and "0.99" side by side would touch
             axis(y, [xs[i] for i in keep], [f"{ticks[i]:g}" for i in keep])
 
         if pred is not None and pred.total_points is not None:
             xt = float(x_tot(pred.total_points))
-            mark(xt, rows["Total Points"], f"{pred.total_points:.0f}")
-            mark(xt, rows["Linear Predictor"], f"{pred.linear_predictor:.2f}")
-            mark(xt, y, f"{pred.probability:.2f}")
+            mark(xt, rows["Total Points"], f"{pred.total_points:.0f}", name="Total Points")
+            mark(xt, rows["Linear Predictor"], f"{pred.linear_predictor:.2f}", name="Linear Predictor")
+            mark(xt, y, f"{pred.probability:.2f}", name=self.probability_label)
+            xt = min(max(xt, 0.0), 100.0)
             ax.plot([xt, xt], [rows["Total Points"], y], color=_PATIENT, lw=0.8, ls="--", zorder=1)
 
         ax.set_xlim(-40, 108)
-        ax.set_ylim(min(rows.values()) - 0.8, 0.7)
+        ax.set_ylim(min(rows.values()) - 0.8 * step_y, 0.7)
         ax.axis("off")
         self.ax_, self.figure_ = ax, ax.figure
         self.rows_ = rows
