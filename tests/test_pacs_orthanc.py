@@ -51,7 +51,7 @@ def server(tmp_path_factory):
 
 def _dimse(server, **kw) -> pacs.Node:
     spec = {"ae_title": server.aet, "host": "127.0.0.1", "port": server.dicom_port, **kw}
-    return pacs.parse_nodes({"calling_ae": RADGUI_AE, "store_port": server.store_port, "timeout_s": 5,
+    return pacs.parse_nodes({"calling_ae": RADGUI_AE, "store_port": server.store_port, "timeout_s": 10,
                              "nodes": {"orthanc": spec}})["orthanc"]
 
 
