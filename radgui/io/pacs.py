@@ -673,6 +673,7 @@ def send(node: Node, paths: Iterable[str | Path]) -> int:
     """
     import pydicom
 
+    paths = list(paths)
     datasets = []
     for p in paths:
         try:
