@@ -520,6 +520,46 @@ def _encode(ds) -> bytes:
     return buf.getvalue()
 
 
+def iter_retrieve(node: Node, study_uid: str, series_uid: str, cache_root: str | Path, *, method: str = "get"):
+    """:func:`retrieve` as a generator of :class:`radgui.progress.Step` (one per instance; for GUI workers).
+
+    Closing the generator (a cancelled worker) stops between instances; what arrived stays
+    in the cache and the next retrieve resumes. Returns the series folder.
+    """
+    from radgui.progress import Step
+
+    study_uid, series_uid = check_uid(study_uid, "study UID"), check_uid(series_uid, "series UID")
+    if method not in ("get", "move"):
+        raise PacsError(f"retrieve method must be 'get' or 'move', not {method!r}")
+    cache = SeriesCache(cache_root, series_uid)
+    wanted = list_instances(node, study_uid, series_uid)
+    missing = [u for u in wanted if u not in cache.present]
+    total = len(wanted)
+
+    def step():
+        done = sum(u in cache.present for u in wanted)
+        return Step(done, total, f"{done}/{total} instances")
+
+    yield step()
+    if missing:
+        if node.kind == "dicomweb":
+            gen = _web_get(node, study_uid, series_uid, missing, cache)
+        elif method == "get":
+            gen = _dimse_get(node, study_uid, series_uid, missing, cache)
+        else:
+            gen = _dimse_move(node, study_uid, series_uid, missing, cache)
+        try:
+            for _ in gen:
+                yield step()
+        finally:
+            gen.close()  # releases the association / stops the SCP when the caller stops early
+    absent = [u for u in wanted if u not in cache.present]
+    if absent:
+        raise PacsError(f"{node.describe()}: {len(absent)} of {total} instances did not arrive "
+                        f"(first: {absent[0]}); retrieve again to resume")
+    return cache.folder
+
+
 def retrieve(node: Node, study_uid: str, series_uid: str, cache_root: str | Path, *, method: str = "get",
              progress: Callable[[int, int], None] | None = None,
              cancel: Callable[[], bool] | None = None) -> Path:
@@ -532,7 +572,7 @@ def retrieve(node: Node, study_uid: str, series_uid: str, cache_root: str | Path
         (the node sends them to our storage SCP on ``store_port``; the node must
         know our AE title). DICOMweb nodes use WADO-RS.
     progress : callable(done, total), optional
-        Called after each instance (``done`` counts those already cached).
+        Called before the first and after each instance (``done`` counts those already cached).
     cancel : callable() -> bool, optional
         Polled between instances; when it returns True, :class:`Cancelled` is raised
         (what arrived is kept; calling again resumes).
@@ -542,38 +582,28 @@ def retrieve(node: Node, study_uid: str, series_uid: str, cache_root: str | Path
     PacsError
         The node fails or sends something other than the asked instances; the cache stays consistent.
     """
-    study_uid, series_uid = check_uid(study_uid, "study UID"), check_uid(series_uid, "series UID")
-    if method not in ("get", "move"):
-        raise PacsError(f"retrieve method must be 'get' or 'move', not {method!r}")
-    cache = SeriesCache(cache_root, series_uid)
-    wanted = list_instances(node, study_uid, series_uid)
-    missing = [u for u in wanted if u not in cache.present]
-    total = len(wanted)
+    gen = iter_retrieve(node, study_uid, series_uid, cache_root, method=method)
+    try:
+        while True:
+            try:
+                st = next(gen)
+            except StopIteration as stop:
+                return stop.value
+            if progress is not None:
+                progress(st.done, st.total)
+            if cancel is not None and cancel():
+                raise Cancelled(f"retrieve of series {series_uid} cancelled after {st.done} of {st.total} "
+                                "instances; retrieve again to resume")
+    finally:
+        gen.close()
 
-    def step():
-        if progress is not None:
-            progress(sum(u in cache.present for u in wanted), total)
-        if cancel is not None and cancel():
-            raise Cancelled(f"retrieve of series {series_uid} cancelled after "
-                            f"{sum(u in cache.present for u in wanted)} of {total} instances; retrieve again to resume")
 
-    step()
-    if missing:
-        if node.kind == "dicomweb":
-            client = _web_client(node)
-            for uid in missing:
-                ds = _web_call(node, "retrieve", client.retrieve_instance, study_uid, series_uid, uid)
-                cache.add(uid, _encode(ds))
-                step()
-        elif method == "get":
-            _dimse_get(node, study_uid, series_uid, missing, cache, step)
-        else:
-            _dimse_move(node, study_uid, series_uid, missing, cache, step)
-    absent = [u for u in wanted if u not in cache.present]
-    if absent:
-        raise PacsError(f"{node.describe()}: {len(absent)} of {total} instances did not arrive "
-                        f"(first: {absent[0]}); retrieve again to resume")
-    return cache.folder
+def _web_get(node, study_uid, series_uid, missing, cache):
+    client = _web_client(node)
+    for uid in missing:
+        ds = _web_call(node, "retrieve", client.retrieve_instance, study_uid, series_uid, uid)
+        cache.add(uid, _encode(ds))
+        yield uid
 
 
 def _store_handler(cache: SeriesCache, expected: set, errors: list):
@@ -612,7 +642,7 @@ def _check_sub(node, status, what):
         raise PacsError(f"{node.describe()}: {what} refused (status {code:#06x})")
 
 
-def _dimse_get(node, study_uid, series_uid, missing, cache, step):
+def _dimse_get(node, study_uid, series_uid, missing, cache):
     from pynetdicom import evt
     from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelGet as GET
 
@@ -626,13 +656,13 @@ def _dimse_get(node, study_uid, series_uid, missing, cache, step):
                 _check_sub(node, status, "C-GET")
             if errors:
                 raise PacsError(f"{node.describe()}: {errors[0]}")
-            step()
+            yield uid
     finally:
         if assoc.is_established:
             assoc.release()
 
 
-def _dimse_move(node, study_uid, series_uid, missing, cache, step):
+def _dimse_move(node, study_uid, series_uid, missing, cache):
     from pynetdicom import AE, evt
     from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelMove as MOVE
 
@@ -656,7 +686,7 @@ def _dimse_move(node, study_uid, series_uid, missing, cache, step):
                     _check_sub(node, status, "C-MOVE")
                 if errors:
                     raise PacsError(f"{node.describe()}: {errors[0]}")
-                step()
+                yield uid
         finally:
             if assoc.is_established:
                 assoc.release()
