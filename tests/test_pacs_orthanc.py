@@ -225,3 +225,49 @@ def test_silent_node_times_out():
         for c in held:
             c.close()
         lsock.close()
+
+
+def test_retrieve_killed_half_way_resumes(server, tmp_path):
+    """A real kill -9 in the middle of a C-GET: the cache keeps only complete instances and resumes."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = f"""
+import os, signal
+from radgui.io import pacs
+node = pacs.parse_nodes({{"calling_ae": {RADGUI_AE!r}, "nodes": {{"o": {{"ae_title": {server.aet!r},
+    "host": "127.0.0.1", "port": {server.dicom_port}}}}}}})["o"]
+def progress(done, total):
+    if done == 4:
+        os.kill(os.getpid(), signal.SIGKILL)
+pacs.retrieve(node, {server.ct['study_uid']!r}, {server.ct['series_uid']!r}, {str(tmp_path)!r}, progress=progress)
+"""
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), str(root / "tests")])}
+    proc = subprocess.run([sys.executable, "-c", script], env=env, timeout=60, capture_output=True)
+    assert proc.returncode == -9, proc.stderr.decode()[-500:]
+    folder = tmp_path / server.ct["series_uid"]
+    assert len(list(folder.glob("*.dcm"))) == 4
+    fetched = []
+    pacs.retrieve(_dimse(server), server.ct["study_uid"], server.ct["series_uid"], tmp_path,
+                  progress=lambda d, t: fetched.append(d))
+    assert fetched == [4, 5, 6, 7, 8]
+    lines = (folder / pacs.INDEX_NAME).read_text().splitlines()
+    assert len(lines) == 8 == len({json.loads(x)["sop"] for x in lines})
+    assert len(list(folder.glob("*.dcm"))) == 8
+
+
+def test_silent_dicomweb_node_times_out():
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(4)  # the kernel accepts the connection; nobody ever answers the HTTP request
+    try:
+        port = lsock.getsockname()[1]
+        node = pacs.parse_nodes({"nodes": {"w": {"url": f"http://127.0.0.1:{port}/dicom-web", "timeout_s": 1}}})["w"]
+        with pytest.raises(PacsError, match=r"^node 'w' \(http://127.0.0.1:\d+/dicom-web\): search: no answer "
+                                            r"within 1 s \(timeout\)$"):
+            pacs.find(node, patient_id="X")
+    finally:
+        lsock.close()

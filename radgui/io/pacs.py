@@ -301,7 +301,7 @@ def _web_client(node: Node):
     session = _Session()
     session.trust_env = False  # no proxy from the environment; traffic goes where the settings say
     headers = {"Authorization": f"Bearer {node.token}"} if node.token else None
-    client = DICOMwebClient(node.url, session=session, headers=headers)
+    client = DICOMwebClient(node.url, session=session, headers=headers, timeout=node.timeout)
     client.set_http_retry_params(retry=False)  # one clear error now, not a minute of silent retries
     return client
 
