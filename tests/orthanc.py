@@ -11,6 +11,7 @@ import json
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -52,6 +53,10 @@ class Orthanc:
     log: Path
 
     @property
+    def folder(self) -> Path:
+        return self.log.parent
+
+    @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}"
 
@@ -77,10 +82,13 @@ class Orthanc:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(5)
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def start_orthanc(tmp: Path, radgui_ae: str, radgui_port: int, timeout: float = 20.0) -> Orthanc:
-    tmp = Path(tmp)
+def start_orthanc(tmp: Path | None, radgui_ae: str, radgui_port: int, timeout: float = 20.0) -> Orthanc:
+    # Its own private folder outside pytest's shared basetemp (which a concurrent pytest may prune);
+    # removed by stop(). ``tmp`` is accepted for callers' symmetry and not used.
+    tmp = Path(tempfile.mkdtemp(prefix="radgui-orthanc-"))
     (tmp / "storage").mkdir(parents=True, exist_ok=True)
     http_port, dicom_port = free_port(), free_port()
     config = {

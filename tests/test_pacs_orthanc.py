@@ -172,9 +172,15 @@ def test_unreachable_node_is_one_clear_line(tmp_path):
 
 
 def test_wrong_ae_title_is_refused_with_the_reason(server):
-    with pytest.raises(PacsError, match=r"association refused \(called ae title not recognised\): is 'WRONGAE' "
-                                        r"the node's AE title\?"):
+    with pytest.raises(PacsError) as info:
         pacs.echo(_dimse(server, ae_title="WRONGAE"))
+    # Orthanc answers A-ASSOCIATE-RJ; rarely pynetdicom sees the closed socket before it (then no reason)
+    assert str(info.value) in (
+        f"node 'orthanc' (WRONGAE@127.0.0.1:{server.dicom_port}): association refused (called ae title not "
+        "recognised): is 'WRONGAE' the node's AE title?",
+        f"node 'orthanc' (WRONGAE@127.0.0.1:{server.dicom_port}): association refused (the node closed the "
+        f"connection without a reason): are 'WRONGAE' (its AE title) and '{RADGUI_AE}' (ours) right, and does it "
+        "accept these services?")
 
 
 def test_refused_association_names_our_ae_title():
@@ -217,7 +223,7 @@ def test_silent_node_times_out():
     try:
         node = pacs.parse_nodes({"nodes": {"slow": {"ae_title": "S", "host": "127.0.0.1", "port": port,
                                                      "timeout_s": 1}}})["slow"]
-        with pytest.raises(PacsError, match=r"^node 'slow' .*: the association was not accepted within 1 s \(timeout"):
+        with pytest.raises(PacsError, match=r"^node 'slow' .*: the association was not accepted within 1 s \(timeout\)$"):
             pacs.echo(node)
     finally:
         stop.set()

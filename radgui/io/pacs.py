@@ -231,6 +231,9 @@ def _associate(node: Node, contexts, roles=(), handlers=()):
     for cx in contexts:
         ae.add_requested_context(cx)
     ext = [build_role(uid, scp_role=True) for uid in roles]
+    import time
+
+    started = time.monotonic()
     assoc = ae.associate(node.host, node.port, ae_title=node.ae_title, ext_neg=ext or None,
                          evt_handlers=list(handlers) or None)
     if assoc.is_established:
@@ -244,8 +247,11 @@ def _associate(node: Node, contexts, roles=(), handlers=()):
         elif "Calling AE" in reason:
             hint = f": the node does not know our AE title '{node.calling_ae}' (register this workstation)"
         raise PacsError(f"{node.describe()}: association refused ({reason.lower()}){hint}")
-    raise PacsError(f"{node.describe()}: the association was not accepted within {node.timeout:g} s "
-                    "(timeout, or no common presentation context)")
+    if time.monotonic() - started < 0.8 * node.timeout:  # closed at once, without an A-ASSOCIATE-RJ we could read
+        raise PacsError(f"{node.describe()}: association refused (the node closed the connection without a "
+                        f"reason): are '{node.ae_title}' (its AE title) and '{node.calling_ae}' (ours) right, and "
+                        "does it accept these services?")
+    raise PacsError(f"{node.describe()}: the association was not accepted within {node.timeout:g} s (timeout)")
 
 
 def _status_ok(status) -> int | None:
