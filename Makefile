@@ -1,6 +1,7 @@
 # radgui: two commands on a fresh machine.
 #   make demo   install into .venv and open the app on its embedded demo case
-#   make test   install with test extras (and, as root, a virtual screen), check the import
+#   make test   install with test extras (and, as root, a virtual screen and Orthanc for the
+#               PACS tests), check the import
 #               contracts (lint-imports, pyproject's [tool.importlinter]) and run the whole suite
 #   make bench  run every benchmarks/bench_*.py and print their tables
 #   make docs   build the documentation site offline into build/site (warnings are errors)
@@ -19,7 +20,7 @@ XVFB_PACKAGES := xvfb xauth libgl1-mesa-dri libglx-mesa0 libegl1 libxkbcommon-x1
 ON_SCREEN = $(if $(DISPLAY),,xvfb-run -a -s "-screen 0 1920x1200x24")
 PYTEST_ARGS ?=
 
-.PHONY: demo test bench screen clean docs package package-test
+.PHONY: demo test bench screen orthanc clean docs package package-test
 
 $(PY):
 	$(PYTHON) -c 'import sys; sys.exit("radgui needs Python >= 3.11") if sys.version_info < (3, 11) else None'
@@ -47,7 +48,20 @@ screen:
 		fi; \
 	fi
 
-test: $(VENV)/.installed-test screen
+# Debian packages for the PACS tests (a real Orthanc with DICOMweb on loopback), only when missing and
+# root; otherwise those tests skip with the reason.
+ORTHANC_PACKAGES := orthanc orthanc-dicomweb
+orthanc:
+	@if ! command -v Orthanc >/dev/null 2>&1 && [ ! -x /usr/sbin/Orthanc ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(ORTHANC_PACKAGES) >/dev/null \
+				|| echo "could not install $(ORTHANC_PACKAGES): the PACS tests will skip"; \
+		else \
+			echo "Orthanc absent (install as root: apt-get install $(ORTHANC_PACKAGES)): the PACS tests will skip"; \
+		fi; \
+	fi
+
+test: $(VENV)/.installed-test screen orthanc
 	$(VENV)/bin/lint-imports
 	$(ON_SCREEN) $(PY) -m pytest -ra $(PYTEST_ARGS)
 

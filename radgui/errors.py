@@ -143,3 +143,7 @@ class SessionError(RadguiError, ValueError):
 
 class StudyError(RadguiError, ValueError):
     """A reader study is refused or an operation on it is impossible (unknown reader, too many cases, ...)."""
+
+
+class PacsError(RadguiError, ConnectionError):
+    """A PACS node is unreachable, refuses us, times out or answers wrongly (the message names the node)."""
