@@ -13,7 +13,7 @@ import numpy as np
 import pydicom
 import pytest
 
-from radgui.errors import PacsError
+from radgui.errors import CancelledError, PacsError
 from radgui.io import list_series, load_volume
 from radgui.io import pacs
 from dicom_factory import write_ct_series
@@ -100,7 +100,7 @@ def test_retrieve_interrupted_resumes_without_duplicates(server, tmp_path):
         calls["n"] += 1
         return calls["n"] > 3  # the first poll is before any instance: stop after 3 arrived
 
-    with pytest.raises(pacs.Cancelled, match="cancelled after 3 of 8 instances"):
+    with pytest.raises(CancelledError, match="cancelled after 3 of 8 instances"):
         pacs.retrieve(node, server.ct["study_uid"], server.ct["series_uid"], tmp_path, cancel=cancel)
     folder = tmp_path / server.ct["series_uid"]
     first = {p.name: p.stat().st_mtime_ns for p in folder.glob("*.dcm")}

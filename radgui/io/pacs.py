@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 from urllib.parse import urlsplit
 
-from radgui.errors import InputFileError, PacsError, RadguiError
+from radgui.errors import CancelledError, InputFileError, PacsError, RadguiError
 
 LOGGER = logging.getLogger(__name__)
 
@@ -449,8 +449,6 @@ def list_instances(node: Node, study_uid: str, series_uid: str) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------- cache
-class Cancelled(RadguiError, InterruptedError):
-    """A retrieve was cancelled; what arrived is kept and the next retrieve resumes from it."""
 
 
 class SeriesCache:
@@ -580,7 +578,7 @@ def retrieve(node: Node, study_uid: str, series_uid: str, cache_root: str | Path
     progress : callable(done, total), optional
         Called before the first and after each instance (``done`` counts those already cached).
     cancel : callable() -> bool, optional
-        Polled between instances; when it returns True, :class:`Cancelled` is raised
+        Polled between instances; when it returns True, :class:`~radgui.errors.CancelledError` is raised
         (what arrived is kept; calling again resumes).
 
     Raises
@@ -598,7 +596,7 @@ def retrieve(node: Node, study_uid: str, series_uid: str, cache_root: str | Path
             if progress is not None:
                 progress(st.done, st.total)
             if cancel is not None and cancel():
-                raise Cancelled(f"retrieve of series {series_uid} cancelled after {st.done} of {st.total} "
+                raise CancelledError(f"retrieve of series {series_uid} cancelled after {st.done} of {st.total} "
                                 "instances; retrieve again to resume")
     finally:
         gen.close()
