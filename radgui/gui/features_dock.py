@@ -59,8 +59,10 @@ def _notify_error(message: str) -> None:
 class FeaturesDock(QWidget):
     """Preset picker, ROI checkboxes, background extraction, results table and export."""
 
-    def __init__(self, viewer):
+    def __init__(self, napari_viewer):
+        # napari hands the viewer only to a parameter named ``napari_viewer``.
         super().__init__()
+        viewer = napari_viewer
         self.viewer = viewer
         self.setObjectName("radgui_features_dock")
         self.preset: Preset = load_preset("ct-original")

@@ -72,8 +72,10 @@ class TrainDock(QScrollArea):
         Unused except as napari's dock-widget contract.
     """
 
-    def __init__(self, viewer):
+    def __init__(self, napari_viewer):
+        # napari hands the viewer only to a parameter named ``napari_viewer``.
         super().__init__()
+        viewer = napari_viewer
         from radgui.model.learners import LEARNERS, STEP_ORDER
 
         self.viewer = viewer
