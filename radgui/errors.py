@@ -143,3 +143,7 @@ class SessionError(RadguiError, ValueError):
 
 class StudyError(RadguiError, ValueError):
     """A reader study is refused or an operation on it is impossible (unknown reader, too many cases, ...)."""
+
+
+class NoDisplayError(RadguiError, RuntimeError):
+    """No display server to open a window on (Qt would abort the process); says how to run headless."""

@@ -238,17 +238,24 @@ def open_paths(viewer, image: str | Path | None, label: str | Path | None = None
 
 
 def center_on_roi(viewer, roi_layer) -> None:
-    """Move the slice slider to the ROI's largest axial slice."""
+    """Move every slider through the ROI: its largest axial slice, and its centre in y and x.
+
+    The axial view then shows the ROI's largest slice, and switching to the
+    coronal or sagittal plane cuts through the ROI too (not the volume's middle).
+    """
     import numpy as np
 
     data = np.asarray(roi_layer.data)
     per_slice = (data > 0).sum(axis=(1, 2))
-    if per_slice.any():
-        z = int(np.argmax(per_slice))
-        world_z = roi_layer.translate[0] + roi_layer.scale[0] * z
-        step = list(viewer.dims.point)
-        step[0] = world_z
-        viewer.dims.point = step
+    if not per_slice.any():
+        return
+    z = int(np.argmax(per_slice))
+    ys, xs = np.nonzero(data[z] > 0)
+    index = np.array([z, int(round(ys.mean())), int(round(xs.mean()))], float)
+    world = np.asarray(roi_layer.translate[-3:], float) + np.asarray(roi_layer.scale[-3:], float) * index
+    step = list(viewer.dims.point)
+    step[-3:] = [float(v) for v in world]
+    viewer.dims.point = step
 
 
 def save_window_screenshot(viewer, path: str | Path, size: tuple[int, int] = (1600, 1000)) -> Path:

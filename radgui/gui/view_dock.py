@@ -134,7 +134,9 @@ def cursor_readout(viewer) -> str:
         return f"{where}  |  outside {volume.name}"
     value = volume.array[tuple(idx)]
     shown = f"{value:.0f}" if volume.modality == "CT" else f"{value:.2f}"
-    return f"{volume.name}: {shown} {unit}  |  voxel (x {idx[2]}, y {idx[1]}, z {idx[0]})  |  {where}"
+    # z,y,x: the order `radgui roi grow --seed Z,Y,X` takes, so a voxel can be copied over as it reads.
+    return (f"{volume.name}: {shown} {unit}  |  voxel z,y,x {idx[0]},{idx[1]},{idx[2]} (--seed order)"
+            f"  |  {where}")
 
 
 class _EdgeLabels(QObject):
