@@ -147,3 +147,7 @@ class StudyError(RadguiError, ValueError):
 
 class PacsError(RadguiError, ConnectionError):
     """A PACS node is unreachable, refuses us, times out or answers wrongly (the message names the node)."""
+
+
+class NoDisplayError(RadguiError, RuntimeError):
+    """No display server to open a window on (Qt would abort the process); says how to run headless."""

@@ -159,7 +159,7 @@ def test_rings_named_layers_and_ctrl_z_undoes_the_set(setup, qtbot):
     dock.refresh_measurements(sync=True)
     assert dock.measurements["ring3mm"]["volume_ml"] == pytest.approx(ring3.sum() * np.prod(volume.spacing) / 1000)
     # screenshots, checked: the dock is drawn, and the canvas centred on the tumour shows
-    # ring3mm's orange around it and nowhere far from it
+    # ring3mm's cyan (issue 17: orange read as the tumour) around it and nowhere far from it
     dock_png = dock.grab()
     dock_png.save("/tmp/roi_dock.png")
     assert dock_png.width() >= 400 and dock_png.height() > 600
@@ -172,7 +172,7 @@ def test_rings_named_layers_and_ctrl_z_undoes_the_set(setup, qtbot):
     shot = viewer.screenshot(canvas_only=True, flash=False)[..., :3].astype(int)
     viewer.screenshot("/tmp/roi_viewer.png", canvas_only=False, flash=False)
     r, g, b = shot[..., 0], shot[..., 1], shot[..., 2]
-    orange = (r - g > 40) & (g - b > 30)  # #ff7f0e at opacity 0.5 over any grey
+    orange = (g - r > 40) & (b - r > 40)  # ring3mm #00d5ff at opacity 0.5 over any grey (name kept)
     ys, xs = np.nonzero(orange)
     h, w = orange.shape
     assert ys.size > 100, "no ring3mm pixels on the canvas"

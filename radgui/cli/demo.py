@@ -98,7 +98,10 @@ def press_predict(viewer, docks, timeout_s: float = 120.0) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from radgui.cli.view import require_display
+
     check_screenshot_path(args.screenshot)
+    require_display()
     if args.screenshot is not None:
         volume, mask = load_demo()
 
@@ -115,8 +118,8 @@ def run(args: argparse.Namespace) -> int:
     from radgui.gui.predict_dock import show_predict_dock
 
     viewer, docks = open_demo(show=True)
-    show_predict_dock(viewer)
-    if args.predict and "Predict" in docks:
+    if args.predict and "Predict" in docks:  # otherwise the window opens on the View dock
+        show_predict_dock(viewer)
         QTimer.singleShot(500, docks["Predict"].predict)
     napari.run()
     return 0

@@ -37,11 +37,44 @@ def check_screenshot_path(path: Path | None) -> None:
         raise InputFileError("the folder for the screenshot does not exist", path)
 
 
+#: Qt platform plugins that need no display server.
+HEADLESS_PLATFORMS = ("offscreen", "minimal", "vnc", "eglfs", "linuxfb")
+
+
+def require_display(environ=None, platform: str | None = None) -> None:
+    """Fail with one line (exit 2) when no window can open, instead of Qt aborting the process.
+
+    On Linux/BSD Qt needs ``DISPLAY`` (X11) or ``WAYLAND_DISPLAY``, unless
+    ``QT_QPA_PLATFORM`` names a platform that needs none; without one,
+    ``QApplication`` calls ``abort()`` (SIGABRT). macOS and Windows always
+    have a display for a logged-in user.
+
+    Raises
+    ------
+    NoDisplayError
+    """
+    import os
+    import sys
+
+    from radgui.errors import NoDisplayError
+
+    env = os.environ if environ is None else environ
+    platform = sys.platform if platform is None else platform
+    if platform.startswith(("darwin", "win", "cygwin")):
+        return
+    qpa = env.get("QT_QPA_PLATFORM", "").split(":")[0].strip().lower()
+    if qpa in HEADLESS_PLATFORMS or env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"):
+        return
+    raise NoDisplayError("no display to open a window on (DISPLAY is not set); run radgui on a desktop, "
+                         "over ssh -X, or headless with: xvfb-run -a radgui view IMAGE --screenshot out.png")
+
+
 def run(args: argparse.Namespace) -> int:
     from radgui.cli._args import image_kwargs
     from radgui.io import load_mask, load_volume
 
     check_screenshot_path(args.screenshot)
+    require_display()
     # Load (and validate) everything before a window opens: bad input exits 2 fast.
     volume = load_volume(args.path, modality=args.modality, **image_kwargs(args))
     mask = load_mask(args.label, volume) if args.label else None
@@ -94,6 +127,8 @@ def show(volume, rois: dict, screenshot: Path | None = None, before_screenshot=N
 def open_gui(args: argparse.Namespace | None = None) -> int:
     """Plain ``radgui``: the main window with no image."""
     import napari
+
+    require_display()
 
     from radgui.gui.app import create_viewer
 

@@ -57,8 +57,10 @@ def _fmt(v, digits=3) -> str:
 class AgreementDock(QWidget):
     """Study folder, preset, ICC form and threshold; Run / Cancel; ICC table, histogram, Dice/HD95; Export."""
 
-    def __init__(self, viewer):
+    def __init__(self, napari_viewer):
+        # napari hands the viewer only to a parameter named ``napari_viewer``.
         super().__init__()
+        viewer = napari_viewer
         from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
         from matplotlib.figure import Figure
 

@@ -59,8 +59,10 @@ def _notify_error(message: str) -> None:
 class FeaturesDock(QWidget):
     """Preset picker, ROI checkboxes, background extraction, results table and export."""
 
-    def __init__(self, viewer):
+    def __init__(self, napari_viewer):
+        # napari hands the viewer only to a parameter named ``napari_viewer``.
         super().__init__()
+        viewer = napari_viewer
         self.viewer = viewer
         self.setObjectName("radgui_features_dock")
         self.preset: Preset = load_preset("ct-original")
@@ -133,6 +135,7 @@ class FeaturesDock(QWidget):
         self.table.setMinimumHeight(180)
         self.table.setSortingEnabled(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.Interactive)
+        self.table.setTextElideMode(Qt.ElideMiddle)  # if cut at all, keep both ends of a name
         resl.addWidget(self.table, 1)
         exp_row = QHBoxLayout()
         self.status = QLabel("")
@@ -309,9 +312,11 @@ class FeaturesDock(QWidget):
                 item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
                 self.table.setItem(i, j, item)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.Stretch)
-        for j in range(1, self.table.columnCount()):
+        # The feature name column is as wide as its longest name (the table scrolls sideways):
+        # a stretched column cut "original_glcm_..." to the same prefix on every row.
+        for j in range(self.table.columnCount()):
             header.setSectionResizeMode(j, QHeaderView.ResizeToContents)
+        header.setStretchLastSection(True)
         self._filter_rows(self.search.text())
 
     def _filter_rows(self, text: str) -> None:

@@ -51,8 +51,10 @@ def ask_consent(message: str, parent=None) -> bool:
 class PetCtDock(QWidget):
     """Fused PET/CT display and mask transfer between the CT and PET grids."""
 
-    def __init__(self, viewer):
+    def __init__(self, napari_viewer):
+        # napari hands the viewer only to a parameter named ``napari_viewer``.
         super().__init__()
+        viewer = napari_viewer
         self.viewer = viewer
         self.setObjectName("radgui_petct_dock")
         self.ct_layer = None

@@ -74,8 +74,10 @@ class PredictDock(QScrollArea):
         Clinical predictor name -> its input widget.
     """
 
-    def __init__(self, viewer):
+    def __init__(self, napari_viewer):
+        # napari hands the viewer only to a parameter named ``napari_viewer``.
         super().__init__()
+        viewer = napari_viewer
         self.viewer = viewer
         self.bundle = None
         self.prediction = None

@@ -170,7 +170,8 @@ class ClinicalForm(QGroupBox):
             err.setWordWrap(True)
             err.hide()
             col, r = 2 * (i % 3), 2 * (i // 3)
-            self.grid.addWidget(QLabel(f"{p.label or p.name}{unit}:"), r, col)
+            text = p.label or p.name
+            self.grid.addWidget(QLabel(f"{text}{'' if unit and text.endswith(unit) else unit}:"), r, col)
             self.grid.addWidget(w, r, col + 1)
             self.grid.addWidget(err, r + 1, col, 1, 2)
             self.fields[p.name] = w

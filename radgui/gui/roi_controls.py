@@ -16,6 +16,7 @@ from qtpy.QtWidgets import (
     QFormLayout,
     QGridLayout,
     QGroupBox,
+    QHeaderView,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -61,8 +62,9 @@ MEASURE_COLUMNS = [
 PREVIEW_NAME = "grow preview"
 
 #: Colours of derived VOI layers: rings by increasing distance, the core, the unions (hidden at first).
-RING_COLORS = ("#ff7f0e", "#2ca02c", "#1f77b4", "#9467bd", "#8c564b", "#17becf")
-CORE_COLOR = "#d62728"
+#: No orange or red: the tumour (napari's label 1) is orange-red, and ring3mm must not read as tumour.
+RING_COLORS = ("#00d5ff", "#2ca02c", "#1f77b4", "#9467bd", "#c6ff3d", "#f0f0f0")
+CORE_COLOR = "#e040fb"  # magenta: red would read as the tumour too
 UNION_COLOR = "#e377c2"
 
 
@@ -277,6 +279,10 @@ class RoiControls:
         self.table.setToolTip("Updated as ROIs change. RECIST: longest axial diameter and its perpendicular;\n"
                               "diameters on the ROI surface. PET adds SUVpeak (1 mL sphere) and TLG.")
         self.table.setMinimumHeight(140)
+        # Every header in full (the table scrolls sideways rather than cutting "RECIST long (mm)").
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.table.horizontalHeader().setMinimumSectionSize(40)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarAsNeeded)
         lay.addWidget(self.table)
         lay.addWidget(button("Copy table", "Copy the measurements as tab-separated text", self.copy_table))
         return box

@@ -44,8 +44,10 @@ __all__ = ["GROW_MODES", "MEASURE_COLUMNS", "PREVIEW_NAME", "RoiDock", "write_ma
 class RoiDock(RoiControls, QWidget):
     """ROI list, 3D brush, grow with preview, rings/core, edits, measurements."""
 
-    def __init__(self, viewer):
+    def __init__(self, napari_viewer):
+        # napari hands the viewer only to a parameter named ``napari_viewer``.
         super().__init__()
+        viewer = napari_viewer
         self.viewer = viewer
         self.session = engine.RoiSession()
         self._bound: set[int] = set()

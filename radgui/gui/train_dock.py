@@ -41,7 +41,8 @@ from radgui.gui._qt import TaskRunner, error_text
 from radgui.model import config as config_defaults
 from radgui.report import workflow
 
-_RED = "#b00020"
+#: Light red: readable (contrast > 4.5:1) on napari's dark grey panels, unlike dark red.
+_RED = "#ff6b6b"
 #: A new config in the dock: the engine's defaults (radgui.model.config.DEFAULTS) plus example table names
 #: and a fuller starting pipeline than the bare default (near-zero variance and correlation filters).
 DEFAULT_CONFIG = {
@@ -72,8 +73,10 @@ class TrainDock(QScrollArea):
         Unused except as napari's dock-widget contract.
     """
 
-    def __init__(self, viewer):
+    def __init__(self, napari_viewer):
+        # napari hands the viewer only to a parameter named ``napari_viewer``.
         super().__init__()
+        viewer = napari_viewer
         from radgui.model.learners import LEARNERS, STEP_ORDER
 
         self.viewer = viewer

@@ -134,7 +134,9 @@ def cursor_readout(viewer) -> str:
         return f"{where}  |  outside {volume.name}"
     value = volume.array[tuple(idx)]
     shown = f"{value:.0f}" if volume.modality == "CT" else f"{value:.2f}"
-    return f"{volume.name}: {shown} {unit}  |  voxel (x {idx[2]}, y {idx[1]}, z {idx[0]})  |  {where}"
+    # z,y,x: the order `radgui roi grow --seed Z,Y,X` takes, so a voxel can be copied over as it reads.
+    return (f"{volume.name}: {shown} {unit}  |  voxel z,y,x {idx[0]},{idx[1]},{idx[2]} (--seed order)"
+            f"  |  {where}")
 
 
 class _EdgeLabels(QObject):
@@ -181,8 +183,10 @@ class _EdgeLabels(QObject):
 class ViewDock(QWidget):
     """Open images, window/level presets with shortcuts, planes and orientation."""
 
-    def __init__(self, viewer):
+    def __init__(self, napari_viewer):
+        # napari hands the viewer only to a parameter named ``napari_viewer``.
         super().__init__()
+        viewer = napari_viewer
         self.viewer = viewer
         self.setObjectName("radgui_view_dock")
         layout = QVBoxLayout(self)
@@ -243,22 +247,41 @@ class ViewDock(QWidget):
 
         self._edges = None
         self.status_label = None
-        # Private napari access, no public API (napari 0.9.2): the status bar lives on the
-        # QMainWindow (``Window._qt_window``) and the orientation letters sit on the vispy canvas'
-        # native widget (``Window._qt_viewer.canvas.native``). A Qt-free ViewerModel has neither.
-        qt_window = getattr(getattr(viewer, "window", None), "_qt_window", None)
-        if qt_window is not None:
-            self.status_label = QLabel("")
-            self.status_label.setObjectName("radgui_cursor_readout")
-            qt_window.statusBar().addPermanentWidget(self.status_label)
-            canvas = viewer.window._qt_viewer.canvas.native
-            self._edges = _EdgeLabels(canvas)
-            viewer.cursor.events.position.connect(self._update_status)
-            viewer.dims.events.order.connect(self._update_orientation)
-            _camera(viewer).events.orientation.connect(self._update_orientation)
-            self._update_orientation()
+        # The status bar and the canvas are reached through Qt's public API once the dock is in
+        # napari's main window (radgui's window or plain napari's plugin manager); see
+        # radgui.gui.window. A Qt-free ViewerModel, or an undocked widget, has neither.
+        self.attach_to_window()
         viewer.layers.selection.events.active.connect(self._sync_level_width)
         viewer.layers.events.inserted.connect(self._on_inserted)
+
+    def attach_to_window(self) -> bool:
+        """Put the cursor readout in the main window's status bar and the letters on the canvas.
+
+        Runs when the dock is created, from :meth:`showEvent` (the first time
+        napari shows the dock in its window) and from radgui's
+        :func:`~radgui.gui.app.create_viewer`; does its work once.
+        """
+        from radgui.gui.window import canvas_widget, main_window
+
+        if self.status_label is not None:
+            return True
+        window = main_window(self)
+        canvas = canvas_widget(window)
+        if window is None or canvas is None:
+            return False
+        self.status_label = QLabel("")
+        self.status_label.setObjectName("radgui_cursor_readout")
+        window.statusBar().addPermanentWidget(self.status_label)
+        self._edges = _EdgeLabels(canvas)
+        self.viewer.cursor.events.position.connect(self._update_status)
+        self.viewer.dims.events.order.connect(self._update_orientation)
+        _camera(self.viewer).events.orientation.connect(self._update_orientation)
+        self._update_orientation()
+        return True
+
+    def showEvent(self, event):  # noqa: N802 - Qt override
+        super().showEvent(event)
+        self.attach_to_window()
 
     # ---- presets ---------------------------------------------------------
     def set_preset(self, name: str) -> None:

@@ -47,8 +47,10 @@ def _digest(arr) -> str:
 class WorklistDock(QWidget):
     """Reader sign-in, the case worklist with progress, next/previous, saving on case change."""
 
-    def __init__(self, viewer):
+    def __init__(self, napari_viewer):
+        # napari hands the viewer only to a parameter named ``napari_viewer``.
         super().__init__()
+        viewer = napari_viewer
         self.viewer = viewer
         self.setObjectName("radgui_worklist")
         self.study_folder: Path | None = None
@@ -119,7 +121,8 @@ class WorklistDock(QWidget):
         self.session_actions = actions
 
     def _install_shortcuts(self) -> None:
-        target = getattr(self.viewer.window, "_qt_window", None) or self
+        # A window shortcut on the dock itself is live while napari's main window is active.
+        target = self
         for keys, slot in (("Ctrl+N", self.next_case), ("Ctrl+P", self.previous_case)):
             sc = QShortcut(QKeySequence(keys), target)
             sc.setContext(Qt.WindowShortcut)
@@ -139,7 +142,9 @@ class WorklistDock(QWidget):
                 action.setShortcuts(keys)
             self._taken = []
             return
-        window = getattr(self.viewer.window, "_qt_window", None)
+        from radgui.gui.window import main_window
+
+        window = main_window(self)
         if window is None:
             return
         mine = {sc.key().toString() for sc in self._shortcuts}
