@@ -24,6 +24,7 @@ DOCKS: list[tuple[str, str, str, str]] = [
     ("train_dock", "TrainDock", "Train", "right"),
     ("worklist_dock", "WorklistDock", "Worklist", "right"),
     ("agreement_dock", "AgreementDock", "Agreement", "right"),
+    ("pacs_dock", "PacsDock", "PACS", "right"),
 ]
 
 #: Width of the right-hand dock area in pixels (at least each dock's own minimum width).
@@ -44,6 +45,7 @@ PRIMARY_BUTTONS: dict[str, tuple[str, ...]] = {
     "Train": ("train_button",),
     "Worklist": ("sign_in_button",),
     "Agreement": ("run_button",),
+    "PACS": ("search_button", "retrieve_button"),
 }
 
 #: Share of the available screen (each direction) below which a new window is maximised.

@@ -45,11 +45,11 @@ def _tagged(tag, gen_fn, *args, **kwargs):
 
 
 class PacsDock(QWidget):
-    """Node picker, search form, results table, retrieve with progress, send (not yet in the app's DOCKS)."""
+    """Node picker, search form, results table, retrieve with progress, send."""
 
-    def __init__(self, viewer):
+    def __init__(self, napari_viewer):
         super().__init__()
-        self.viewer = viewer
+        self.viewer = napari_viewer
         self.nodes: dict = {}
         self.rows: list[dict] = []
         layout = QVBoxLayout(self)
