@@ -21,7 +21,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -29,7 +28,6 @@ from qtpy.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QScrollArea,
-    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -44,8 +42,8 @@ from radgui.gui.predict_widgets import (
     figure_panel,
     fill_roi_combo,
     label,
-    button,
     model_card_html,
+    model_header,
     run_controls,
     time_box,
 )
@@ -103,26 +101,9 @@ class PredictDock(QScrollArea):
         right = QVBoxLayout()
         top.addLayout(right, 2)
 
-        # model picker and card
-        row = QHBoxLayout()
-        row.addWidget(QLabel("Model:"))
-        self.model_combo = QComboBox()
-        self.model_combo.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
-        row.addWidget(self.model_combo, 1)
-        self.open_button = button("Open bundle\N{HORIZONTAL ELLIPSIS}", self._open_dialog,
-                                  "Open a *.radgui-model bundle")
-        row.addWidget(self.open_button)
-        left.addLayout(row)
-        self.banner = label(f"background:{RED}; color:white; font-weight:bold; padding:3px;", center=True)
-        self.banner.hide()
-        left.addWidget(self.banner)
-        self.card = label("font-size: 9pt;")
-        self.card.setTextFormat(Qt.RichText)
-        left.addWidget(self.card)
-        self.report_button = button("Patient report\N{HORIZONTAL ELLIPSIS}", self._report_dialog,
-                                    "Write the patient report (PDF and PNG pages, pseudonymous) of this case")
-        left.addWidget(self.report_button)
-        left.addStretch(1)
+        # model picker, card and report button
+        self.model_combo, self.open_button, self.banner, self.card, self.report_button = model_header(
+            left, self._open_dialog, self._report_dialog)
 
         # predict + result
         self.predict_button, self.cancel_button, self.progress = run_controls(right, self.predict, self.cancel)

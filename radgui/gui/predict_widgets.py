@@ -100,6 +100,34 @@ def run_controls(layout, on_run, on_cancel):
     return run_b, cancel_b, bar
 
 
+def model_header(layout, on_open, on_report):
+    """The model picker row, the demo banner, the model card and the report button, added to ``layout``.
+
+    Returns ``(model_combo, open_button, banner, card, report_button)``.
+    """
+    from qtpy.QtWidgets import QSizePolicy
+
+    row = QHBoxLayout()
+    row.addWidget(QLabel("Model:"))
+    combo = QComboBox()
+    combo.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
+    row.addWidget(combo, 1)
+    open_button = button("Open bundle\N{HORIZONTAL ELLIPSIS}", on_open, "Open a *.radgui-model bundle")
+    row.addWidget(open_button)
+    layout.addLayout(row)
+    banner = label(f"background:{RED}; color:white; font-weight:bold; padding:3px;", center=True)
+    banner.hide()
+    layout.addWidget(banner)
+    card = label("font-size: 9pt;")
+    card.setTextFormat(Qt.RichText)
+    layout.addWidget(card)
+    report_button = button("Patient report\N{HORIZONTAL ELLIPSIS}", on_report,
+                           "Write the patient report (PDF and PNG pages, pseudonymous) of this case")
+    layout.addWidget(report_button)
+    layout.addStretch(1)
+    return combo, open_button, banner, card, report_button
+
+
 def fill_roi_combo(combo: QComboBox, names: list[str]) -> None:
     """Show ROI ``names`` in ``combo``, keeping its choice (else ``tumour``), without emitting signals."""
     current = combo.currentText()
