@@ -421,6 +421,23 @@ def source_values(sources) -> dict[int, set[str]]:
     return out
 
 
+def refuse_leaks(ds: Dataset, originals, path, error=None, allowed: tuple[str, ...] = ()) -> None:
+    """The independent self-check before a write: refuse when ``ds`` still identifies the patient.
+
+    ``originals`` are :func:`source_values` of the source images; ``allowed`` names attribute paths
+    (and everything below them) that hold radgui's own content on purpose (an SR's ContentSequence,
+    an RTSTRUCT's ROI names). ``error`` is the exception class (default :class:`DicomError`); the
+    message says nothing was written.
+    """
+    from radgui.errors import DicomError
+
+    leaks = [leak for leak in identifying_attributes(ds, originals)
+             if not any(leak == a or leak.startswith(a + "/") for a in allowed)]
+    if leaks:
+        raise (error or DicomError)(f"de-identification left identifying attributes ({', '.join(leaks[:8])}); "
+                                    "nothing was written", path)
+
+
 def identifying_attributes(ds: Dataset, sources=None) -> list[str]:
     """Names of everything in ``ds`` (at any depth) that the profile would not let through.
 

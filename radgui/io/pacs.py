@@ -754,7 +754,7 @@ def encapsulate_pdf(pdf_path: str | Path, source_files: Iterable[str | Path], pa
     from pydicom.uid import EncapsulatedPDFStorage, ExplicitVRLittleEndian, generate_uid
 
     from radgui.files import atomic_path
-    from radgui.io.deid import deidentify, identifying_attributes, source_values
+    from radgui.io.deid import deidentify, refuse_leaks, source_values
 
     pdf_path = Path(pdf_path)
     try:
@@ -813,10 +813,7 @@ def encapsulate_pdf(pdf_path: str | Path, source_files: Iterable[str | Path], pa
         del ds.EncapsulatedDocument  # X in the basic profile; this one is radgui's report, checked above
         deidentify(ds)
         ds.EncapsulatedDocument = document
-        leaks = [leak for leak in identifying_attributes(ds, originals) if leak != "EncapsulatedDocument"]
-        if leaks:
-            raise InputFileError(f"de-identification left identifying attributes ({', '.join(leaks[:8])}); "
-                                 "nothing was written", path)
+        refuse_leaks(ds, originals, path, InputFileError, allowed=("EncapsulatedDocument",))
     path = Path(path)
     with atomic_path(path) as tmp:
         ds.save_as(tmp, enforce_file_format=True)

@@ -160,7 +160,7 @@ def write_seg(masks: dict, volume, path: str | Path, *, identifying: bool = Fals
     import pydicom
     from radgui import __version__
     from radgui.files import atomic_path
-    from radgui.io.deid import deidentify, identifying_attributes, source_values
+    from radgui.io.deid import deidentify, refuse_leaks, source_values
 
     meta = _dicom_meta(volume)
     if any("resampled" in w for w in volume.warnings):
@@ -219,10 +219,7 @@ def write_seg(masks: dict, volume, path: str | Path, *, identifying: bool = Fals
     if not identifying:
         originals = source_values(sources)
         deidentify(seg)
-        leaks = identifying_attributes(seg, originals)
-        if leaks:  # the independent self-check: never write a SEG that still identifies the patient
-            raise DicomError(f"de-identification left identifying attributes ({', '.join(leaks[:8])}); "
-                             "nothing was written", path)
+        refuse_leaks(seg, originals, path)  # never write a SEG that still identifies the patient
     path = Path(path)
     with atomic_path(path) as tmp:
         seg.save_as(tmp)
@@ -486,7 +483,7 @@ def write_rtstruct(masks: dict, volume, path: str | Path, *, identifying: bool =
 
     from radgui import __version__
     from radgui.files import atomic_path
-    from radgui.io.deid import deidentify, identifying_attributes, source_values
+    from radgui.io.deid import deidentify, refuse_leaks, source_values
 
     meta = _dicom_meta(volume)
     if any("resampled" in w for w in volume.warnings):
@@ -613,10 +610,7 @@ def write_rtstruct(masks: dict, volume, path: str | Path, *, identifying: bool =
             if any(v and len(v) >= 3 and v in str(name).lower() for v in ident):
                 raise DicomError(f"ROI name {str(name)[:40]!r} repeats the patient's identification; rename it "
                                  "or export with identifying=True; nothing was written", path)
-        leaks = [leak for leak in identifying_attributes(ds, originals) if leak != "StructureSetROISequence/ROIName"]
-        if leaks:
-            raise DicomError(f"de-identification left identifying attributes ({', '.join(leaks[:8])}); "
-                             "nothing was written", path)
+        refuse_leaks(ds, originals, path, allowed=("StructureSetROISequence/ROIName",))
     path = Path(path)
     with atomic_path(path) as tmp:
         ds.save_as(tmp, enforce_file_format=True)

@@ -60,7 +60,7 @@ def write_sr(volume, seg_path: str | Path, rois: dict, path: str | Path, *, iden
     from radgui import __version__
     from radgui.features.ibsi import IBSI, feature_key
     from radgui.files import atomic_path
-    from radgui.io.deid import deidentify, identifying_attributes, source_values
+    from radgui.io.deid import deidentify, refuse_leaks, source_values
     from radgui.io.seg import _dicom_meta
 
     meta = _dicom_meta(volume)
@@ -124,11 +124,7 @@ def write_sr(volume, seg_path: str | Path, rois: dict, path: str | Path, *, iden
         del sr.ContentSequence
         deidentify(sr)
         sr.ContentSequence = content
-        leaks = [leak for leak in identifying_attributes(sr, originals)
-                 if leak != "ContentSequence" and not leak.startswith("ContentSequence/")]
-        if leaks:
-            raise DicomError(f"de-identification left identifying attributes ({', '.join(leaks[:8])}); "
-                             "nothing was written", path)
+        refuse_leaks(sr, originals, path, allowed=("ContentSequence",))  # radgui's own measurements
     path = Path(path)
     with atomic_path(path) as tmp:
         sr.save_as(tmp, enforce_file_format=True)
