@@ -61,32 +61,28 @@ def summary_line(m: dict) -> str:
             h = {"auc": comb["auc"], "ci_low": comb["auc_ci_low"], "ci_high": comb["auc_ci_high"],
                  "label": test or "training", "apparent_auc": m["models"]["train"]["combined"]["auc"]}
 
-        def f(v):
-            return "NA" if v is None or v != v else f"{v:.3f}"
-
-        line = (f"combined model AUC ({h['label']}): {f(h['auc'])} [{f(h.get('ci_low'))}, {f(h.get('ci_high'))}]; "
-                f"apparent (training, optimistic): {f(h.get('apparent_auc'))}")
+        line = (f"combined model AUC ({h['label']}): {_num(h['auc'])} [{_num(h.get('ci_low'))}, "
+                f"{_num(h.get('ci_high'))}]; apparent (training, optimistic): {_num(h.get('apparent_auc'))}")
         if h.get("validated") is False:
             line = "warning: no validation ran, this AUC is the apparent one; " + line
-        lines = [line]
-        comp = m.get("comparison")
-        if comp:  # a multi-model run: one line per model, validated AUCs only
-            lines.insert(0, f"final model: {comp['final']} ({comp['final_reason']})")
-            validated = [c for c in comp["cohorts"] if c != "train"]
-            for mm in comp["models"]:
-                lines.append(f"model {mm['name']}: " + "; ".join(
-                    f"{c} AUC {f(comp['cohorts'][c]['models'][mm['name']]['auc'])}" for c in validated))
+        lines = _comparison_lines(m.get("comparison"), "auc", "AUC", [line])
         return "\n".join(lines + [f"warning: {w}" for w in m.get("warnings", [])])
     s = m["survival"][test or "train"]
-    lines = [f"Cox model C-index ({test or 'training'}): {s['c_index_linear_predictor']:.3f}"]
     comp = m.get("comparison")
-    if comp and "endpoint" in comp:  # several survival models: one line each, validated C-indices only
-        lines.insert(0, f"final model: {comp['final']} ({comp['final_reason']})")
-        validated = [c for c in comp["cohorts"] if c != "train"]
-        for mm in comp["models"]:
-            lines.append(f"model {mm['name']}: " + "; ".join(
-                f"{c} C-index {_num(comp['cohorts'][c]['models'][mm['name']].get('c_index'))}" for c in validated))
+    lines = _comparison_lines(comp if comp and "endpoint" in comp else None, "c_index", "C-index",
+                              [f"Cox model C-index ({test or 'training'}): {s['c_index_linear_predictor']:.3f}"])
     return "\n".join(lines + [f"warning: {w}" for w in m.get("warnings", [])])
+
+
+def _comparison_lines(comp, key: str, name: str, lines: list[str]) -> list[str]:
+    """``lines`` with a multi-model run's final model first and one line per model after (validated cohorts only)."""
+    if not comp:
+        return lines
+    validated = [c for c in comp["cohorts"] if c != "train"]
+    return [f"final model: {comp['final']} ({comp['final_reason']})", *lines,
+            *(f"model {mm['name']}: " + "; ".join(
+                f"{c} {name} {_num(comp['cohorts'][c]['models'][mm['name']].get(key))}" for c in validated)
+              for mm in comp["models"])]
 
 
 def _num(v) -> str:
