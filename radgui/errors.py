@@ -151,3 +151,7 @@ class PacsError(RadguiError, ConnectionError):
 
 class NoDisplayError(RadguiError, RuntimeError):
     """No display server to open a window on (Qt would abort the process); says how to run headless."""
+
+
+class FusionError(RadguiError, ValueError):
+    """PET and CT cannot be fused with these inputs or parameters (grids differ, unknown method, weight out of range)."""

@@ -12,7 +12,7 @@ from radgui.errors import PresetError
 from radgui.features import load_preset, preset_from_text, presets
 from radgui.features.presets import PRESET_DIR
 
-SHIPPED = ["ct-iso1mm", "ct-log", "ct-original", "ct-wavelet", "pet-suv"]
+SHIPPED = ["ct-iso1mm", "ct-log", "ct-original", "ct-wavelet", "pet-suv", "petct-fused"]
 
 
 def test_the_five_presets_are_shipped():
