@@ -313,8 +313,10 @@ def _wavelet_fuse(c: np.ndarray, p: np.ndarray, w: float, wavelet: str, level: i
     import pywt
 
     shape = c.shape
-    if min(shape) < 2 ** level:
-        raise FusionError(f"image shape {shape} (z,y,x) is too small for {level} wavelet level(s)")
+    most = pywt.dwtn_max_level(shape, wavelet)
+    if level > most:
+        raise FusionError(f"image shape {shape} (z,y,x) is too small for {level} level(s) of wavelet "
+                          f"{wavelet!r} (at most {most})")
     cc = pywt.wavedecn(c, wavelet, mode="symmetric", level=level)
     pc = pywt.wavedecn(p, wavelet, mode="symmetric", level=level)
     fused = [(w * pc[0] + (1.0 - w) * cc[0]).astype(np.float32)]
