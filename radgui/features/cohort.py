@@ -16,7 +16,21 @@ timepoint      no         e.g. ``baseline`` / ``followup`` (delta radiomics)
 reader         no         who segmented it (inter-reader ICC)
 center         no         acquiring centre (multi-centre studies)
 modality       no         CT / MR / PT / OT (default: guessed)
+image_type     no         empty (the image as it is) or ``fused``: features of
+                          the fused PET/CT image (:func:`radgui.io.petct.fuse`)
+                          of ``image`` (the CT) and ``pet``
+pet            no         PET image in SUV (file or DICOM folder), for
+                          ``image_type`` ``fused``; on the CT grid, or DICOM
+                          sharing the CT's FrameOfReferenceUID
+fusion         no         ``weighted`` (default) or ``wavelet``
+fusion_weight  no         weight of PET in [0, 1] (default 0.5)
 =============  =========  ===================================================
+
+Fused rows use the default CT window and SUV range of
+:func:`radgui.io.petct.fuse`, and the run's one preset (run fused rows with
+``petct-fused``, whose bin width suits the [0, 1] fused image); give them their own ROI name (``fused_tumour``) when the same
+patient also has CT rows, since rows are keyed by patient, ROI, time point
+and reader.
 
 A PyRadiomics batch CSV (``Image,Mask[,Label][,...]`` columns, as the
 ``pyradiomics`` command line reads) is accepted as it is: each row becomes
@@ -59,7 +73,10 @@ KEY_COLUMNS = ("patient_id", "roi", "timepoint", "reader", "center", "label")
 #: Columns that must be present in a manifest.
 REQUIRED_COLUMNS = ("patient_id", "image", "mask")
 #: Optional manifest columns.
-OPTIONAL_COLUMNS = ("label", "roi", "timepoint", "reader", "center", "modality")
+OPTIONAL_COLUMNS = ("label", "roi", "timepoint", "reader", "center", "modality",
+                    "image_type", "pet", "fusion", "fusion_weight")
+#: Values of the ``image_type`` column ("" is the image as it is).
+IMAGE_TYPES = ("", "original", "fused")
 
 
 def read_manifest(path: str | Path) -> pd.DataFrame:
@@ -96,13 +113,48 @@ def read_manifest(path: str | Path) -> pd.DataFrame:
             df[col] = ""
     df["roi"] = df["roi"].where(df["roi"].str.strip() != "", "tumour")
     base = path.resolve().parent
-    for col in ("image", "mask"):
+    for col in ("image", "mask", "pet"):
         df[col] = [str((base / p).resolve()) if p and not Path(p).is_absolute() else p for p in df[col]]
+    _check_fused_rows(df, path)
     dup = df.duplicated(subset=["patient_id", "roi", "timepoint", "reader"], keep=False)
     if dup.any():
         rows = ", ".join(str(i + 2) for i in np.flatnonzero(dup)[:5])
         raise InputFileError(f"manifest lines {rows} repeat the same patient_id/roi/timepoint/reader", path)
     return df
+
+
+def _check_fused_rows(df: pd.DataFrame, path: Path) -> None:
+    """Refuse unknown ``image_type`` values and fused rows without a PET or with bad fusion values."""
+    from radgui.errors import FusionError
+    from radgui.io.petct import fusion_parameters
+
+    df["image_type"] = df["image_type"].str.strip().str.lower()
+    for i, row in enumerate(df.to_dict("records")):
+        line = i + 2
+        if row["image_type"] not in IMAGE_TYPES:
+            raise InputFileError(f"manifest line {line}: image_type {row['image_type']!r} is not one of "
+                                 "'', 'original', 'fused'", path)
+        if row["image_type"] != "fused":
+            continue
+        if not str(row["pet"]).strip():
+            raise InputFileError(f"manifest line {line}: image_type fused needs the PET image in the pet column",
+                                 path)
+        try:
+            fusion_parameters(**_fusion_of(row))
+        except FusionError as exc:
+            raise InputFileError(f"manifest line {line}: {exc}", path) from None
+
+
+def _fusion_of(row: dict) -> dict:
+    """:func:`radgui.io.petct.fuse` keywords of a manifest row (``fusion``, ``fusion_weight``)."""
+    out: dict[str, Any] = {"method": str(row.get("fusion", "") or "").strip().lower() or "weighted"}
+    weight = str(row.get("fusion_weight", "") or "").strip()
+    if weight:
+        try:
+            out["weight"] = float(weight)
+        except ValueError:
+            out["weight"] = weight  # refused with its value by fusion_parameters
+    return out
 
 
 def _key(row: dict | pd.Series) -> tuple[str, ...]:
@@ -116,7 +168,8 @@ def _tasks(manifest: pd.DataFrame, done: set[tuple[str, ...]]) -> list[list[dict
     for row in manifest.to_dict("records"):
         if _key(row) in done:
             continue
-        gkey = (row["image"], row["patient_id"], row["timepoint"], row["reader"], row["label"], row["modality"])
+        gkey = (row["image"], row["patient_id"], row["timepoint"], row["reader"], row["label"], row["modality"],
+                row.get("image_type", ""), row.get("pet", ""), row.get("fusion", ""), row.get("fusion_weight", ""))
         groups.setdefault(gkey, []).append(row)
     return list(groups.values())
 
@@ -142,6 +195,12 @@ def extract_case(rows: list[dict], preset: Any) -> dict[str, Any]:
 
     try:
         volume = load_volume(first["image"], modality=first.get("modality") or None)
+        if first.get("image_type") == "fused":
+            from radgui.io.petct import fuse_pair
+
+            pet = load_volume(first["pet"], modality="PT")
+            ct = volume
+            volume = fuse_pair(ct, pet, **_fusion_of(first))
         label = int(first["label"]) if str(first.get("label", "")).strip() else None
         masks = {}
         for row in rows:
@@ -225,10 +284,10 @@ def _done_keys(output: Path) -> tuple[set[tuple[str, ...]], list[str] | None, in
     return keys, header, torn
 
 
-def _append(output: Path, rows: list[dict], header: list[str] | None) -> list[str]:
+def _append(output: Path, rows: list[dict], header: list[str] | None) -> list[str] | None:
     """Append rows (and the header on the first write) all-or-nothing."""
     if not rows:
-        return header or []
+        return header  # still None when nothing was written yet (the first case failed)
     frame = pd.DataFrame(rows)
     if header is None:
         header = list(frame.columns)

@@ -433,3 +433,21 @@ def fusion_kwargs(params) -> dict:
     kw = {k: params[k] for k in keys if k in params and params[k] is not None}
     checked = fusion_parameters(**kw)
     return {k: checked[k] for k in keys if k in checked}
+
+
+def fuse_pair(ct, pet, consent: bool = False, **fusion):
+    """:func:`fuse` of a CT and a PET on any grid: PET is first resampled onto the CT grid if needed.
+
+    A PET already on the CT grid (same size, spacing and origin within
+    1 µm) is used as it is; otherwise :func:`pet_on_ct` resamples it after
+    the frame-of-reference check (``consent`` as there: images without a
+    FrameOfReferenceUID, e.g. NRRD files, need it).
+    """
+    from radgui.io.volume import GEOMETRY_TOL_MM, Volume, grid_mismatch_mm
+
+    fusion_parameters(**fusion)  # bad parameters fail before any resampling
+    if not isinstance(pet, Volume) or not isinstance(ct, Volume):
+        raise FusionError("CT and PET must be radgui Volumes")
+    same = (grid_mismatch_mm(ct.image, pet.image) <= GEOMETRY_TOL_MM
+            and np.allclose(ct.image.GetSpacing(), pet.image.GetSpacing(), rtol=1e-6, atol=1e-6))
+    return fuse(ct, pet if same else pet_on_ct(pet, ct, consent=consent), **fusion)
