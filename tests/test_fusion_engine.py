@@ -261,7 +261,7 @@ def test_extract_petct_columns_and_values(phantom):
     assert prov["vois"]["tumour"] == 729 and prov["presets"] == {"ct": "ct-original", "pet": "pet-suv",
                                                                  "fused": "petct-fused"}
     assert prov["fusion"]["method"] == "weighted"
-    assert prov["rois"]["fused_ring2mm"] == {"modality": "CT", "mask": "ring2mm", "preset": "petct-fused",
+    assert prov["rois"]["fused_ring2mm"] == {"modality": "FUSED", "mask": "ring2mm", "preset": "petct-fused",
                                              "fusion": fusion_kwargs(prov["fusion"])}
     assert prov["rois"]["pet_core2mm"]["modality"] == "PT"
 

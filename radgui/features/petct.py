@@ -240,8 +240,8 @@ def extract_petct(ct, pet_on_ct, tumour_mask, **kwargs) -> pd.DataFrame:
 def bundle_rois(images, vois, fusion: Mapping | None, presets: Mapping[str, Any] | None = None) -> dict:
     """``provenance.rois`` entries for a model trained on these columns.
 
-    Each ROI ``<image>_<voi>`` records the image (``modality`` CT for ``ct``
-    and ``fused``, PT for ``pet``), the study ROI its mask comes from
+    Each ROI ``<image>_<voi>`` records the image (``modality`` CT, PT or
+    FUSED, see :class:`radgui.model.bundle.RoiRole`), the study ROI its mask comes from
     (``mask``: the VOI name), the preset, and for ``fused`` the fusion
     parameters (:func:`radgui.io.petct.fusion_kwargs`): what
     :func:`radgui.model.patient.iter_predict` needs to rebuild the fused image.
@@ -251,7 +251,7 @@ def bundle_rois(images, vois, fusion: Mapping | None, presets: Mapping[str, Any]
     out = {}
     for image in images:
         for voi in vois:
-            spec: dict[str, Any] = {"modality": "PT" if image == "pet" else "CT", "mask": voi}
+            spec: dict[str, Any] = {"modality": {"ct": "CT", "pet": "PT", "fused": "FUSED"}[image], "mask": voi}
             if presets and isinstance(presets.get(image), str):
                 spec["preset"] = presets[image]
             if image == "fused" and fusion is not None:

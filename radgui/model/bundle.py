@@ -99,7 +99,9 @@ Source = Literal["clinical", "radiomics"]
 ValueType = Literal["continuous", "categorical"]
 Role = Literal["predictor", "batch"]
 Link = Literal["logit", "cox"]
-Modality = Literal["CT", "PT"]
+#: The image a ROI's features come from: CT, PET (SUV), or the fused PET/CT image
+#: (:func:`radgui.io.petct.fuse`, parameters in ``inputs.rois.<roi>.fusion``).
+Modality = Literal["CT", "PT", "FUSED"]
 
 #: Model kinds a bundle may hold.
 MODEL_KINDS: tuple[str, ...] = get_args(ModelKind)
@@ -500,9 +502,39 @@ class Nomogram(_Record):
 
 @dataclass(eq=False)
 class RoiRole(_Record):
-    """What a ROI is to the model: the image its features are computed on."""
+    """What a ROI is to the model: the image its features are computed on.
+
+    Attributes
+    ----------
+    modality : {"CT", "PT", "FUSED"}
+        ``FUSED``: the fused PET/CT image on the CT grid, made with
+        ``fusion`` (the keywords of :func:`radgui.io.petct.fuse`).
+    mask : str, optional
+        The study ROI (drawn on the CT grid) whose mask this ROI uses, e.g.
+        ``"ring6mm"`` for ``fused_ring6mm`` (the columns of
+        :func:`radgui.features.petct.extract_petct`); a PT ROI with a
+        ``mask`` is computed on the PET resampled onto the CT grid, as
+        there. Default: the study ROI of the ROI's own name, on its own grid.
+    fusion : dict, optional
+        Required for ``FUSED``, refused otherwise. Optional fields added
+        without a schema bump: a radgui that predates them refuses
+        ``FUSED`` (not one of its modalities) rather than computing another image.
+    """
 
     modality: Modality
+    mask: str | None = None
+    fusion: dict | None = None
+
+    def to_dict(self) -> dict:
+        out: dict[str, Any] = {"modality": self.modality}
+        if self.mask is not None:
+            out["mask"] = self.mask
+        if self.fusion is not None:
+            out["fusion"] = _plain(self.fusion)
+        return out
+
+    def _names(self) -> tuple[str, ...]:
+        return tuple(self.to_dict())
 
 
 @dataclass(eq=False)
@@ -535,10 +567,14 @@ class ModelInputs(_Record):
         self.rois = {str(k): RoiRole.coerce(v) for k, v in dict(self.rois).items()}
 
     def modality(self, roi: str) -> str:
-        """``PT`` or ``CT`` for ``roi``; a ROI the model does not list is PET when named ``pet...``."""
+        """``PT``, ``CT`` or ``FUSED`` for ``roi``; a ROI the model does not list is PET when named ``pet...``."""
         if roi in self.rois:
             return self.rois[roi].modality
         return "PT" if roi.lower().startswith("pet") else "CT"
+
+    def role(self, roi: str) -> RoiRole:
+        """The :class:`RoiRole` of ``roi`` (derived from its name when the model does not list it)."""
+        return self.rois.get(roi) or RoiRole(self.modality(roi))
 
     @classmethod
     def from_provenance(cls, provenance: Mapping, predictor_names=()) -> ModelInputs:
@@ -560,7 +596,11 @@ class ModelInputs(_Record):
             spec = raw_rois.get(name) if isinstance(raw_rois.get(name), Mapping) else {}
             mod = str(spec.get("modality", "")).upper()
             pet = mod in ("PT", "PET") if mod else name.lower().startswith("pet")
-            rois[name] = RoiRole("PT" if pet else "CT")
+            mask = spec.get("mask") if isinstance(spec.get("mask"), str) and spec.get("mask") else None
+            if mod == "FUSED" and isinstance(spec.get("fusion"), Mapping):
+                rois[name] = RoiRole("FUSED", mask, dict(spec["fusion"]))
+            else:
+                rois[name] = RoiRole("PT" if pet else "CT", mask)
         preset = None
         for value in (prov.get("feature_preset"), prov.get("preset"),
                       (prov.get("features") or {}).get("preset") if isinstance(prov.get("features"), Mapping)
@@ -1114,8 +1154,25 @@ def _parse_inputs(ck, raw: Mapping) -> ModelInputs:
         ck.fail(f"{w}.roi", "must name a ROI (or be null)")
     rois = {}
     for name, spec in ck.get(raw, "rois", w, dict, optional=True, default={}).items():
-        rois[name] = RoiRole(ck.choice(ck.get(spec, "modality", f"{w}.rois.{name}", str),
-                                       f"{w}.rois.{name}.modality", Modality))
+        where = f"{w}.rois.{name}"
+        modality = ck.choice(ck.get(spec, "modality", where, str), f"{where}.modality", Modality)
+        mask = ck.get(spec, "mask", where, str, optional=True)
+        if mask is not None and not mask.strip():
+            ck.fail(f"{where}.mask", "must name a study ROI (or be absent)")
+        fusion = ck.get(spec, "fusion", where, dict, optional=True)
+        if modality == "FUSED":
+            if fusion is None:
+                ck.fail(f"{where}.fusion", "is missing (a FUSED ROI must record its fusion parameters)")
+            from radgui.errors import FusionError
+            from radgui.io.petct import fusion_kwargs
+
+            try:
+                fusion = fusion_kwargs(fusion)
+            except FusionError as exc:
+                ck.fail(f"{where}.fusion", f"is invalid: {exc}")
+        elif fusion is not None:
+            ck.fail(f"{where}.fusion", f"is only for FUSED ROIs, not {modality}")
+        rois[name] = RoiRole(modality, mask, fusion)
     example = ck.get(raw, "example_clinical", w, dict, optional=True, default={})
     for name, value in example.items():
         if not (isinstance(value, str) or isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -33,6 +33,19 @@ starts with ``pet``: ``pet_tumour``, ``pet-core``); its features are computed on
 volume (``volume={"CT": ct, "PT": pet}``) with the PET preset
 (``provenance.rois[<roi>].preset``, default ``pet-suv``).
 
+Fused PET/CT ROIs
+-----------------
+A ROI whose ``inputs.rois[<roi>].modality`` is ``FUSED`` (the ``fused_<voi>``
+columns of :func:`radgui.features.petct.extract_petct`) is computed on the
+fused PET/CT image, rebuilt here with the bundle's recorded
+``inputs.rois[<roi>].fusion`` parameters (:func:`radgui.io.petct.fuse_pair`:
+the PET is resampled onto the CT grid when it is not on it, after the
+frame-of-reference check), with preset ``provenance.rois[<roi>].preset``
+(default ``petct-fused``). ``inputs.rois[<roi>].mask`` names the study ROI
+that gives the mask (``fused_ring6mm`` -> ``ring6mm``); a PET ROI with a
+``mask`` is computed on the PET resampled onto the CT grid, as
+:mod:`radgui.features.petct` does.
+
 Warnings (in ``Prediction.warnings``, besides the engine's out-of-range ones)
 say when the image's voxel spacing lies outside the training cohort's
 (``provenance.spacing_mm``: ``{"min": [z, y, x], "max": [z, y, x]}``, 10 %
@@ -56,6 +69,7 @@ ROI_SEP = "__"
 #: Preset used when a bundle names none (e.g. a published formula).
 DEFAULT_PRESET = "ct-original"
 DEFAULT_PET_PRESET = "pet-suv"
+DEFAULT_FUSED_PRESET = "petct-fused"
 #: Relative tolerance on the training spacing range before a warning.
 SPACING_TOLERANCE = 0.10
 
@@ -77,20 +91,29 @@ class RoiNeeds:
     Attributes
     ----------
     roi : str
-        ROI name in the study (the key of ``rois``).
+        ROI name of the model (its features' prefix).
     modality : str
-        ``"CT"`` (or the study's main modality) or ``"PT"``.
+        ``"CT"`` (or the study's main modality), ``"PT"`` or ``"FUSED"``.
     preset : str or Preset
         Preset the model was trained with for this ROI (a shipped name, or
         the bundle's inline preset).
     features : dict
         PyRadiomics feature name -> the bundle's predictor name.
+    mask : str
+        The study ROI (key of ``rois``) whose mask is used (default ``roi``).
+    fusion : dict or None
+        :func:`radgui.io.petct.fuse` keywords of a ``FUSED`` ROI.
     """
 
     roi: str
     modality: str
     preset: Any
     features: dict[str, str] = field(default_factory=dict)
+    mask: str = ""
+    fusion: dict | None = None
+
+    def __post_init__(self):
+        self.mask = self.mask or self.roi
 
 
 def _preset_name(value) -> str | None:
@@ -324,17 +347,23 @@ def needed_rois(bundle, roi_names) -> list[RoiNeeds]:
                     "and none is called 'tumour': pick one")
         parse_feature_name(feat)
         if roi not in out:
-            pet = is_pet_roi(bundle, roi)
-            preset = specs.get(f"rois.{roi}") or (
-                specs.get("pet_preset") or DEFAULT_PET_PRESET if pet else main_preset)
-            out[roi] = RoiNeeds(roi=roi, modality="PT" if pet else "CT", preset=preset)
+            role = _inputs(bundle).role(roi)
+            if role.modality == "FUSED":
+                preset = specs.get(f"rois.{roi}") or DEFAULT_FUSED_PRESET
+            elif role.modality == "PT":
+                preset = specs.get(f"rois.{roi}") or specs.get("pet_preset") or DEFAULT_PET_PRESET
+            else:
+                preset = specs.get(f"rois.{roi}") or main_preset
+            out[roi] = RoiNeeds(roi=roi, modality=role.modality, preset=preset, mask=role.mask or roi,
+                                fusion=dict(role.fusion) if role.fusion is not None else None)
         out[roi].features[feat] = f
     for need in out.values():
-        if need.roi not in roi_names:
-            kind = "PET ROI" if need.modality == "PT" else "ROI"
+        if need.mask not in roi_names:
+            kind = {"PT": "PET ROI", "FUSED": "ROI (fused PET/CT image)"}.get(need.modality, "ROI")
+            via = f" through its mask '{need.mask}'" if need.mask != need.roi else ""
             raise PredictionInputError(
-                f"model '{bundle.name}' needs the {kind} '{need.roi}' ({len(need.features)} feature(s), "
-                f"e.g. {next(iter(need.features))}) but the study has no ROI of that name "
+                f"model '{bundle.name}' needs the {kind} '{need.roi}'{via} ({len(need.features)} feature(s), "
+                f"e.g. {next(iter(need.features))}) but the study has no ROI '{need.mask}' "
                 f"(ROIs present: {present})")
     return list(out.values())
 
@@ -532,23 +561,31 @@ def iter_predict(bundle, volume, rois: Mapping[str, Any], clinical: Mapping[str,
     vols = _volumes(volume)
     warnings: list[str] = []
     for need in needs:
+        if need.modality == "FUSED" and not ("PT" in vols and "CT" in vols):
+            raise PredictionInputError(
+                f"model '{bundle.name}' needs the fused PET/CT image for ROI '{need.roi}'; load both the CT "
+                "and the PET (in SUV)")
         if need.modality == "PT" and "PT" not in vols:
             have = ", ".join(sorted(getattr(v, "modality", k) for k, v in vols.items()))
             raise PredictionInputError(
                 f"model '{bundle.name}' needs the PET ROI '{need.roi}' but the study has only {have} "
                 "images; load the PET series (in SUV) and its ROI")
-        if need.modality != "PT" and "CT" not in vols:
+        if need.modality == "CT" and "CT" not in vols:
             raise PredictionInputError(f"model '{bundle.name}' needs a CT image for ROI '{need.roi}', "
                                        "but the study has only PET")
     for mod in ("CT", "PT"):
-        if mod in vols and any(n.modality == mod for n in needs):
+        if mod in vols and any(n.modality == mod or n.modality == "FUSED" for n in needs):
             warnings += image_warnings(bundle, vols[mod], mod)
+    derived: dict[Any, Any] = {}  # PET on the CT grid and fused images, made once each
 
     features: dict[str, float] = {}
     n_groups = max(len(needs), 1)
     for k, need in enumerate(needs):
-        main = vols["PT" if need.modality == "PT" else "CT"]
-        vol, mask = _rois_for(rois, need.roi, main)
+        if need.modality == "FUSED" or (need.modality == "PT" and need.mask != need.roi):
+            vol, mask = _on_ct_grid(need, vols, rois, derived)
+        else:
+            main = vols["PT" if need.modality == "PT" else "CT"]
+            vol, mask = _rois_for(rois, need.mask, main)
         params = restrict_preset(need.preset, list(need.features))
         from radgui.features.extract import iter_extract
 
@@ -575,6 +612,28 @@ def iter_predict(bundle, volume, rois: Mapping[str, Any], clinical: Mapping[str,
     pred.features = features  # the radiomics values the model used, by predictor name
     yield Step(100, 100, f"probability {pred.probability:.3f}" if math.isfinite(pred.probability) else "done")
     return pred
+
+
+def _on_ct_grid(need: RoiNeeds, vols, rois, cache):
+    """``(image, mask)`` of a FUSED ROI, or of a PET ROI taken on the CT grid (its ``mask`` names a CT ROI)."""
+    import json
+
+    from radgui.io.petct import fuse_pair, pet_on_ct
+    from radgui.io.volume import GEOMETRY_TOL_MM, grid_mismatch_mm
+
+    ct, pet = vols["CT"], vols["PT"]
+    if "pet_on_ct" not in cache:
+        same = grid_mismatch_mm(ct.image, pet.image) <= GEOMETRY_TOL_MM
+        cache["pet_on_ct"] = pet if same else pet_on_ct(pet, ct)
+    if need.modality == "FUSED":
+        key = json.dumps(need.fusion, sort_keys=True)
+        if key not in cache:
+            cache[key] = fuse_pair(ct, cache["pet_on_ct"], **need.fusion)
+        image = cache[key]
+    else:
+        image = cache["pet_on_ct"]
+    _, mask = _rois_for(rois, need.mask, ct)
+    return image, mask
 
 
 def predict(bundle, volume, rois: Mapping[str, Any], clinical: Mapping[str, object] | None = None, *,

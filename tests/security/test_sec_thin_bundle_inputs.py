@@ -40,7 +40,7 @@ def test_a_valid_v2_bundle_loads(tmp_path):
 
 
 @pytest.mark.parametrize("inputs, message", [
-    ({"rois": {"pet": {"modality": "MR"}}}, "field 'inputs.rois.pet.modality' must be 'CT' or 'PT', got 'MR'"),
+    ({"rois": {"pet": {"modality": "MR"}}}, "field 'inputs.rois.pet.modality' must be 'CT', 'PT' or 'FUSED', got 'MR'"),
     ({"rois": {"pet": {}}}, "field 'inputs.rois.pet.modality' is missing"),
     ({"rois": ["pet"]}, "field 'inputs.rois' must be dict, got list"),
     ({"roi": ""}, "field 'inputs.roi' must name a ROI"),
