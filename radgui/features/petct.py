@@ -173,7 +173,10 @@ def iter_extract_petct(ct, pet_on_ct, tumour_mask, *, fusion: Mapping | str = "w
     unknown = [i for i in images if i not in IMAGES]
     if unknown or not images or len(set(images)) != len(images):
         raise FusionError(f"images must be distinct names among {', '.join(IMAGES)}, got {list(images)}")
+    from radgui.features.presets import load_preset
+
     chosen = {**DEFAULT_PRESETS, **dict(presets or {})}
+    chosen = {i: load_preset(chosen[i]) for i in images}  # a bad preset fails before any work
     fusion_kw = fusion_kwargs(fusion)  # checked before any work
     for v, what in ((ct, "CT"), (pet_on_ct, "PET")):
         if not isinstance(v, Volume):
