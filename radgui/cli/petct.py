@@ -20,7 +20,6 @@ on the CT grid. ``features`` writes one row (``patient_id`` then
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -112,7 +111,7 @@ def _fusion(args) -> dict:
 
 
 def run(args) -> int:
-    from radgui.files import atomic_path, write_csv, write_json
+    from radgui.files import atomic_path, write_json
 
     fusion = _fusion(args)  # bad parameters fail before any loading
     if args.petct_command == "fuse":
@@ -133,7 +132,7 @@ def run(args) -> int:
     from radgui.cli._args import parse_pairs
     from radgui.cli.extract import _Bar
     from radgui.errors import RadguiError
-    from radgui.features.petct import iter_extract_petct
+    from radgui.features.petct import iter_extract_petct, save_table
     from radgui.io import load_mask
     from radgui.progress import run as run_steps
 
@@ -154,9 +153,7 @@ def run(args) -> int:
         bar.close()
     prov = table.attrs["provenance"]
     if args.output:
-        write_csv(args.output, table, index=True)
-        out = Path(args.output)
-        write_json(out.with_name(out.name + ".provenance.json"), json.loads(json.dumps(prov, default=str)))
+        save_table(table, args.output)
         counts = ", ".join(f"{k} {v}" for k, v in prov["vois"].items())
         print(f"wrote {args.output}: {table.shape[1]} features ({len(images)} image(s) x 4 VOIs; voxels: {counts})")
     else:

@@ -277,3 +277,20 @@ def split_column(name: str) -> tuple[str, str, str]:
         raise FusionError(f"column {name!r} is not <image>_<voi>{ROI_SEP}<feature> with image in "
                           f"{', '.join(IMAGES)}")
     return image, voi, feature
+
+
+def save_table(table: pd.DataFrame, path) -> list:
+    """Write the table as CSV and its provenance as ``<path>.provenance.json``, both atomically.
+
+    Returns the two paths.
+    """
+    import json
+    from pathlib import Path
+
+    from radgui.files import write_csv, write_json
+
+    path = Path(path)
+    out = [write_csv(path, table, index=True)]
+    prov = json.loads(json.dumps(table.attrs.get("provenance", {}), default=str))
+    out.append(write_json(path.with_name(path.name + ".provenance.json"), prov))
+    return out

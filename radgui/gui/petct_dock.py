@@ -13,6 +13,10 @@ Every button calls a :mod:`radgui.io.petct` engine function:
   window (min, max); **PET alone** shows the PET on its own grid instead.
 * **Mask CT → PET** / **PET → CT** copy the selected ROI onto the other grid
   (nearest neighbour) as a new ROI layer, for PET features.
+* The fusion panel (:class:`~radgui.gui.petct_fusion.FusionPanel`): **Show
+  fused** adds the fused PET/CT image (weighted or wavelet), **Extract four
+  VOIs** computes CT, PET and fused features of the chosen ROI's tumour, ring,
+  core and tumour+ring in a worker (progress, Cancel).
 """
 
 from __future__ import annotations
@@ -153,6 +157,10 @@ class PetCtDock(QWidget):
         srow.addWidget(self.keep_identity)
         mform.addRow(srow)
         layout.addWidget(masks)
+        from radgui.gui.petct_fusion import FusionPanel
+
+        self.fusion_panel = FusionPanel(self)
+        layout.addWidget(self.fusion_panel)
         self.status = QLabel("")
         self.status.setWordWrap(True)
         layout.addWidget(self.status)
