@@ -21,7 +21,7 @@ from radgui.features.petct import (
     voi_names,
 )
 from radgui.io import volume_from_array
-from radgui.io.petct import fuse, fusion_kwargs, fusion_parameters, normalise
+from radgui.io.petct import fuse, fuse_region, fusion_kwargs, fusion_parameters, normalise
 
 
 def _pair(ct_hu, pet_suv, spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0)):
@@ -298,3 +298,54 @@ def test_extract_petct_bad_masks_and_grids(phantom):
         extract_petct(ct, other, tumour)
     with pytest.raises(RadguiError):
         extract_petct(ct, pet, tumour, ring_mm=-1)
+
+
+# ---------------------------------------------------------------- fusion around the VOIs only
+@pytest.mark.parametrize("fusion", [{"method": "weighted", "weight": 0.3},
+                                    {"method": "wavelet", "wavelet": "db1", "level": 2},
+                                    {"method": "wavelet", "wavelet": "coif1", "level": 1, "weight": 0.8}])
+@pytest.mark.parametrize("box", [((10, 14, 20), (18, 30, 41)), ((0, 0, 0), (5, 7, 9)), ((30, 40, 50), (40, 52, 66))])
+def test_fuse_region_equals_the_whole_image_fusion_bit_for_bit(fusion, box):
+    rng = np.random.default_rng(4)
+    shape = (40, 52, 66)
+    ct, pet = _pair(rng.uniform(-1100, 1100, shape), rng.uniform(0, 22, shape), spacing=(2.0, 0.7, 0.8),
+                    origin=(5.0, -3.0, 7.0))
+    full = fuse(ct, pet, **fusion).array
+    part = fuse_region(ct, pet, *box, **fusion)
+    (s, e) = part.meta["fusion"]["region_index_zyx"]
+    assert part.array.shape == tuple(b - a for a, b in zip(s, e))
+    assert np.allclose(part.origin, ct.index_to_physical(s))  # the crop sits where it was
+    lo, hi = box
+    inner = tuple(slice(a - o, b - o) for a, b, o in zip(lo, hi, s))
+    np.testing.assert_array_equal(part.array[inner], full[tuple(slice(a, b) for a, b in zip(lo, hi))])
+
+
+def test_fuse_region_bad_box():
+    ct, pet = _pair(np.zeros((4, 4, 4)), np.ones((4, 4, 4)))
+    for lo, hi in (((0, 0, 0), (5, 4, 4)), ((2, 2, 2), (2, 3, 3)), ((-1, 0, 0), (2, 2, 2))):
+        with pytest.raises(FusionError, match="is not a box inside the image"):
+            fuse_region(ct, pet, lo, hi)
+
+
+def test_four_voi_fused_features_are_those_of_the_whole_image_fusion(phantom):
+    from radgui.features import extract
+
+    ct, pet, tumour = phantom
+    fusion = {"method": "wavelet", "weight": 0.4, "wavelet": "coif1"}
+    df = extract_petct(ct, pet, tumour, fusion=fusion, images=("fused",), ring_mm=2.0, core_depth_mm=2.0)
+    assert "region_index_zyx" in df.attrs["provenance"]["fusion"]
+    vois = build_vois(tumour, ct.spacing, 2.0, 2.0)
+    ref = extract(fuse(ct, pet, **fusion), vois, "petct-fused")
+    for voi in vois:
+        for col in ref.columns:
+            assert df.at["case", f"fused_{voi}__{col}"] == pytest.approx(ref.at[voi, col], rel=1e-12, abs=1e-12), col
+
+
+def test_a_preset_with_filters_fuses_the_whole_image(phantom):
+    from radgui.features.petct import is_local
+
+    assert is_local("petct-fused") and not is_local("ct-wavelet") and not is_local("ct-iso1mm")
+    ct, pet, tumour = phantom
+    df = extract_petct(ct, pet, tumour, images=("fused",), presets={"fused": "ct-wavelet"}, ring_mm=2.0,
+                       core_depth_mm=2.0)
+    assert "region_index_zyx" not in df.attrs["provenance"]["fusion"]
