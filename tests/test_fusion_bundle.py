@@ -114,3 +114,27 @@ def test_bad_fused_roles_are_refused_on_load(case, tmp_path, edit, match):
     with pytest.raises(BundleError, match=match) as exc:
         ModelBundle.load(bad)
     assert "\n" not in str(exc.value)
+
+
+def test_radgui_predict_scores_a_fused_bundle_from_files(case, tmp_path, capsys):
+    import SimpleITK as sitk
+
+    from radgui.cli import main
+    from radgui.features.petct import build_vois
+
+    ct, pet, tumour, table = case
+    path = _bundle(table).save(tmp_path / "m.radgui-model")
+    sitk.WriteImage(ct.image, str(tmp_path / "ct.nrrd"))
+    sitk.WriteImage(pet.image, str(tmp_path / "pet.nrrd"))
+    args = ["predict", str(path), "--image", str(tmp_path / "ct.nrrd"), "--pet", str(tmp_path / "pet.nrrd"),
+            "--json"]
+    for name, arr in build_vois(tumour, ct.spacing, 2.0, 2.0).items():
+        m = sitk.GetImageFromArray(arr.astype(np.uint8))
+        m.CopyInformation(ct.image)
+        sitk.WriteImage(m, str(tmp_path / f"{name}.nrrd"))
+        args += ["--mask", str(tmp_path / f"{name}.nrrd")] if name == "tumour" else \
+            ["--roi", f"{name}={tmp_path / f'{name}.nrrd'}"]
+    assert main(args) == 0
+    doc = json.loads(capsys.readouterr().out)
+    for name in COEFS:
+        assert doc["features"][name] == pytest.approx(table.at["case", name], rel=1e-9), name

@@ -134,6 +134,9 @@ def test_fused_volume_has_ct_geometry_and_provenance():
     ({"weight": -0.1}, r"lie in \[0, 1\]"),
     ({"weight": "half"}, "must be a number"),
     ({"weight": float("nan")}, r"lie in \[0, 1\]"),
+    ({"weight": True}, "must be a number"),
+    ({"ct_window_hu": ("-1000", "1000")}, "two numbers"),
+    ({"pet_range_suv": [0, 5, 10]}, "two numbers"),
     ({"ct_window_hu": (1000, -1000)}, "low < high"),
     ({"pet_range_suv": (0,)}, "two numbers"),
     ({"method": "wavelet", "wavelet": "nope"}, "unknown discrete wavelet"),
@@ -349,3 +352,18 @@ def test_a_preset_with_filters_fuses_the_whole_image(phantom):
     df = extract_petct(ct, pet, tumour, images=("fused",), presets={"fused": "ct-wavelet"}, ring_mm=2.0,
                        core_depth_mm=2.0)
     assert "region_index_zyx" not in df.attrs["provenance"]["fusion"]
+
+
+def test_petct_fused_preset_matches_stock_pyradiomics(phantom):
+    # the fast path on the fused image against stock, uncropped PyRadiomics (the independent reference)
+    from radgui.features.extract import extract, stock_extract
+
+    ct, pet, tumour = phantom
+    fused = fuse(ct, pet, "wavelet")
+    mask = sitk.GetImageFromArray(tumour.astype(np.uint8))
+    mask.CopyInformation(fused.image)
+    ours = extract(fused, {"tumour": mask}, "petct-fused").loc["tumour"]
+    ref = stock_extract(fused.image, mask, "petct-fused")
+    assert len(ref) == 107 and set(ref) == set(ours.index)
+    for name, value in ref.items():
+        assert ours[name] == pytest.approx(value, rel=1e-9, abs=1e-12), name

@@ -257,6 +257,8 @@ def _range(value, what: str, default) -> tuple[float, float]:
     if value is None:
         value = default
     try:
+        if isinstance(value, (str, bytes)) or any(isinstance(v, (bool, str)) for v in value):
+            raise TypeError
         lo, hi = (float(v) for v in value)
     except (TypeError, ValueError):
         raise FusionError(f"{what} must be two numbers (low, high), got {value!r}") from None
@@ -289,6 +291,8 @@ def fusion_parameters(method: str = "weighted", weight: float = DEFAULT_WEIGHT, 
     if method not in FUSION_METHODS:
         raise FusionError(f"unknown fusion method {method!r}: use {' or '.join(map(repr, FUSION_METHODS))}")
     try:
+        if isinstance(weight, (bool, str)):
+            raise TypeError
         w = float(weight)
     except (TypeError, ValueError):
         raise FusionError(f"fusion weight must be a number in [0, 1], got {weight!r}") from None
