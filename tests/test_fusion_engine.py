@@ -367,3 +367,19 @@ def test_petct_fused_preset_matches_stock_pyradiomics(phantom):
     assert len(ref) == 107 and set(ref) == set(ours.index)
     for name, value in ref.items():
         assert ours[name] == pytest.approx(value, rel=1e-9, abs=1e-12), name
+
+
+def test_progress_is_monotonic_and_ends_at_the_total(phantom):
+    from radgui.features.petct import iter_extract_petct
+
+    ct, pet, tumour = phantom
+    steps = []
+    gen = iter_extract_petct(ct, pet, tumour, ring_mm=2.0, core_depth_mm=2.0)
+    while True:
+        try:
+            steps.append(next(gen))
+        except StopIteration:
+            break
+    done = [s.done for s in steps]
+    assert done == sorted(done) and {s.total for s in steps} == {steps[-1].total}
+    assert steps[-1].done == steps[-1].total and len(steps) > 10

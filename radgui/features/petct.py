@@ -187,8 +187,15 @@ def iter_extract_petct(ct, pet_on_ct, tumour_mask, *, fusion: Mapping | str = "w
     tumour = _tumour_array(tumour_mask, ct)
     total = 10 + 90 * len(images)
     yield Step(0, total, "building the four VOIs")
-    vois = yield from iter_build_vois(tumour, ct.spacing, ring_mm, core_depth_mm, clip=clip,
-                                      image=ct.array if clip is not None else None)
+    gen = iter_build_vois(tumour, ct.spacing, ring_mm, core_depth_mm, clip=clip,
+                          image=ct.array if clip is not None else None)
+    while True:  # the VOI steps, scaled into the first 5 % of the bar
+        try:
+            step = next(gen)
+        except StopIteration as stop:
+            vois = stop.value
+            break
+        yield Step(int(5 * (step.fraction or 0.0)), total, f"VOIs: {step.message}")
     sources: dict[str, Any] = {"ct": ct, "pet": pet_on_ct}
     fused_box = None
     if "fused" in images:
