@@ -383,3 +383,33 @@ def test_progress_is_monotonic_and_ends_at_the_total(phantom):
     done = [s.done for s in steps]
     assert done == sorted(done) and {s.total for s in steps} == {steps[-1].total}
     assert steps[-1].done == steps[-1].total and len(steps) > 10
+
+
+# ---------------------------------------------------------------- end to end on the PET SUV DRO
+def test_dro_pet_fused_with_a_flat_ct_gives_the_reference_suv_mapped(pet_dro_dir):
+    """DRO_0_0 (real DICOM PET in SUV; inside its mask SUV min/median/max = 0.20/1.00/4.00 by construction)
+    with a flat 40 HU CT on the PET grid: the fused tumour values are 0.5 * SUV/20 + 0.5 * 0.52."""
+    from radgui.io import load_volume
+    from radgui.io.seg import read_rtstruct
+
+    pet = load_volume(pet_dro_dir / "DRO_0_0" / "PT")
+    mask = read_rtstruct(pet_dro_dir / "DRO_0_0" / "RS" / "RS_dro_0_0.dcm", pet)["region_1"]
+    ct_img = sitk.Image(pet.image.GetSize(), sitk.sitkFloat32) + 40.0
+    ct_img.CopyInformation(pet.image)
+    from radgui.io.volume import Volume
+
+    ct = Volume(ct_img, "CT", {"name": "flat CT"})
+    arr = sitk.GetArrayFromImage(mask) > 0
+    # the tumour is the DRO's region; ring and core are built from it (any size works for the check)
+    first_order = {"imageType": {"Original": {}}, "featureClass": {"firstorder": []},
+                   "setting": {"binWidth": 0.02}}  # the region is large (175k voxels): first order only
+    df = extract_petct(ct, pet, mask, images=("pet", "fused"), ring_mm=float(max(ct.spacing)),
+                       core_depth_mm=float(min(ct.spacing)) / 2,
+                       presets={"pet": first_order, "fused": first_order})
+    got = [df.at["case", f"pet_tumour__original_firstorder_{k}"] for k in ("Minimum", "Median", "Maximum")]
+    assert [round(v, 2) for v in got] == [0.20, 1.00, 4.00]
+    c = (40.0 + 1000.0) / 2000.0
+    for k, suv in (("Minimum", 0.2), ("Median", 1.0), ("Maximum", 4.0)):
+        assert df.at["case", f"fused_tumour__original_firstorder_{k}"] == pytest.approx(
+            0.5 * suv / 20 + 0.5 * c, abs=0.5 * 0.005 / 20 + 1e-6)
+    assert df.attrs["provenance"]["vois"]["tumour"] == int(arr.sum())
