@@ -82,6 +82,11 @@ def test_missing_images_and_rois_are_named(case):
     with pytest.raises(PredictionInputError, match="fused PET/CT image") as exc:
         predict(bundle, ct, {"tumour": tumour, "ring2mm": tumour, "core2mm": tumour}, {})
     assert "\n" not in str(exc.value)
+    pet_only = ModelBundle.from_formula(0.0, {"pet_tumour__original_firstorder_Maximum": 1.0})
+    pet_only.provenance["rois"] = {"pet_tumour": table.attrs["provenance"]["rois"]["pet_tumour"]}
+    pet_only.inputs = pet_only._derived_inputs()
+    with pytest.raises(PredictionInputError, match="on the CT grid .*load the CT too"):
+        predict(pet_only, {"PT": pet}, {"tumour": tumour}, {})
     with pytest.raises(PredictionInputError, match="through its mask 'ring2mm'"):
         predict(bundle, {"CT": ct, "PT": pet}, {"tumour": tumour}, {})
 

@@ -570,6 +570,10 @@ def iter_predict(bundle, volume, rois: Mapping[str, Any], clinical: Mapping[str,
             raise PredictionInputError(
                 f"model '{bundle.name}' needs the PET ROI '{need.roi}' but the study has only {have} "
                 "images; load the PET series (in SUV) and its ROI")
+        if need.modality == "PT" and need.mask != need.roi and "CT" not in vols:
+            raise PredictionInputError(
+                f"model '{bundle.name}' computes the PET ROI '{need.roi}' on the CT grid (mask "
+                f"'{need.mask}'); load the CT too")
         if need.modality == "CT" and "CT" not in vols:
             raise PredictionInputError(f"model '{bundle.name}' needs a CT image for ROI '{need.roi}', "
                                        "but the study has only PET")
