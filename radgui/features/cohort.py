@@ -28,9 +28,9 @@ fusion_weight  no         weight of PET in [0, 1] (default 0.5)
 
 Fused rows use the default CT window and SUV range of
 :func:`radgui.io.petct.fuse`, and the run's one preset (run fused rows with
-``petct-fused``, whose bin width suits the [0, 1] fused image); give them their own ROI name (``fused_tumour``) when the same
-patient also has CT rows, since rows are keyed by patient, ROI, time point
-and reader.
+``petct-fused``, whose bin width suits the [0, 1] fused image). Give them
+their own ROI name (``fused_tumour``) when the same patient also has CT rows,
+since rows are keyed by patient, ROI, time point and reader.
 
 A PyRadiomics batch CSV (``Image,Mask[,Label][,...]`` columns, as the
 ``pyradiomics`` command line reads) is accepted as it is: each row becomes
