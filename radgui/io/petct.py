@@ -49,7 +49,8 @@ References
 Lv W, Ashrafinia S, Ma J, Lu L, Rahmim A. Multi-level multi-modality fusion
 radiomics: application to PET and CT imaging for prognostication of head and
 neck cancer. IEEE J Biomed Health Inform 2020;24(8):2268-2277 (image-level
-PET/CT fusion by weighted averaging and wavelet fusion before radiomics).
+PET/CT fusion before radiomics; wavelet-based fusion with CT weights 0.2-0.8,
+i.e. PET weights 0.8-0.2 here).
 
 Vallieres M, Freeman CR, Skamene SR, El Naqa I. A radiomics model from joint
 FDG-PET and MRI texture features for the prediction of lung metastases in
