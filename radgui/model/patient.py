@@ -585,12 +585,12 @@ def iter_predict(bundle, volume, rois: Mapping[str, Any], clinical: Mapping[str,
     features: dict[str, float] = {}
     n_groups = max(len(needs), 1)
     for k, need in enumerate(needs):
+        params = restrict_preset(need.preset, list(need.features))
         if need.modality == "FUSED" or (need.modality == "PT" and need.mask != need.roi):
-            vol, mask = _on_ct_grid(need, vols, rois, derived)
+            vol, mask = _on_ct_grid(need, vols, rois, derived, params)
         else:
             main = vols["PT" if need.modality == "PT" else "CT"]
             vol, mask = _rois_for(rois, need.mask, main)
-        params = restrict_preset(need.preset, list(need.features))
         from radgui.features.extract import iter_extract
 
         gen = iter_extract(vol, {need.roi: mask}, params)
@@ -618,26 +618,40 @@ def iter_predict(bundle, volume, rois: Mapping[str, Any], clinical: Mapping[str,
     return pred
 
 
-def _on_ct_grid(need: RoiNeeds, vols, rois, cache):
-    """``(image, mask)`` of a FUSED ROI, or of a PET ROI taken on the CT grid (its ``mask`` names a CT ROI)."""
+def _on_ct_grid(need: RoiNeeds, vols, rois, cache, params=None):
+    """``(image, mask)`` of a FUSED ROI, or of a PET ROI taken on the CT grid (its ``mask`` names a CT ROI).
+
+    With a preset of the original image only (:func:`radgui.features.petct.is_local`), the fused image is
+    made around the mask only (:func:`radgui.io.petct.fuse_region`, the same values) and the mask cropped
+    to it.
+    """
     import json
 
-    from radgui.io.petct import fuse_pair, pet_on_ct
+    import numpy as np
+    import SimpleITK as sitk
+
+    from radgui.features.petct import is_local
+    from radgui.io.petct import fuse_pair, fuse_region, pet_on_ct
     from radgui.io.volume import GEOMETRY_TOL_MM, grid_mismatch_mm
 
     ct, pet = vols["CT"], vols["PT"]
     if "pet_on_ct" not in cache:
         same = grid_mismatch_mm(ct.image, pet.image) <= GEOMETRY_TOL_MM
         cache["pet_on_ct"] = pet if same else pet_on_ct(pet, ct)
-    if need.modality == "FUSED":
-        key = json.dumps(need.fusion, sort_keys=True)
-        if key not in cache:
-            cache[key] = fuse_pair(ct, cache["pet_on_ct"], **need.fusion)
-        image = cache[key]
-    else:
-        image = cache["pet_on_ct"]
     _, mask = _rois_for(rois, need.mask, ct)
-    return image, mask
+    if need.modality != "FUSED":
+        return cache["pet_on_ct"], mask
+    arr = sitk.GetArrayFromImage(mask) if isinstance(mask, sitk.Image) else np.asarray(mask)
+    if params is not None and is_local(params) and arr.shape == ct.shape and arr.any():
+        nz = np.nonzero(arr > 0)
+        fused = fuse_region(ct, cache["pet_on_ct"], [int(i.min()) for i in nz], [int(i.max()) + 1 for i in nz],
+                            **need.fusion)
+        box = tuple(slice(a, b) for a, b in zip(*fused.meta["fusion"]["region_index_zyx"]))
+        return fused, np.ascontiguousarray(arr[box])
+    key = json.dumps(need.fusion, sort_keys=True)
+    if key not in cache:
+        cache[key] = fuse_pair(ct, cache["pet_on_ct"], **need.fusion)
+    return cache[key], mask
 
 
 def predict(bundle, volume, rois: Mapping[str, Any], clinical: Mapping[str, object] | None = None, *,
