@@ -799,17 +799,44 @@ def load_survival_externals(config, feature_columns, taken) -> dict:
     return out
 
 
-def _auc_at(ref, horizon: float):
-    """``metric(event, risk, time)``: the cumulative/dynamic AUC at ``horizon``, censoring from ``ref`` (time, event)."""
-    from sksurv.metrics import cumulative_dynamic_auc
+def _ipcw(ref, time, event) -> np.ndarray:
+    """Inverse-probability-of-censoring weights of a cohort's rows, censoring estimated on ``ref`` (scikit-survival)."""
+    from sksurv.nonparametric import CensoringDistributionEstimator
 
     from radgui.model.survival import _surv
 
-    train = _surv(ref[0], ref[1])
+    return CensoringDistributionEstimator().fit(_surv(ref[0], ref[1])).predict_ipcw(_surv(time, event))
 
-    def metric(e, r, t):
-        auc, _ = cumulative_dynamic_auc(train, _surv(t, e), np.asarray(r, float), [horizon])
-        return float(np.ravel(auc)[0])
+
+def _auc_at(horizon: float, tied_tol: float = 1e-8):
+    """``metric(event, risk, time, ipcw)``: the cumulative/dynamic AUC at ``horizon``.
+
+    The computation of :func:`sksurv.metrics.cumulative_dynamic_auc` at one
+    time (cases: an event by the horizon, weighted by their IPCW; controls:
+    still event-free after it; the trapezoidal area under the weighted ROC,
+    tied risks as one threshold), with the weights computed once per cohort
+    (:func:`_ipcw`: a row's weight depends only on its own time and the
+    training censoring), so that a bootstrap replicate costs a sort instead
+    of a censoring fit. A horizon outside ``[min, max)`` of a replicate's
+    times raises ``ValueError`` as scikit-survival does.
+    """
+    h = float(horizon)
+
+    def metric(e, r, t, w):
+        e, r, t, w = np.asarray(e, bool), np.asarray(r, float), np.asarray(t, float), np.asarray(w, float)
+        if h >= t.max() or h < t.min():
+            raise ValueError(f"all times must be within follow-up time of test data: [{t.min()}; {t.max()}[")
+        o = np.argsort(-r)
+        r, t, e, w = r[o], t[o], e[o], w[o]
+        case, control = (t <= h) & e, t > h
+        tp, fp = np.cumsum(case * w), np.cumsum(control)
+        if tp[-1] <= 0 or fp[-1] == 0:
+            raise ValueError("no case or no control at the horizon")
+        tied = np.abs(np.diff(np.r_[np.inf, r])) <= tied_tol
+        keep = np.ones(r.size, bool)
+        keep[np.flatnonzero(tied) - 1] = False  # the last of tied risks only
+        tpr, fpr = np.r_[0, tp[keep] / tp[-1]], np.r_[0, fp[keep] / fp[-1]]
+        return float(np.sum((fpr[1:] - fpr[:-1]) * (tpr[1:] + tpr[:-1]) / 2))
 
     return metric
 
@@ -851,7 +878,8 @@ def survival_pairwise(time, event, lps: dict, ref, horizon: float, *, groups=Non
     per = {m: {"c_index": c.estimates[m], "ci_low": c.intervals[m][0], "ci_high": c.intervals[m][1]} for m in names}
     auc, auc_error = None, None
     try:
-        auc = paired_bootstrap(_auc_at(ref, horizon), e, lps, t, n_boot=n_boot, seed=seed, groups=groups)
+        auc = paired_bootstrap(_auc_at(horizon), e, lps, t, _ipcw(ref, t, e), n_boot=n_boot, seed=seed,
+                               groups=groups)
     except (RadguiError, ValueError) as exc:
         auc_error = str(exc).splitlines()[0]
     for m in names:
