@@ -133,3 +133,31 @@ def test_fast_time_dependent_auc_equals_scikit_survival_with_ties():
         assert metric(e[idx], risk[idx], t[idx], w[idx]) == pytest.approx(float(ref), abs=1e-12)
     with pytest.raises(ValueError, match="within follow-up time"):
         metric(e, risk, np.minimum(t, 7.0), w)
+
+
+def test_survival_pairwise_resamples_patients_whole_for_both_metrics():
+    from sksurv.metrics import cumulative_dynamic_auc
+    from sksurv.util import Surv
+
+    from radgui.model.designs import survival_pairwise
+
+    t, e, x, rng = _cohort(n=150, seed=8)
+    ref = (t, e)
+    sub = np.arange(50)  # 50 patients with two rows each (two lesions), within the reference's follow-up
+    t2, e2 = np.repeat(t[sub], 2), np.repeat(e[sub], 2)
+    g = np.repeat([f"P{i}" for i in sub], 2)
+    lps = {"a": np.repeat(x[sub], 2) + rng.normal(size=100), "b": np.repeat(x[sub], 2)}
+    per, pairs = survival_pairwise(t2, e2, lps, ref, 8.0, groups=g, seed=2, n_boot=40)
+    idx = resample_indices(e2, 40, np.random.default_rng(2), True, g)
+    hand_c = _hand(t2, e2, lps["a"], lps["b"], idx)
+    sref = Surv.from_arrays(e.astype(bool), t)
+
+    def auc(s, i):
+        return float(cumulative_dynamic_auc(sref, Surv.from_arrays(e2[i].astype(bool), t2[i]), s[i], [8.0])[0][0])
+
+    hand_auc = np.array([auc(lps["b"], i) - auc(lps["a"], i) for i in idx])
+    c, a = pairs["b vs a"]["c_index"], pairs["b vs a"]["auc_at_horizon"]
+    assert [c["ci_low"], c["ci_high"]] == pytest.approx(list(np.quantile(hand_c, [0.025, 0.975])), abs=1e-12)
+    assert [a["ci_low"], a["ci_high"]] == pytest.approx(list(np.quantile(hand_auc, [0.025, 0.975])), abs=1e-12)
+    assert per["b"]["auc_at_horizon"] == pytest.approx(auc(lps["b"], np.arange(100)), abs=1e-12)
+    assert per["a"]["ci_low"] <= per["a"]["c_index"] <= per["a"]["ci_high"]

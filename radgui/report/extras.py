@@ -536,7 +536,8 @@ def survival_comparison_page(comp: dict, unit: str = ""):
             ax = fig.add_subplot()
             ax.axis("off")
             ax.set_title("Pairwise comparisons of the survival models (validated cohorts)", fontsize=12, loc="left")
-            ax.text(0, 1.0, textwrap.fill(f"'B vs A': B minus A. {comp.get('pairwise_method', '')}.", 120),
+            ax.text(0, 1.0, textwrap.fill(f"'B vs A': B minus A. {comp.get('pairwise_method', '')}. The p-values are "
+                                          "not adjusted for multiple comparisons.", 120),
                     fontsize=7, va="top", transform=ax.transAxes)
             _table_axes(ax, rows[k:k + ROWS_PER_PAGE],
                         ["cohort", "comparison", "delta C-index [95% CI]", "p", f"delta AUC({h}) [95% CI]", "p"],
