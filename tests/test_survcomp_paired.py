@@ -161,3 +161,17 @@ def test_survival_pairwise_resamples_patients_whole_for_both_metrics():
     assert [a["ci_low"], a["ci_high"]] == pytest.approx(list(np.quantile(hand_auc, [0.025, 0.975])), abs=1e-12)
     assert per["b"]["auc_at_horizon"] == pytest.approx(auc(lps["b"], np.arange(100)), abs=1e-12)
     assert per["a"]["ci_low"] <= per["a"]["c_index"] <= per["a"]["ci_high"]
+
+
+def test_survival_pairwise_says_why_when_no_replicate_has_a_usable_pair():
+    from radgui.model.designs import survival_pairwise
+    from radgui.report.extras import survival_pairwise_rows
+
+    # both events at the same time, after every censoring: Harrell's C has no usable pair in any replicate
+    t = np.array([5.0, 5.0, 1, 2, 3, 4])
+    e = np.array([1, 1, 0, 0, 0, 0])
+    lps = {"a": np.arange(6.0), "b": np.arange(6.0)[::-1]}
+    per, pairs = survival_pairwise(t, e, lps, (np.r_[t, 9.0], np.r_[e, 0]), 4.5, seed=0, n_boot=20)
+    assert "error" in pairs["b vs a"]["c_index"] and np.isnan(per["a"]["ci_low"])
+    comp = {"pairwise": {"test": pairs}, "cohorts": {"test": {"external": False}}}
+    assert survival_pairwise_rows(comp)[0][2:4] == ["NA", "NA"]

@@ -738,7 +738,10 @@ def _c_index_ci(time, event, risk, groups=None, seed: int = 0) -> dict:
     from radgui.stats import bootstrap_ci, concordance_index
 
     t, e, r = np.asarray(time, float), np.asarray(event, int), np.asarray(risk, float)
-    c = concordance_index(t, e, r)
+    try:
+        c = concordance_index(t, e, r)
+    except (RadguiError, ValueError):  # no usable pair: undefined, said by NaN (the caller records why)
+        return {"c_index": math.nan, "ci_low": math.nan, "ci_high": math.nan}
     try:
         ci = bootstrap_ci(lambda ev, tt, rr: concordance_index(tt, ev, rr), e, t, r, n_boot=N_BOOT_C,
                           seed=seed, groups=groups)
@@ -874,7 +877,14 @@ def survival_pairwise(time, event, lps: dict, ref, horizon: float, *, groups=Non
     n_boot = N_BOOT_C if n_boot is None else int(n_boot)
     t, e = np.asarray(time, float), np.asarray(event, int)
     names = list(lps)
-    c = paired_c_index(t, e, lps, n_boot=n_boot, seed=seed, groups=groups)
+    try:
+        c = paired_c_index(t, e, lps, n_boot=n_boot, seed=seed, groups=groups)
+    except (RadguiError, ValueError) as exc:  # e.g. no usable pair in the replicates: say so, do not stop the study
+        why = str(exc).splitlines()[0]
+        per = {m: _c_index_ci(t, e, lp, groups=groups, seed=seed) for m, lp in lps.items()}
+        pairs = {f"{b} vs {a}": {"old": a, "new": b, "c_index": {"error": why}, "auc_at_horizon": {"error": why}}
+                 for i, a in enumerate(names) for b in names[i + 1:]}
+        return per, pairs
     per = {m: {"c_index": c.estimates[m], "ci_low": c.intervals[m][0], "ci_high": c.intervals[m][1]} for m in names}
     auc, auc_error = None, None
     try:

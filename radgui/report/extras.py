@@ -454,8 +454,9 @@ def survival_pairwise_rows(comp: dict) -> list[list[str]]:
         label = f"{c} ({'external' if block.get('external') else 'internal'})"
         for key, v in pairs.items():
             dc, da = v["c_index"], v.get("auc_at_horizon") or {}
-            rows.append([label, key, f"{_signed(dc['diff'])} [{_signed(dc['ci_low'])}, {_signed(dc['ci_high'])}]",
-                         _p(dc["p_value"]),
+            rows.append([label, key, "NA" if "diff" not in dc else
+                         f"{_signed(dc['diff'])} [{_signed(dc['ci_low'])}, {_signed(dc['ci_high'])}]",
+                         _p(dc.get("p_value")),
                          "NA" if "diff" not in da else
                          f"{_signed(da['diff'])} [{_signed(da['ci_low'])}, {_signed(da['ci_high'])}]",
                          _p(da.get("p_value"))])

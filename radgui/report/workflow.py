@@ -87,7 +87,7 @@ def _comparison_lines(comp, key: str, name: str, lines: list[str]) -> list[str]:
              for mm in comp["models"])]
     for c, pairs in (comp.get("pairwise") or {}).items():  # survival studies: the final model against each other one
         for pair in pairs.values():
-            if comp["final"] not in (pair["old"], pair["new"]):
+            if comp["final"] not in (pair["old"], pair["new"]) or "diff" not in pair["c_index"]:
                 continue
             d, sign = pair["c_index"], (1 if pair["new"] == comp["final"] else -1)
             other = pair["old"] if sign == 1 else pair["new"]
