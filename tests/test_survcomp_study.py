@@ -194,3 +194,29 @@ def test_a_horizon_beyond_an_external_follow_up_leaves_its_auc_undefined_not_the
     assert "error" in pair["auc_at_horizon"] and 0 <= pair["c_index"]["p_value"] <= 1
     row = next(r for r in survival_pairwise_rows(cmp) if r[0] == "short (external)")
     assert row[4:] == ["NA", "NA"]
+
+
+def test_a_combined_final_model_is_bundled_with_its_own_clinical_variables(tmp_path, monkeypatch):
+    import warnings
+
+    import radgui.model.designs as designs
+    from radgui.model.train import train
+
+    monkeypatch.setattr(designs, "N_BOOT_C", 30)
+    doc = write_study(tmp_path)
+    doc.pop("external")
+    doc["validation"] = {"repeats": 0, "folds": 3, "bootstrap": 0, "n_jobs": 1}
+    doc["clinical_model"] = {"screen_p": 1.0}  # every variable passes the screen: the bundle's terms are known
+    doc["models"] = [{"name": "ring6", "features": {"roi": ["ring6mm"]}},
+                     {"name": "nomogram", "features": {"roi": ["ring6mm"]}, "kind": "combined", "clinical": ["age"],
+                      "final": True}]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = train(config_from_dict(doc, base=tmp_path))
+    cmp = result.metrics["comparison"]
+    assert cmp["final"] == "nomogram" and list(cmp["cohorts"]) == ["test", "train"]
+    assert list(result.metrics["final_model"]["terms"]) == ["radscore", "age"]  # not stage: not the model's
+    nomogram = result.study_models[1]
+    np.testing.assert_allclose(result.predictions["test"]["linear_predictor"], nomogram.predictions["test"],
+                               atol=1e-9)
+    assert [p.name for p in result.bundle.predictors if p.source == "clinical"] == ["age"]
