@@ -220,3 +220,19 @@ def test_a_combined_final_model_is_bundled_with_its_own_clinical_variables(tmp_p
     np.testing.assert_allclose(result.predictions["test"]["linear_predictor"], nomogram.predictions["test"],
                                atol=1e-9)
     assert [p.name for p in result.bundle.predictors if p.source == "clinical"] == ["age"]
+
+
+def test_the_bundled_model_is_validated_on_every_external_cohort(study):
+    result, folder = study
+    cmp, surv = result.metrics["comparison"], result.metrics["survival"]
+    assert list(surv) == ["train", "test", "centre B", "short"]
+    ext = surv["centre B"]
+    assert ext["prediction"] == "external cohort, validated"
+    assert ext["c_index_linear_predictor"] == pytest.approx(cmp["cohorts"]["centre B"]["models"][cmp["final"]]
+                                                            ["c_index"], abs=1e-12)
+    assert ext["time_dependent"]["auc"] == pytest.approx(
+        cmp["cohorts"]["centre B"]["models"][cmp["final"]]["auc_at_horizon"], abs=1e-12)
+    # K-M groups by the training median linear predictor
+    lp = result.predictions["centre B"]["linear_predictor"]
+    assert ext["n_high"] == int((lp >= result.metrics["cutoff"]["value"]).sum())
+    assert surv["short"]["time_dependent"]["auc"] is None and "beyond" in surv["short"]["note"]

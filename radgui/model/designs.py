@@ -1030,9 +1030,44 @@ def iter_survival_study(config) -> Generator[Step, None, object]:
     result.metrics["comparison"] = comparison
     result.metrics["study"] = {"final": final.name, "final_reason": reason, "n_models": len(models)}
     result.study_models = models
+    for name, c in externals.items():  # the bundled model's own external validation (K-M, calibration pages)
+        _validate_external(result, name, c, ref, horizon)
     if result.prediction_table is None:
         result.prediction_table = _survival_prediction_table(result, models, test_name, externals)
     return result
+
+
+def _validate_external(result, name: str, c, ref, horizon: float) -> None:
+    """The bundled Cox model on one external cohort, as ``metrics["survival"][name]`` and ``predictions[name]``.
+
+    The same numbers as the training and test cohorts get (Harrell's C, K-M by
+    the training median cutoff with log-rank and HR, time-dependent AUC, Uno's
+    C and Brier at the horizon, calibration at the horizon), so the report's
+    Kaplan-Meier and discrimination pages list the external cohort too.
+    """
+    from radgui.model.train import _survival_metrics
+    from radgui.model.train_survival import _time_dependent, calibration_at_horizon
+
+    fitted, cutoff = result.combined, result.metrics["cutoff"]["value"]
+    lp = fitted.decision_function(c.both)
+    frame = pd.DataFrame({"y": c.event, "time": c.time, "event": c.event, "cox": lp, "linear_predictor": lp,
+                          "radscore": fitted.radscore(c.both)}, index=c.features.index.get_level_values("patient_id"))
+    try:
+        s = _survival_metrics(frame, cutoff, final="cox")
+    except RadguiError as exc:
+        result.metrics.setdefault("warnings", []).append(
+            f"external cohort '{name}': the final model's survival metrics are undefined ({exc.reason})")
+        return
+    prob = 1 - fitted.s0_ ** np.exp(lp)
+    s["time_dependent"] = {"horizon": horizon, **_time_dependent(ref, c.time, c.event, lp, prob, horizon)}
+    s["calibration_at_horizon"] = calibration_at_horizon(c.time, c.event, prob, horizon)
+    s["prediction"] = EXTERNAL_KIND
+    longest = float(np.max(c.time))
+    if horizon > longest:
+        s["note"] = (f"the horizon ({horizon:g}) is beyond this cohort's longest follow-up ({longest:g}): "
+                     "observed risks at the horizon are carried forward from the last follow-up")
+    result.metrics["survival"][name] = s
+    result.predictions[name] = frame
 
 
 def _choose_survival_final(models, table, test_name) -> tuple[StudyModel, str]:
