@@ -386,17 +386,20 @@ def config_from_dict(doc: Any, base: str | Path = ".", source: str | Path | None
         models, comparison = parse_study(doc, fail, validate_model)
         if outcome is None:
             for m in models:
-                if m["kind"] != "radiomics" or m["scout"]:
-                    fail(f"{m['source']}: a survival-only config compares LASSO-Cox Radscore models (kind: "
-                         "radiomics, no scout); clinical and combined survival models are not implemented")
+                if m["scout"]:
+                    fail(f"{m['source']}: a survival-only config compares Cox models (kind: radiomics, clinical "
+                         "or combined); scout models are binary-outcome classifiers")
+            if all(m["kind"] == "clinical" for m in models):
+                fail("a survival study needs at least one radiomics or combined model to bundle (every model "
+                     "listed is kind: clinical)")
         if doc.get("comparison") is not None and not models:
             fail("'comparison' settings need 'models:' or 'grid:'")
     if doc.get("external") is not None:
         from radgui.model.designs import check_externals
 
-        if outcome is None:
-            fail("'external:' cohorts are read by binary-outcome models; a survival model uses "
-                 "split.method: external")
+        if outcome is None and doc.get("models") is None:
+            fail("'external:' cohorts of a survival-only config are read by 'models:' (a study); a single "
+                 "survival model uses split.method: external")
         external = check_externals(doc.get("external"), fail, path_of)
 
     return TrainConfig(

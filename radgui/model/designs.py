@@ -723,8 +723,14 @@ def compare_models(frames: dict, cutoffs: dict, nri_cutoffs=None, groups=None) -
 
 
 # ------------------------------------------------------------------ survival models (survival-only configs)
-#: Bootstrap replicates of the C-index CIs of the survival comparison.
+#: Bootstrap replicates of the C-index (and time-dependent AUC) CIs and paired differences of the survival comparison.
 N_BOOT_C = 500
+#: Fewest events an external survival cohort must have (as ``radgui evaluate`` of a Cox bundle).
+MIN_EXTERNAL_EVENTS = 2
+#: How each cohort's predictions were obtained (survival comparison tables).
+SURVIVAL_PREDICTION_KIND = {"cross-validated": "out-of-fold (repeated cross-validation, mean prediction), validated",
+                            "train": "apparent (training patients), optimistic"}
+EXTERNAL_KIND = "external cohort, validated"
 
 
 def _c_index_ci(time, event, risk, groups=None, seed: int = 0) -> dict:
@@ -732,7 +738,10 @@ def _c_index_ci(time, event, risk, groups=None, seed: int = 0) -> dict:
     from radgui.stats import bootstrap_ci, concordance_index
 
     t, e, r = np.asarray(time, float), np.asarray(event, int), np.asarray(risk, float)
-    c = concordance_index(t, e, r)
+    try:
+        c = concordance_index(t, e, r)
+    except (RadguiError, ValueError):  # no usable pair: undefined, said by NaN (the caller records why)
+        return {"c_index": math.nan, "ci_low": math.nan, "ci_high": math.nan}
     try:
         ci = bootstrap_ci(lambda ev, tt, rr: concordance_index(tt, ev, rr), e, t, r, n_boot=N_BOOT_C,
                           seed=seed, groups=groups)
@@ -742,15 +751,188 @@ def _c_index_ci(time, event, risk, groups=None, seed: int = 0) -> dict:
     return {"c_index": float(c), "ci_low": low, "ci_high": high}
 
 
+def _survival_estimator(m: StudyModel, config, icc, seed: int, horizon: float):
+    """The Cox model of one survival study model: Radscore (radiomics), clinical variables, or both (combined).
+
+    Every kind is a :class:`~radgui.model.train_survival.CoxCombined`: a
+    LASSO-Cox Radscore on the model's columns (not for ``clinical``) and the
+    model's clinical variables screened by univariate Cox (not for
+    ``radiomics``), then one Cox regression; the bundled model of the run is
+    the same procedure.
+    """
+    from radgui.model.learners import build_pipeline
+    from radgui.model.train_survival import CoxCombined, CoxRadscore, lasso_params
+
+    screen_p = config.clinical_model["screen_p"]
+    if m.spec["kind"] == "clinical":
+        return CoxCombined(None, [], dict(m.variables), screen_p, horizon)
+    sub = copy.copy(config)
+    sub.steps = dict(m.spec["steps"])
+    pipe = build_pipeline({k: v for k, v in sub.steps.items() if k != "lasso"}, {"name": "logistic"},
+                          icc=icc, seed=seed)
+    pipe.steps[-1] = ("learner", CoxRadscore(**lasso_params(sub), random_state=seed))
+    return CoxCombined(pipe, list(m.columns), dict(m.variables) if m.spec["kind"] == "combined" else {},
+                       screen_p, horizon)
+
+
+def load_survival_externals(config, feature_columns, taken) -> dict:
+    """The ``external:`` cohorts of a survival study, each checked: survival times >= 0 and enough events.
+
+    ``taken`` are the cohort names already used (``train``, the test cohort's).
+    """
+    from radgui.model.train import load_cohort
+
+    out = {}
+    for e in getattr(config, "external", None) or []:
+        name = e["name"]
+        if name in taken:
+            raise ConfigError(f"external cohort name '{name}' is also the name of the {name} cohort of "
+                              "split.method; give the external cohort another name", config.source)
+        c = load_cohort(config, e["features"], e["clinical"], feature_columns=list(feature_columns))
+        where = e["clinical"] or e["features"]
+        if (c.time < 0).any():
+            raise ConfigError(f"external cohort '{name}': survival time '{config.survival['time']}' is negative for "
+                              f"{int((c.time < 0).sum())} patient(s)", where)
+        d = int(c.event.sum())
+        if d < MIN_EXTERNAL_EVENTS:
+            raise ConfigError(f"external cohort '{name}' has {d} event{'s' if d != 1 else ''} "
+                              f"('{config.survival['event']}' = 1); validating a survival model needs at least "
+                              f"{MIN_EXTERNAL_EVENTS}", where)
+        out[name] = c
+    return out
+
+
+def _ipcw(ref, time, event) -> np.ndarray:
+    """Inverse-probability-of-censoring weights of a cohort's rows, censoring estimated on ``ref`` (scikit-survival)."""
+    from sksurv.nonparametric import CensoringDistributionEstimator
+
+    from radgui.model.survival import _surv
+
+    return CensoringDistributionEstimator().fit(_surv(ref[0], ref[1])).predict_ipcw(_surv(time, event))
+
+
+def _auc_at(horizon: float, tied_tol: float = 1e-8):
+    """``metric(event, risk, time, ipcw)``: the cumulative/dynamic AUC at ``horizon``.
+
+    The computation of :func:`sksurv.metrics.cumulative_dynamic_auc` at one
+    time (cases: an event by the horizon, weighted by their IPCW; controls:
+    still event-free after it; the trapezoidal area under the weighted ROC,
+    tied risks as one threshold), with the weights computed once per cohort
+    (:func:`_ipcw`: a row's weight depends only on its own time and the
+    training censoring), so that a bootstrap replicate costs a sort instead
+    of a censoring fit. A horizon outside ``[min, max)`` of a replicate's
+    times raises ``ValueError`` as scikit-survival does.
+    """
+    h = float(horizon)
+
+    def metric(e, r, t, w):
+        e, r, t, w = np.asarray(e, bool), np.asarray(r, float), np.asarray(t, float), np.asarray(w, float)
+        if h >= t.max() or h < t.min():
+            raise ValueError(f"all times must be within follow-up time of test data: [{t.min()}; {t.max()}[")
+        o = np.argsort(-r)
+        r, t, e, w = r[o], t[o], e[o], w[o]
+        case, control = (t <= h) & e, t > h
+        tp, fp = np.cumsum(case * w), np.cumsum(control)
+        if tp[-1] <= 0 or fp[-1] == 0:
+            raise ValueError("no case or no control at the horizon")
+        tied = np.abs(np.diff(np.r_[np.inf, r])) <= tied_tol
+        keep = np.ones(r.size, bool)
+        keep[np.flatnonzero(tied) - 1] = False  # the last of tied risks only
+        tpr, fpr = np.r_[0, tp[keep] / tp[-1]], np.r_[0, fp[keep] / fp[-1]]
+        return float(np.sum((fpr[1:] - fpr[:-1]) * (tpr[1:] + tpr[:-1]) / 2))
+
+    return metric
+
+
+def survival_pairwise(time, event, lps: dict, ref, horizon: float, *, groups=None, seed: int = 0,
+                      n_boot: int | None = None) -> tuple[dict, dict]:
+    """Every model's C-index and AUC at the horizon with CIs, and every pair's paired differences, on one cohort.
+
+    Parameters
+    ----------
+    time, event : array-like
+        The cohort's follow-up and event indicator.
+    lps : dict model -> array-like
+        Each model's linear predictor on the cohort's rows (validated: out-of-fold, held-out or external).
+    ref : (time, event)
+        The training cohort, whose censoring distribution the time-dependent AUC uses.
+    horizon : float
+    groups : array-like, optional
+        Patient of each row: whole patients are resampled.
+    seed : int
+        One seed, one set of replicates (:func:`radgui.stats.paired_bootstrap`) for every model, both metrics
+        and every pair.
+    n_boot : int, optional
+        Replicates (default :data:`N_BOOT_C`).
+
+    Returns
+    -------
+    (per_model, pairs)
+        ``per_model[m] = {c_index, ci_low, ci_high, auc_at_horizon, auc_ci_low, auc_ci_high}`` and
+        ``pairs["B vs A"] = {old, new, c_index: {value_old, value_new, diff, ci_low, ci_high, p_value, ...},
+        auc_at_horizon: {...} or {"error": ...}}`` (differences are B minus A).
+    """
+    from radgui.stats import paired_bootstrap, paired_c_index
+
+    n_boot = N_BOOT_C if n_boot is None else int(n_boot)
+    t, e = np.asarray(time, float), np.asarray(event, int)
+    names = list(lps)
+    try:
+        c = paired_c_index(t, e, lps, n_boot=n_boot, seed=seed, groups=groups)
+    except (RadguiError, ValueError) as exc:  # e.g. no usable pair in the replicates: say so, do not stop the study
+        why = str(exc).splitlines()[0]
+        per = {m: _c_index_ci(t, e, lp, groups=groups, seed=seed) for m, lp in lps.items()}
+        pairs = {f"{b} vs {a}": {"old": a, "new": b, "c_index": {"error": why}, "auc_at_horizon": {"error": why}}
+                 for i, a in enumerate(names) for b in names[i + 1:]}
+        return per, pairs
+    per = {m: {"c_index": c.estimates[m], "ci_low": c.intervals[m][0], "ci_high": c.intervals[m][1]} for m in names}
+    auc, auc_error = None, None
+    try:
+        auc = paired_bootstrap(_auc_at(horizon), e, lps, t, _ipcw(ref, t, e), n_boot=n_boot, seed=seed,
+                               groups=groups)
+    except (RadguiError, ValueError) as exc:
+        auc_error = str(exc).splitlines()[0]
+    for m in names:
+        if auc is not None:
+            per[m].update(auc_at_horizon=auc.estimates[m], auc_ci_low=auc.intervals[m][0],
+                          auc_ci_high=auc.intervals[m][1])
+    pairs = {}
+    for key, d in c.pairs.items():
+        entry = {"old": d.old, "new": d.new, "c_index": d.to_dict()}
+        if auc is not None and key in auc.pairs:
+            entry["auc_at_horizon"] = auc.pairs[key].to_dict()
+        else:
+            entry["auc_at_horizon"] = {"error": auc_error or "the time-dependent AUC is undefined on this cohort"}
+        pairs[key] = entry
+    return per, pairs
+
+
 def iter_survival_study(config) -> Generator[Step, None, object]:
-    """``models:`` of a survival-only config: LASSO-Cox Radscore per feature subset (region), one split, one
-    fold plan; compared by out-of-fold and held-out C-index (bootstrap CI) and the time-dependent AUC at the
-    horizon. The final model (``final: true``, else the best out-of-fold C-index) is then trained and bundled
-    by the single-model survival path; ``metrics["comparison"]`` holds the table."""
-    from radgui.model.learners import build_pipeline, set_seed
+    """``models:`` of a survival-only config: Cox models compared on one split and one fold plan.
+
+    Each model is a Cox regression (:func:`_survival_estimator`): ``kind:
+    radiomics`` on a LASSO-Cox Radscore of its feature subset, ``kind:
+    clinical`` on its univariate-Cox-screened clinical variables, ``kind:
+    combined`` on both. They are compared per cohort by Harrell's C (bootstrap
+    CI) and the time-dependent AUC at the horizon, on validated predictions:
+    out-of-fold (repeated CV, the same folds for every model), held-out test,
+    and every ``external:`` cohort (labelled "external cohort, validated");
+    the training cohort's apparent numbers are listed, labelled, and never
+    used for a choice. Every pair of models is compared on every validated
+    cohort by the paired bootstrap difference in C-index and in AUC at the
+    horizon (the same replicates for both models, patients resampled whole
+    when grouped; :func:`survival_pairwise`), in
+    ``metrics["comparison"]["pairwise"]``.
+
+    The final model (``final: true``, else the radiomics or combined model
+    with the best out-of-fold C-index, the test cohort's without CV) is then
+    trained and bundled by the single-model survival path: the same
+    procedure, so its bundle has the same linear predictor as its row of
+    the comparison.
+    """
+    from radgui.model.learners import set_seed
     from radgui.model.train import _read_icc, iter_train, load_cohort, split_cohorts
-    from radgui.model.train_survival import (CoxCombined, CoxRadscore, _surv_y, _time_dependent,
-                                             check_survival_cohort, iter_survival_cv, lasso_params)
+    from radgui.model.train_survival import _surv_y, _time_dependent, check_survival_cohort, iter_survival_cv
 
     seed, horizon = config.seed, float(config.survival["horizon"])
     yield Step(0, None, "reading tables")
@@ -758,21 +940,21 @@ def iter_survival_study(config) -> Generator[Step, None, object]:
     check_survival_cohort(config, cohort.time, cohort.event, "cohort", config.clinical or config.features)
     all_columns = list(cohort.features.columns)
     icc = _read_icc(config.icc_table) if config.icc_table else None
-    train_c, test_c, test_name, _, split_info = split_cohorts(config, cohort)
+    plain = copy.copy(config)
+    plain.external = []  # external survival cohorts are read and checked here (events, not two classes)
+    train_c, test_c, test_name, _, split_info = split_cohorts(plain, cohort)
     check_survival_cohort(config, train_c.time, train_c.event, "training cohort")
     val = config.validation
     cohorts = {"train": train_c} | ({test_name: test_c} if test_c is not None else {})
+    externals = load_survival_externals(config, all_columns, set(cohorts) | {"cross-validated"})
+    cohorts.update(externals)
     models = []
     total, done = len(config.models) * (val["repeats"] * val["folds"] + 1) + 1, 0
     for spec in config.models:
-        cols = resolve_subset(spec["features"], all_columns, f"{spec['source']}.features")
-        m = StudyModel(spec, cols, {})
-        sub = copy.copy(config)
-        sub.steps = dict(spec["steps"])
-        pipe = build_pipeline({k: v for k, v in sub.steps.items() if k != "lasso"}, {"name": "logistic"},
-                              icc=icc, seed=seed)
-        pipe.steps[-1] = ("learner", CoxRadscore(**lasso_params(sub), random_state=seed))
-        m.estimator = CoxCombined(pipe, cols, {}, config.clinical_model["screen_p"], horizon)
+        cols = [] if spec["kind"] == "clinical" else resolve_subset(spec["features"], all_columns,
+                                                                     f"{spec['source']}.features")
+        m = StudyModel(spec, cols, {v: config.clinical_variables[v] for v in spec["clinical"]})
+        m.estimator = _survival_estimator(m, config, icc, seed, horizon)
         if val["repeats"] > 0:  # the same seed, events and groups: every model gets the same folds
             gen = iter_survival_cv(m.estimator, train_c.both, _surv_y(train_c), repeats=val["repeats"],
                                    folds=val["folds"], seed=seed, n_jobs=val["n_jobs"])
@@ -794,50 +976,48 @@ def iter_survival_study(config) -> Generator[Step, None, object]:
 
     yield Step(done, total, "comparing the survival models")
     order = (["cross-validated"] if val["repeats"] > 0 else []) + [c for c in cohorts if c != "train"] + ["train"]
-    kind = {"cross-validated": "out-of-fold (repeated cross-validation, mean prediction), validated",
-            test_name: "held-out test cohort, validated", "train": "apparent (training patients), optimistic"}
-    table = {}
+    kind = {**SURVIVAL_PREDICTION_KIND, **({test_name: "held-out test cohort, validated"} if test_name else {})}
+    ref = (train_c.time, train_c.event)
+    table, pairwise = {}, {}
     for cname in order:
         c = train_c if cname in ("train", "cross-validated") else cohorts[cname]
-        rows = {}
-        for m in models:
-            lp = np.asarray(m.predictions[cname], float)
-            r = _c_index_ci(c.time, c.event, lp, groups=c.groups, seed=seed)
-            td = _time_dependent((train_c.time, train_c.event), c.time, c.event, lp,
-                                 np.full(len(lp), 0.5), horizon)  # prob unused for the AUC and Uno's C
-            r["auc_at_horizon"], r["uno_c"] = td.get("auc"), td.get("uno_c")
+        lps = {m.name: np.asarray(m.predictions[cname], float) for m in models}
+        if cname == "train":  # apparent: each model's C with its CI, no pairwise test on optimistic numbers
+            rows = {n: _c_index_ci(c.time, c.event, lp, groups=c.groups, seed=seed) for n, lp in lps.items()}
+        else:
+            rows, pairwise[cname] = survival_pairwise(c.time, c.event, lps, ref, horizon, groups=c.groups, seed=seed)
+        for n, lp in lps.items():  # the point values of scikit-survival (as the single-model path reports them)
+            td = _time_dependent(ref, c.time, c.event, lp, np.full(len(lp), 0.5), horizon)  # prob unused here
+            rows[n]["auc_at_horizon"], rows[n]["uno_c"] = td.get("auc"), td.get("uno_c")
             if td.get("auc_error"):
-                r["auc_error"] = td["auc_error"]
-            rows[m.name] = r
-        table[cname] = {"prediction": kind.get(cname, f"{cname} cohort"), "n": int(len(c.time)),
-                        "events": int(np.sum(c.event)), "models": rows}
-    final = next((m for m in models if m.spec["final"]), None)
-    if final is not None:
-        reason = "marked final: true in the config"
-    else:
-        source = order[0]
-        score = {m.name: table[source]["models"][m.name]["c_index"] for m in models}
-        final = max(models, key=lambda m: score[m.name] if math.isfinite(score[m.name]) else -1)
-        what = {"cross-validated": "out-of-fold", "train": "training (apparent!)"}.get(source, f"{source} cohort")
-        reason = (f"no model was marked final: true; {final.name} has the best {what} C-index "
-                  f"({score[final.name]:.3f})" + ("" if source == "cross-validated" else
-                                                  "; no cross-validation ran, so this choice is optimistic"))
+                rows[n]["auc_error"] = td["auc_error"]
+        table[cname] = {"prediction": EXTERNAL_KIND if cname in externals else kind.get(cname, f"{cname} cohort"),
+                        "validated": cname != "train", "external": cname in externals, "n": int(len(c.time)),
+                        "events": int(np.sum(c.event)),
+                        "n_patients": int(len(np.unique(c.groups))) if c.groups is not None else int(len(c.time)),
+                        "longest_follow_up": float(np.max(c.time)), "models": rows}
+    final, reason = _choose_survival_final(models, table, test_name)
     comparison = {"endpoint": config.survival.get("name"), "horizon": horizon, "cohorts": table,
-                  "models": [{"name": m.name, "kind": m.spec["kind"], "final": m is final,
-                              "subset": m.spec["features"], "n_features": len(m.columns), "features": list(m.columns),
-                              "steps": m.spec["steps"],
-                              **({"cross_validation": m.cv} if m.cv is not None else {})} for m in models],
+                  "pairwise": pairwise,
+                  "models": [_survival_model_entry(m, final) for m in models],
                   "final": final.name, "final_reason": reason,
                   "folds": {"repeats": val["repeats"], "folds": val["folds"], "shared": True,
                             "grouped": train_c.groups is not None, "seed": seed},
-                  "split": split_info, "c_index_ci": f"percentile bootstrap, {N_BOOT_C} replicates"
+                  "split": split_info, "externals": list(externals),
+                  "c_index_ci": f"percentile bootstrap, {N_BOOT_C} replicates"
                   + (", patients resampled whole" if train_c.groups is not None else ""),
+                  "pairwise_method": f"paired bootstrap ({N_BOOT_C} replicates, stratified on the event"
+                  + (", patients resampled whole" if train_c.groups is not None else "") + "; the same replicates "
+                  "for both models): difference (new - old) in Harrell's C and in the AUC at the horizon, "
+                  "percentile 95% CI, two-sided p = min(1, 2(k + 1)/(B + 1)); validated cohorts only",
                   "auc_at_horizon": "cumulative/dynamic AUC at the horizon (IPCW, censoring of the training cohort)"}
     yield Step(0, None, f"building the final model ({final.name})")
     cfg = copy.copy(config)
     cfg.models = []
+    cfg.external = []
     cfg.feature_columns = list(final.columns)
     cfg.steps = dict(final.spec["steps"])
+    cfg.model_variables = list(final.variables)  # the bundle is the compared model: a radiomics one adds no variable
     split = dict(config.split)
     split.pop("balance", None)
     split["seed"] = split_info.get("seed", split.get("seed", config.seed)) if config.split["method"] == "holdout" \
@@ -850,15 +1030,83 @@ def iter_survival_study(config) -> Generator[Step, None, object]:
     result.metrics["comparison"] = comparison
     result.metrics["study"] = {"final": final.name, "final_reason": reason, "n_models": len(models)}
     result.study_models = models
+    for name, c in externals.items():  # the bundled model's own external validation (K-M, calibration pages)
+        _validate_external(result, name, c, ref, horizon)
     if result.prediction_table is None:
-        result.prediction_table = _survival_prediction_table(result, models, test_name)
+        result.prediction_table = _survival_prediction_table(result, models, test_name, externals)
     return result
 
 
-def _survival_prediction_table(result, models, test_name) -> pd.DataFrame:
+def _validate_external(result, name: str, c, ref, horizon: float) -> None:
+    """The bundled Cox model on one external cohort, as ``metrics["survival"][name]`` and ``predictions[name]``.
+
+    The same numbers as the training and test cohorts get (Harrell's C, K-M by
+    the training median cutoff with log-rank and HR, time-dependent AUC, Uno's
+    C and Brier at the horizon, calibration at the horizon), so the report's
+    Kaplan-Meier and discrimination pages list the external cohort too.
+    """
+    from radgui.model.train import _survival_metrics
+    from radgui.model.train_survival import _time_dependent, calibration_at_horizon
+
+    fitted, cutoff = result.combined, result.metrics["cutoff"]["value"]
+    lp = fitted.decision_function(c.both)
+    frame = pd.DataFrame({"y": c.event, "time": c.time, "event": c.event, "cox": lp, "linear_predictor": lp,
+                          "radscore": fitted.radscore(c.both)}, index=c.features.index.get_level_values("patient_id"))
+    try:
+        s = _survival_metrics(frame, cutoff, final="cox")
+    except RadguiError as exc:
+        result.metrics.setdefault("warnings", []).append(
+            f"external cohort '{name}': the final model's survival metrics are undefined ({exc.reason})")
+        return
+    prob = 1 - fitted.s0_ ** np.exp(lp)
+    s["time_dependent"] = {"horizon": horizon, **_time_dependent(ref, c.time, c.event, lp, prob, horizon)}
+    s["calibration_at_horizon"] = calibration_at_horizon(c.time, c.event, prob, horizon)
+    s["prediction"] = EXTERNAL_KIND
+    longest = float(np.max(c.time))
+    if horizon > longest:
+        s["note"] = (f"the horizon ({horizon:g}) is beyond this cohort's longest follow-up ({longest:g}): "
+                     "observed risks at the horizon are carried forward from the last follow-up")
+    result.metrics["survival"][name] = s
+    result.predictions[name] = frame
+
+
+def _choose_survival_final(models, table, test_name) -> tuple[StudyModel, str]:
+    """``final: true``, else the radiomics/combined model with the best out-of-fold (else test) C-index."""
+    final = next((m for m in models if m.spec["final"]), None)
+    if final is not None:
+        return final, "marked final: true in the config"
+    source = "cross-validated" if "cross-validated" in table else (test_name or "train")
+    cand = [m for m in models if m.spec["kind"] != "clinical"]
+    score = {m.name: table[source]["models"][m.name]["c_index"] for m in cand}
+    final = max(cand, key=lambda m: score[m.name] if math.isfinite(score[m.name]) else -1)
+    what = {"cross-validated": "out-of-fold", "train": "training (apparent!)"}.get(source, f"{source} cohort")
+    caveat = "" if source == "cross-validated" else (
+        "; no cross-validation ran, so this choice is optimistic" if source == "train" else
+        f"; no cross-validation ran, so the {source} C-index both chose the model and validates it: it is optimistic")
+    return final, (f"no model was marked final: true; {final.name} has the best {what} C-index "
+                   f"({score[final.name]:.3f}) of the radiomics and combined models{caveat}")
+
+
+def _survival_model_entry(m: StudyModel, final) -> dict:
+    f = m.fitted
+    e = {"name": m.name, "kind": m.spec["kind"], "final": m is final, "subset": m.spec["features"],
+         "n_features": len(m.columns), "features": list(m.columns), "clinical": list(m.variables),
+         "steps": m.spec["steps"] if m.spec["kind"] != "clinical" else None,
+         "terms": [v for v in f.selected_],
+         "radscore_features": list(f.radiomics_[-1].coefficients_) if f.radiomics_ is not None else [],
+         "clinical_screening": dict(f.screening_)}
+    if f.screening_fallback_:
+        e["clinical_screening_fallback"] = (f"no variable reached p < {f.screen_p:g}; {f.screening_fallback_} "
+                                            "(smallest p) was kept")
+    if m.cv is not None:
+        e["cross_validation"] = m.cv
+    return e
+
+
+def _survival_prediction_table(result, models, test_name, externals=None) -> pd.DataFrame:
     """``predictions.csv`` of a survival study: per patient and cohort the bundled model's linear predictor,
     Radscore and risk group (cutoff: median training linear predictor), and each compared model's linear predictor
-    (``lp:<model>``; ``lp_oof:<model>`` out-of-fold on the training rows)."""
+    (``lp:<model>``; ``lp_oof:<model>`` out-of-fold on the training rows); external cohorts' rows too."""
     cutoff = result.metrics.get("cutoff", {}).get("value")
     frames = []
     for name, kind in (("train", "apparent (training)"), (test_name, "held-out")):
@@ -874,5 +1122,16 @@ def _survival_prediction_table(result, models, test_name) -> pd.DataFrame:
             t[f"lp:{m.name}"] = np.asarray(m.predictions[name], float)
             if name == "train" and "cross-validated" in m.predictions:
                 t[f"lp_oof:{m.name}"] = np.asarray(m.predictions["cross-validated"], float)
+        frames.append(t)
+    for name, c in (externals or {}).items():
+        fitted = result.combined
+        lp = fitted.decision_function(c.both)
+        t = pd.DataFrame({"id": c.features.index.get_level_values("patient_id").astype(str), "cohort": name,
+                          "time": c.time, "event": c.event, "linear_predictor": lp,
+                          "radscore": fitted.radscore(c.both), "prediction": "external, validated"})
+        if cutoff is not None:
+            t["risk_group"] = np.where(lp >= cutoff, "high", "low")
+        for m in models:
+            t[f"lp:{m.name}"] = np.asarray(m.predictions[name], float)
         frames.append(t)
     return pd.concat(frames, ignore_index=True)

@@ -75,7 +75,14 @@ class CoxRadscore(BaseEstimator):
 
 
 class CoxCombined(BaseEstimator):
-    """Radscore pipeline + univariate-Cox-screened clinical variables, Cox regression."""
+    """Radscore pipeline + univariate-Cox-screened clinical variables, Cox regression.
+
+    With ``radiomics=None`` it is the clinical-only Cox model of a survival
+    study (``kind: clinical``): the variables screened the same way (Wald
+    p < ``screen_p``), and when none passes, the one with the smallest finite
+    p is kept (a clinical model needs a term), which ``screening_fallback_``
+    records.
+    """
 
     def __init__(self, radiomics=None, radiomics_columns=(), variables=None, screen_p: float = 0.1,
                  horizon: float = 12.0):
@@ -88,14 +95,16 @@ class CoxCombined(BaseEstimator):
     def _frame(self, X):
         design, groups = encode(X, dict(self.variables or {}))
         design = design.copy()
-        design["radscore"] = self.radiomics_.decision_function(X[list(self.radiomics_columns)])
+        if self.radiomics_ is not None:
+            design["radscore"] = self.radiomics_.decision_function(X[list(self.radiomics_columns)])
         return design, groups
 
     def fit(self, X, y):
         from radgui.stats import cox
 
         time, event = _split_y(y)
-        self.radiomics_ = clone(self.radiomics).fit(X[list(self.radiomics_columns)], y)
+        self.radiomics_ = None if self.radiomics is None else \
+            clone(self.radiomics).fit(X[list(self.radiomics_columns)], y)
         design, groups = self._frame(X)
         frame = design.assign(__time=time, __event=event)
         self.screening_ = {}
@@ -111,8 +120,17 @@ class CoxCombined(BaseEstimator):
             self.screening_[v] = p
             if p < self.screen_p:
                 kept.append(v)
-        self.selected_ = ["radscore", *kept]
-        self.groups_ = {"radscore": ["radscore"], **{v: groups[v] for v in kept}}
+        self.screening_fallback_ = None
+        if self.radiomics_ is None and not kept:  # clinical-only: keep the best variable rather than no term
+            finite = {v: p for v, p in self.screening_.items() if np.isfinite(p)}
+            if not finite:
+                raise StatsInputError(f"no clinical variable ({', '.join(groups) or 'none'}) could be fitted by "
+                                      "univariate Cox regression: a clinical-only Cox model has no term")
+            kept = [min(finite, key=finite.get)]
+            self.screening_fallback_ = kept[0]
+        rad = [] if self.radiomics_ is None else ["radscore"]
+        self.selected_ = [*rad, *kept]
+        self.groups_ = {**({"radscore": ["radscore"]} if rad else {}), **{v: groups[v] for v in kept}}
         self.columns_ = [c for v in self.selected_ for c in self.groups_[v]]
         self.result_, self.params_, self.cov_, self.s0_ = cox_linear_model(
             frame.rename(columns={"__time": "time_", "__event": "event_"}), "time_", "event_", self.columns_,
@@ -124,6 +142,8 @@ class CoxCombined(BaseEstimator):
         return design[self.columns_].to_numpy(float) @ self.params_[self.columns_].to_numpy()
 
     def radscore(self, X):
+        if self.radiomics_ is None:
+            raise ConfigError("a clinical-only Cox model has no Radscore")
         return self.radiomics_.decision_function(X[list(self.radiomics_columns)])
 
 
@@ -247,8 +267,9 @@ def iter_train_survival(config, cohort, train_c, test_c, test_name, icc) -> Gene
     steps = {k: v for k, v in config.steps.items() if k != "lasso"}
     pipe = build_pipeline(steps, {"name": "logistic"}, icc=icc, seed=seed)
     pipe.steps[-1] = ("learner", CoxRadscore(**lasso_params(config), random_state=seed))
-    model = CoxCombined(pipe, list(cohort.features.columns), config.clinical_variables,
-                        config.clinical_model["screen_p"], horizon)
+    mv = getattr(config, "model_variables", None)  # a study's final model: its own variables (None: all)
+    variables = config.clinical_variables if mv is None else {v: config.clinical_variables[v] for v in mv}
+    model = CoxCombined(pipe, list(cohort.features.columns), variables, config.clinical_model["screen_p"], horizon)
     val = config.validation
     metrics: dict = {"cross_validation": {}, "models": {}}
     total = val["repeats"] * val["folds"] + 3

@@ -417,42 +417,133 @@ def survival_extra_pages(result) -> list:
     return pages
 
 
-def survival_comparison_rows(comp: dict) -> list[list[str]]:
-    """The survival model comparison as table rows: cohort (how predicted), model, C-index [CI], AUC at horizon."""
+def survival_comparison_rows(comp: dict, external: bool | None = None) -> list[list[str]]:
+    """The survival model comparison as table rows: cohort (how predicted), model, C-index [CI], AUC at horizon.
+
+    ``external`` True keeps the external cohorts only, False the others, None every cohort.
+    """
     rows = []
     for c, block in comp["cohorts"].items():
+        if external is not None and bool(block.get("external")) != external:
+            continue
         for name, r in block["models"].items():
+            auc = _fmt(r.get("auc_at_horizon"), 3)
+            if r.get("auc_ci_low") is not None:
+                auc += f" [{_fmt(r['auc_ci_low'], 3)}, {_fmt(r['auc_ci_high'], 3)}]"
             rows.append([f"{c} (n={block['n']}, {block['events']} events)", name + (" *" if name == comp["final"]
                                                                                      else ""),
                          f"{_fmt(r['c_index'], 3)} [{_fmt(r['ci_low'], 3)}, {_fmt(r['ci_high'], 3)}]",
-                         _fmt(r.get("auc_at_horizon"), 3), _fmt(r.get("uno_c"), 3)])
+                         auc, _fmt(r.get("uno_c"), 3)])
     return rows
 
 
+def _signed(v, d=3) -> str:
+    s = _fmt(v, d)
+    return s if s == "NA" or s.startswith("-") else "+" + s
+
+
+def survival_pairwise_rows(comp: dict) -> list[list[str]]:
+    """Every pair of survival models per validated cohort: delta C-index [CI] p, delta AUC at the horizon [CI] p.
+
+    Deltas are the first named model minus the second (``"B vs A"``: B - A), from
+    ``comp["pairwise"]`` (:func:`radgui.model.designs.survival_pairwise`).
+    """
+    rows = []
+    for c, pairs in (comp.get("pairwise") or {}).items():
+        block = comp["cohorts"].get(c, {})
+        label = f"{c} ({'external' if block.get('external') else 'internal'})"
+        for key, v in pairs.items():
+            dc, da = v["c_index"], v.get("auc_at_horizon") or {}
+            rows.append([label, key, "NA" if "diff" not in dc else
+                         f"{_signed(dc['diff'])} [{_signed(dc['ci_low'])}, {_signed(dc['ci_high'])}]",
+                         _p(dc.get("p_value")),
+                         "NA" if "diff" not in da else
+                         f"{_signed(da['diff'])} [{_signed(da['ci_low'])}, {_signed(da['ci_high'])}]",
+                         _p(da.get("p_value"))])
+    return rows
+
+
+#: Table rows per page of the survival comparison pages, and the column shares of the per-model tables.
+ROWS_PER_PAGE = 40
+WIDTHS = (2.6, 1.6, 2.0, 2.2, 1.1)
+
+
+def _models_note(comp: dict) -> str:
+    parts = []
+    for m in comp.get("models", []):
+        if m["kind"] == "clinical":
+            what = f"clinical Cox on {', '.join(m['clinical'])} (screened)"
+        elif m["kind"] == "combined":
+            what = f"combined Cox: Radscore of {m['n_features']} features + {', '.join(m['clinical'])} (screened)"
+        else:
+            what = f"radiomics Cox: Radscore of {m['n_features']} features"
+        parts.append(f"{m['name']} = {what}")
+    return "Models: " + "; ".join(parts) + "." if parts else ""
+
+
+def _table_axes(ax, rows, labels, fontsize=7, top: float = 0.92, widths=None):
+    """A table filling ``ax`` below its text (the top ``1 - top`` of the axes); ``widths``: column shares."""
+    ax = ax.inset_axes([0, 0, 1, top])
+    ax.axis("off")
+    w = None if widths is None else [x / sum(widths) for x in widths]
+    t = ax.table(cellText=rows, colLabels=labels, loc="upper left", cellLoc="left", colLoc="left", colWidths=w)
+    t.auto_set_font_size(False)
+    t.set_fontsize(fontsize)
+    return t
+
+
 def survival_comparison_page(comp: dict, unit: str = ""):
-    """One page: every LASSO-Cox model's C-index (bootstrap CI) and time-dependent AUC per cohort."""
+    """Every survival model's C-index (bootstrap CI) and time-dependent AUC per cohort; external cohorts apart."""
 
     def page(pdf):
-        fig = _figure()
-        ax = fig.add_subplot()
-        ax.axis("off")
         h = f"{comp['horizon']:g} {unit}".strip()
-        ax.set_title("Survival model comparison (LASSO-Cox Radscore per feature subset)", fontsize=12, loc="left")
-        notes = [f"Final (bundled) model, marked *: {comp['final']} ({comp['final_reason']}).",
-                 f"C-index: Harrell's C of the linear predictor, CI {comp['c_index_ci']}. AUC({h}): "
-                 f"{comp['auc_at_horizon']}; Uno's C truncated at {h}.",
-                 "; ".join(f"{c}: {b['prediction']}" for c, b in comp["cohorts"].items()) + ".",
-                 "Choosing the best out-of-fold model makes its out-of-fold C-index optimistic; its held-out numbers "
-                 "are the honest ones. The bundled model adds the screened clinical variables (its own C-index is "
-                 "on the following pages)."]
-        ax.text(0, 1, "\n".join(textwrap.fill(x, 120) for x in notes), fontsize=7, va="top",
-                transform=ax.transAxes)
-        t = ax.table(cellText=survival_comparison_rows(comp),
-                     colLabels=["cohort", "model", "C-index [95% CI]", f"AUC({h})", f"Uno's C({h})"],
-                     loc="center", cellLoc="left", colLoc="left")
-        t.auto_set_font_size(False)
-        t.set_fontsize(7)
-        pdf.savefig(fig)
+        labels = ["cohort", "model", "C-index [95% CI]", f"AUC({h}) [95% CI]", "Uno's C"]
+        internal, external = survival_comparison_rows(comp, False), survival_comparison_rows(comp, True)
+        chunks = [internal[i:i + ROWS_PER_PAGE] for i in range(0, len(internal), ROWS_PER_PAGE)] or [[]]
+        for k, chunk in enumerate(chunks):
+            fig = _figure()
+            ax = fig.add_subplot()
+            ax.axis("off")
+            ax.set_title("Survival model comparison (Cox models: radiomics, clinical, combined)"
+                         + (f", continued ({k + 1})" if k else ""), fontsize=12, loc="left")
+            if k == 0:
+                notes = [f"Final (bundled) model, marked *: {comp['final']} ({comp['final_reason']}).",
+                         _models_note(comp),
+                         f"C-index: Harrell's C of the linear predictor, CI {comp['c_index_ci']}. AUC({h}): "
+                         f"{comp['auc_at_horizon']}; Uno's C truncated at {h}.",
+                         "; ".join(f"{c}: {b['prediction']}" for c, b in comp["cohorts"].items()) + ".",
+                         "Choosing the best out-of-fold model makes its out-of-fold C-index optimistic; its held-out "
+                         "and external numbers are the honest ones. The bundled model is the final model's own "
+                         "procedure (its C-index is on the following pages)."]
+                ax.text(0, 1, "\n".join(textwrap.fill(x, 120) for x in notes if x), fontsize=7, va="top",
+                        transform=ax.transAxes)
+            if chunk:
+                _table_axes(ax, chunk, labels, top=0.8 if k == 0 else 0.98, widths=WIDTHS)
+            pdf.savefig(fig)
+        for k in range(0, len(external), ROWS_PER_PAGE):
+            fig = _figure()
+            ax = fig.add_subplot()
+            ax.axis("off")
+            ax.set_title("External cohorts, validated (every survival model)", fontsize=12, loc="left")
+            ax.text(0, 1.0, textwrap.fill("Each external cohort was scored by every model as trained on the training "
+                                          "cohort (no refit, no recalibration); the AUC's censoring distribution is "
+                                          "the training cohort's. A horizon beyond a cohort's follow-up leaves its AUC "
+                                          "undefined (NA).", 120), fontsize=7, va="top", transform=ax.transAxes)
+            _table_axes(ax, external[k:k + ROWS_PER_PAGE], labels, widths=WIDTHS)
+            pdf.savefig(fig)
+        rows = survival_pairwise_rows(comp)
+        for k in range(0, len(rows), ROWS_PER_PAGE):
+            fig = _figure()
+            ax = fig.add_subplot()
+            ax.axis("off")
+            ax.set_title("Pairwise comparisons of the survival models (validated cohorts)", fontsize=12, loc="left")
+            ax.text(0, 1.0, textwrap.fill(f"'B vs A': B minus A. {comp.get('pairwise_method', '')}. The p-values are "
+                                          "not adjusted for multiple comparisons.", 120),
+                    fontsize=7, va="top", transform=ax.transAxes)
+            _table_axes(ax, rows[k:k + ROWS_PER_PAGE],
+                        ["cohort", "comparison", "delta C-index [95% CI]", "p", f"delta AUC({h}) [95% CI]", "p"],
+                        fontsize=6.5, widths=(2.2, 2.4, 2.2, 0.7, 2.2, 0.7))
+            pdf.savefig(fig)
 
     return page
 

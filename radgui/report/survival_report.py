@@ -68,7 +68,8 @@ def write_training_report(pdf_path, result) -> Path:
         ax2.set_title("Radscore coefficients (log hazard per SD of each feature)")
         pdf.savefig(fig)
         _km_page(pdf, {c: result.predictions[c] for c in m["survival"]}, "linear_predictor", cutoff, unit,
-                 m["survival"], lambda c, s: f"{c}: C-index {_fmt(s.get('c_index_linear_predictor'), 2)}; "
+                 m["survival"], lambda c, s: f"{c}{' (' + s['prediction'] + ')' if s.get('prediction') else ''}: "
+                                             f"C-index {_fmt(s.get('c_index_linear_predictor'), 2)}; "
                                              f"log-rank p {_p(s.get('logrank', {}).get('p_value'))}; HR high vs low")
         if bundle.nomogram is not None:
             from radgui.plots.nomogram import NomogramDisplay
@@ -83,7 +84,8 @@ def write_training_report(pdf_path, result) -> Path:
         _table(fig.add_subplot(gs[0]), pd.DataFrame(_hr_rows(m["final_model"]["terms"]),
                                                     columns=["term", "HR [95% CI]", "scale", "p", "coefficient"]),
                "Final Cox model (the Radscore's unit is arbitrary: read its HR per SD)")
-        rows = [[c, _fmt(s.get("c_index_linear_predictor")), _fmt(s.get("time_dependent", {}).get("auc")),
+        rows = [[c + (" (external)" if s.get("prediction") else ""), _fmt(s.get("c_index_linear_predictor")),
+                 _fmt(s.get("time_dependent", {}).get("auc")),
                  _fmt(s.get("calibration_at_horizon", {}).get("observed_expected"), 2),
                  _p(s.get("logrank", {}).get("p_value")), _fmt(s.get("cox_hr_high_vs_low", {}).get("hr"), 2)]
                 for c, s in m["survival"].items()]

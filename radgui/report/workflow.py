@@ -79,10 +79,22 @@ def _comparison_lines(comp, key: str, name: str, lines: list[str]) -> list[str]:
     if not comp:
         return lines
     validated = [c for c in comp["cohorts"] if c != "train"]
-    return [f"final model: {comp['final']} ({comp['final_reason']})", *lines,
-            *(f"model {mm['name']}: " + "; ".join(
-                f"{c} {name} {_num(comp['cohorts'][c]['models'][mm['name']].get(key))}" for c in validated)
-              for mm in comp["models"])]
+    ext = {c for c in validated if comp["cohorts"][c].get("external")}
+    out = [f"final model: {comp['final']} ({comp['final_reason']})", *lines,
+           *(f"model {mm['name']}: " + "; ".join(
+               f"{'external ' if c in ext else ''}{c} {name} {_num(comp['cohorts'][c]['models'][mm['name']].get(key))}"
+               for c in validated)
+             for mm in comp["models"])]
+    for c, pairs in (comp.get("pairwise") or {}).items():  # survival studies: the final model against each other one
+        for pair in pairs.values():
+            if comp["final"] not in (pair["old"], pair["new"]) or "diff" not in pair["c_index"]:
+                continue
+            d, sign = pair["c_index"], (1 if pair["new"] == comp["final"] else -1)
+            other = pair["old"] if sign == 1 else pair["new"]
+            lo, hi = sorted((sign * d["ci_low"], sign * d["ci_high"]))
+            out.append(f"{comp['final']} vs {other}, {'external ' if c in ext else ''}{c}: delta {name} "
+                       f"{sign * d['diff']:+.3f} [{lo:+.3f}, {hi:+.3f}], paired bootstrap p {d['p_value']:.3f}")
+    return out
 
 
 def _num(v) -> str:

@@ -13,6 +13,7 @@ psych; Stata; lifelines, statsmodels, scikit-learn, pingouin). See
 """
 
 from .bootstrap import BootstrapCI, bootstrap_ci, bootstrap_cis, iter_bootstrap_ci
+from .paired_bootstrap import PairedBootstrap, PairedDifference, paired_bootstrap, paired_c_index
 from .calibration import Calibration, HosmerLemeshow, calibration, hosmer_lemeshow
 from .decision import decision_curve
 from .icc import ICC, ICC_FORMS, icc
@@ -98,4 +99,8 @@ __all__ = [
     "KMSummary",
     "GroupComparison",
     "PairedChange",
+    "paired_bootstrap",
+    "paired_c_index",
+    "PairedBootstrap",
+    "PairedDifference",
 ]

@@ -48,11 +48,13 @@ def test_subset_values_must_be_strings():
     assert reason.startswith("models[0] 'a'.features.roi must be a non-empty list of strings")
 
 
-def test_survival_only_config_lists_only_lasso_cox_models():
-    # issue 13: survival-only configs now compare LASSO-Cox models; grids and clinical/combined kinds stay refused
+def test_survival_only_config_lists_only_cox_models():
+    # issue 13: survival-only configs compare Cox models (radiomics, clinical, combined); grids and scouts stay refused
     surv = {"outcome": None, "survival": {"time": "t", "event": "e", "horizon": 12}, "steps": {"zscore": {}, "lasso": {}}}
+    reason = refused(**surv, models=[{"name": "a", "scout": {"by": "roi"}}])
+    assert reason.startswith("models[0] 'a': a survival-only config compares Cox models")
     reason = refused(**surv, models=[{"name": "a", "kind": "clinical"}], clinical_variables={"age": {}},
                      clinical="c.csv")
-    assert reason.startswith("models[0] 'a': a survival-only config compares LASSO-Cox Radscore models")
+    assert reason.startswith("a survival study needs at least one radiomics or combined model")
     reason = refused(**surv, grid={"selectors": ["anova"], "classifiers": ["svm"]})
     assert reason.startswith("'grid:'/'comparison:' compare binary-outcome classifiers")
