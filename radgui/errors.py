@@ -151,3 +151,15 @@ class PacsError(RadguiError, ConnectionError):
 
 class NoDisplayError(RadguiError, RuntimeError):
     """No display server to open a window on (Qt would abort the process); says how to run headless."""
+
+
+class MissingExtraError(RadguiError, ImportError):
+    """An optional extra (e.g. ``radgui[dl]``: torch, MONAI, safetensors) is not installed."""
+
+
+class WeightsError(RadguiError, ValueError):
+    """A deep-learning weights file or its manifest is refused (pickle, unknown tensors, wrong shapes, too large, ...)."""
+
+
+class DLInputError(RadguiError, ValueError):
+    """Data given to deep-learning training or extraction cannot be used (too few patients, one class, bad crop spec, ...)."""
