@@ -35,6 +35,12 @@ def test_cli_train_then_extract_a_cohort_and_one_roi(trained, capsys):
     assert list(table.columns[:6]) == ["patient_id", "roi", "timepoint", "reader", "center", "label"]
     assert [c for c in table.columns if c.startswith("dl_")] == [f"dl_{i}" for i in range(64)]
     assert len(table) == 16 and table["patient_id"].iloc[0] == "syn0000"
+    patients = folder / "dl_patients.csv"
+    assert main(["dl", "extract", str(weights), str(folder / "manifest.csv"), "-o", str(patients), "--quiet",
+                 "--patient-table"]) == 0
+    ptable = pd.read_csv(patients, dtype={"patient_id": str})
+    assert list(ptable.columns) == ["patient_id", *[f"dl_{i}" for i in range(64)]]  # radgui train's features file
+    np.testing.assert_array_equal(ptable.iloc[:, 1:].to_numpy(), table.iloc[:, 6:].to_numpy())
     capsys.readouterr()
     assert main(["dl", "extract", str(weights), "--image", str(folder / "images/syn0000.nrrd"),
                  "--mask", str(folder / "images/syn0000_mask.nrrd"), "--quiet"]) == 0

@@ -65,3 +65,17 @@ def test_cli_without_torch_exits_2_with_the_install_hint(tmp_path):
     """)
     assert out.returncode == 2
     assert out.stderr.count("\n") == 1 and "install radgui[dl]" in out.stderr
+
+
+def test_patient_table_keeps_patient_id_and_dl_columns_and_refuses_repeats():
+    import pandas as pd
+
+    from radgui.dl import patient_table
+    from radgui.errors import DLInputError
+
+    table = pd.DataFrame({"patient_id": ["a", "b"], "roi": ["tumour"] * 2, "label": ["", ""],
+                          "dl_0": [0.5, 1.5], "dl_1": [2.0, 3.0]})
+    out = patient_table(table)
+    assert list(out.columns) == ["patient_id", "dl_0", "dl_1"] and out["dl_1"].tolist() == [2.0, 3.0]
+    with pytest.raises(DLInputError, match="patient a has 2 rows"):
+        patient_table(pd.concat([table, table.iloc[[0]]]))

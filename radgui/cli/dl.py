@@ -48,6 +48,8 @@ def add_arguments(parser) -> None:
     e.add_argument("--mask", help="its ROI mask")
     e.add_argument("--mask-label", type=int, default=None, help="label value of the ROI in --mask")
     e.add_argument("-o", "--output", help="features CSV (default: stdout)")
+    e.add_argument("--patient-table", action="store_true",
+                   help="write only patient_id and dl_* (one ROI per patient): the features file of radgui train")
     e.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     e.add_argument("--quiet", action="store_true", help="no progress output")
     s = sub.add_parser("synth", help="Write the synthetic cohort (a texture carries the outcome) as NRRD "
@@ -163,10 +165,22 @@ def _extract(args) -> int:
     one = args.image or args.mask
     if bool(args.manifest) == bool(one) or (one and not (args.image and args.mask)):
         raise DLInputError("give a manifest, or --image and --mask, not both")
+    if args.output:
+        from pathlib import Path
+
+        from radgui.files import check_writable
+
+        check_writable(Path(args.output).resolve().parent)  # fail now, not after the network ran
     model = load_weights(args.weights, device=args.device)
     show = _progress(args.quiet)
     if args.manifest:
-        table = run_steps(iter_extract_cohort(model, args.manifest, args.output), show)
+        from radgui.dl import patient_table
+
+        table = run_steps(iter_extract_cohort(model, args.manifest, None), show)
+        if args.patient_table:
+            table = patient_table(table)
+        if args.output:
+            write_csv(args.output, table, index=False)
     else:
         from radgui.io import load_mask, load_volume
 

@@ -51,6 +51,7 @@ _EXPORTS = {
     "iter_extract_roi": "radgui.dl.extract",
     "iter_extract_cohort": "radgui.dl.extract",
     "extract_cohort": "radgui.dl.extract",
+    "patient_table": "radgui.dl.extract",
     "synthetic_crops": "radgui.dl.synthetic",
     "write_synthetic_cohort": "radgui.dl.synthetic",
 }

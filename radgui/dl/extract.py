@@ -2,10 +2,11 @@
 
 The table has the cohort extraction's key columns (``patient_id, roi,
 timepoint, reader, center, label``) then ``dl_*``: the same shape as
-``radgui extract --manifest``'s output, so ``radgui train`` reads it as its
-``features:`` file (reduce the ``dl_*`` columns there with the ``pca`` step, or
-let the LASSO / LASSO-Cox learner select them), or it is joined to the
-radiomics table on the key columns.
+``radgui extract --manifest``'s output, so it joins the radiomics table on the
+key columns. :func:`patient_table` keeps ``patient_id`` and ``dl_*`` (one ROI
+per patient): the ``features:`` file of ``radgui train``, which reduces the
+``dl_*`` columns with its ``pca`` step or lets the LASSO / LASSO-Cox learner
+select them (``docs/dl.md``).
 """
 
 from __future__ import annotations
@@ -85,3 +86,22 @@ def iter_extract_cohort(model, manifest, output=None, device: str = "auto") -> G
 def extract_cohort(model, manifest, output=None, device: str = "auto"):
     """Blocking twin of :func:`iter_extract_cohort`."""
     return run(iter_extract_cohort(model, manifest, output, device))
+
+
+def patient_table(table):
+    """``patient_id`` + ``dl_*`` columns, one row per patient: the ``features:`` table of ``radgui train``.
+
+    Raises
+    ------
+    DLInputError
+        A patient has several rows (several ROIs, time points or readers):
+        choose one in the manifest first.
+    """
+    from radgui.errors import DLInputError
+
+    dup = table["patient_id"].duplicated(keep=False)
+    if dup.any():
+        raise DLInputError(f"patient {table['patient_id'][dup].iloc[0]} has {int(dup.sum())} rows; a patient table "
+                           "needs one ROI per patient (filter the manifest)")
+    cols = [c for c in table.columns if str(c).startswith("dl_")]
+    return table[["patient_id", *cols]].reset_index(drop=True)
