@@ -5,7 +5,7 @@
 #               contracts (lint-imports, pyproject's [tool.importlinter]) and run the whole suite
 #   make bench  run every benchmarks/bench_*.py and print their tables
 #   make test-dl  install the optional dl extra (CPU torch pinned first, MONAI, safetensors) and run the
-#               DL tests (pytest -m dl); make install-dl only installs it (.ci/run does, before make test)
+#               DL tests (tests/test_dl_*.py); make install-dl only installs it (.ci/run does, before make test)
 #   make docs   build the documentation site offline into build/site (warnings are errors)
 #   make package       build the one-folder desktop app into dist/radgui/ (PyInstaller)
 #   make package-test  start the built app with `demo --screenshot` (Xvfb) and check the PNG
@@ -79,7 +79,7 @@ $(VENV)/.installed-dl: pyproject.toml | $(VENV)/.installed-test
 install-dl: $(VENV)/.installed-dl
 
 test-dl: $(VENV)/.installed-dl screen
-	$(ON_SCREEN) $(PY) -m pytest -ra -m dl $(PYTEST_ARGS)
+	$(ON_SCREEN) $(PY) -m pytest -ra tests/test_dl_*.py $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-test screen
 	@for b in benchmarks/bench_*.py; do \
