@@ -122,3 +122,14 @@ def test_dock_cancel_shows_nothing_and_a_bad_file_is_one_line(dock, qtbot, tmp_p
     widget.start_extraction()
     qtbot.waitUntil(lambda: not widget.busy, timeout=60_000)
     assert widget.result is None and errors and "pickle or torch.save archive" in errors[-1]
+
+
+def test_cropping_a_cohort_beyond_the_memory_budget_is_refused_before_reading(trained, monkeypatch):
+    from radgui.dl import crop_cohort
+    from radgui.dl.synthetic import CROP
+    from radgui.errors import DLInputError
+
+    folder, _weights = trained
+    monkeypatch.setenv("RADGUI_MEMORY_BUDGET_GB", "0.0005")          # ~0.5 MB < 16 crops of 24^3 float32
+    with pytest.raises(DLInputError, match=r"16 crops of 24\^3 voxels need .* memory budget"):
+        crop_cohort(folder / "manifest.csv", CROP)

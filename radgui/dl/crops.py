@@ -162,8 +162,14 @@ def iter_crop_cohort(manifest, spec: CropSpec = CropSpec()) -> Generator[Step, N
 
     from radgui.features.cohort import KEY_COLUMNS, read_manifest
 
+    from radgui.io import memory_budget
+
     df = manifest if isinstance(manifest, pd.DataFrame) else read_manifest(manifest)
     n, rows, cubes = len(df), [], []
+    need = n * spec.voxels ** 3 * 4
+    if need > memory_budget():
+        raise DLInputError(f"{n} crops of {spec.voxels}^3 voxels need {need / 2**30:.1f} GiB, more than the memory "
+                           f"budget of {memory_budget() / 2**30:.1f} GiB; use fewer patients or smaller crops")
     for i, row in enumerate(df.to_dict("records")):
         yield Step(i, n, f"crop {row['patient_id']} ({i + 1}/{n})")
         try:

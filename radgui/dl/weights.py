@@ -27,6 +27,7 @@ anything.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import struct
 from dataclasses import dataclass, field
@@ -254,7 +255,6 @@ def load_weights(path, device: str = "auto") -> DLModel:
     from safetensors.torch import load
 
     from radgui.dl._torch import choose_device
-    from radgui.files import sha256_file
 
     wpath, mpath = _sidecar(path)
     if not wpath.is_file():
@@ -266,7 +266,7 @@ def load_weights(path, device: str = "auto") -> DLModel:
     doc = _read_manifest(mpath)
     data = wpath.read_bytes()
     header = _check_header(wpath, data)
-    if sha256_file(wpath) != doc["sha256"]:
+    if hashlib.sha256(data).hexdigest() != doc["sha256"]:  # the bytes parsed below, not a second read
         raise WeightsError(f"SHA-256 does not match its manifest {mpath.name} (a different or altered file)", wpath)
     try:
         arch = ArchSpec.from_dict(doc["architecture"])
