@@ -371,3 +371,19 @@ def test_bad_manifests_are_refused(saved, tmp_path):
         load_weights(w)
     with pytest.raises(WeightsError, match=r"\.safetensors file"):
         load_weights(tmp_path / "model.pt")
+
+
+def test_monai_seresnet50_builds_embeds_2048_and_round_trips(tmp_path):
+    """The paper-size network: MONAI's own SEResNet50 (3D, one channel), 56 M parameters, a 225 MB file."""
+    from radgui.dl import DLModel, build_network
+
+    arch = ArchSpec(name="seresnet50")
+    torch.manual_seed(0)
+    net = build_network(arch).eval()
+    assert type(net.net).__name__ == "SEResNet50" and type(net.net).__module__ == "monai.networks.nets.senet"
+    model = DLModel(net, arch, CropSpec(32, 2.0, (-1000.0, 400.0)), {"kind": "binary"})
+    x = np.random.default_rng(0).random((2, 16, 16, 16), dtype=np.float32)
+    features = model.embed(x)
+    assert features.shape == (2, 2048) and model.feature_names[-1] == "dl_2047"
+    wpath, _ = save_weights(tmp_path / "big.safetensors", model)
+    np.testing.assert_array_equal(load_weights(wpath, device="cpu").embed(x), features)

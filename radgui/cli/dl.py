@@ -32,7 +32,8 @@ def add_arguments(parser) -> None:
     g.add_argument("--zscore", action="store_true", help="z-score each crop instead of a window (MR)")
     t.add_argument("--epochs", type=int, default=80, help="most epochs (default 80)")
     t.add_argument("--patience", type=int, default=25, help="early-stopping patience in epochs (default 25)")
-    t.add_argument("--batch-size", type=int, default=None, help="mini-batch (default 16)")
+    t.add_argument("--batch-size", type=int, default=None,
+                   help="mini-batch (default 16; survival: the training set, at most 64)")
     t.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate (default 0.003)")
     t.add_argument("--val-fraction", type=float, default=0.2, help="validation share for early stopping (0.2)")
     t.add_argument("--seed", type=int, default=0, help="seed of the split, weights and augmentations (0)")

@@ -43,7 +43,7 @@ from radgui.errors import DLInputError, RadguiError, WeightsError
 
 SCHEMA_VERSION = 1
 KIND = "radgui-dl-weights"
-#: Largest weights file radgui reads (MONAI's 3D SEResNet50 in float32 is ~110 MB).
+#: Largest weights file radgui reads (MONAI's 3D SEResNet50, 56 M parameters in float32, is 225 MB).
 MAX_WEIGHTS_BYTES = 512 * 1024 * 1024
 #: Largest safetensors JSON header radgui reads.
 MAX_HEADER_BYTES = 4 * 1024 * 1024
