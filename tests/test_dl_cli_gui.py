@@ -100,6 +100,8 @@ def test_dock_extracts_the_current_roi_in_the_background(dock, qtbot, tmp_path):
     qtbot.waitUntil(lambda: not widget.busy, timeout=60_000)
     assert widget.result is not None and widget.table.rowCount() == 64
     assert widget.progress.value() == 100 and widget.export_button.isEnabled()
+    assert widget.status.text() == ("64 deep features of tumour (se-resnet-small, binary target, 24 mm at 1.5 mm "
+                                    "crop, cpu)")
     ref = pd.read_csv(folder / "dl.csv") if (folder / "dl.csv").exists() else None
     if ref is not None:
         np.testing.assert_allclose(widget.result.to_numpy(), ref.iloc[1][[f"dl_{i}" for i in range(64)]].to_numpy(

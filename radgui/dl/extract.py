@@ -49,7 +49,10 @@ def iter_extract_roi(model, volume, mask, device: str = "auto") -> Generator[Ste
     yield Step(2, 3, f"running the network on {model.device}")
     values = model.embed(cube[None])[0]
     yield Step(3, 3, f"{len(values)} deep features")
-    return pd.Series(values, index=model.feature_names, name="dl")
+    out = pd.Series(values, index=model.feature_names, name="dl")
+    out.attrs["model"] = {"architecture": model.arch.name, "target": model.target.get("kind"),
+                          "crop": f"{model.crop.size_mm:g} mm at {model.crop.spacing_mm:g} mm", "device": model.device}
+    return out
 
 
 def extract_roi(model, volume, mask, device: str = "auto"):

@@ -143,7 +143,9 @@ class DLDock(QWidget):
             self.table.setItem(i, 0, QTableWidgetItem(str(k)))
             self.table.setItem(i, 1, QTableWidgetItem(f"{float(v):.6g}"))
         self.export_button.setEnabled(True)
-        self.status.setText(f"{len(series)} deep features of {self.roi_combo.currentText()}")
+        info = series.attrs.get("model", {})
+        about = f" ({info['architecture']}, {info['target']} target, {info['crop']} crop, {info['device']})" if info else ""
+        self.status.setText(f"{len(series)} deep features of {self.roi_combo.currentText()}{about}")
 
     def _on_failure(self, exc) -> None:
         self.status.setText(error_text(exc))
