@@ -155,3 +155,15 @@ class NoDisplayError(RadguiError, RuntimeError):
 
 class FusionError(RadguiError, ValueError):
     """PET and CT cannot be fused with these inputs or parameters (grids differ, unknown method, weight out of range)."""
+
+
+class MissingExtraError(RadguiError, ImportError):
+    """An optional extra (e.g. ``radgui[dl]``: torch, MONAI, safetensors) is not installed."""
+
+
+class WeightsError(RadguiError, ValueError):
+    """A deep-learning weights file or its manifest is refused (pickle, unknown tensors, wrong shapes, too large, ...)."""
+
+
+class DLInputError(RadguiError, ValueError):
+    """Data given to deep-learning training or extraction cannot be used (too few patients, one class, bad crop spec, ...)."""

@@ -25,6 +25,7 @@ DOCKS: list[tuple[str, str, str, str]] = [
     ("worklist_dock", "WorklistDock", "Worklist", "right"),
     ("agreement_dock", "AgreementDock", "Agreement", "right"),
     ("pacs_dock", "PacsDock", "PACS", "right"),
+    ("dl_dock", "DLDock", "DL features", "right"),
 ]
 
 #: Width of the right-hand dock area in pixels (at least each dock's own minimum width).
@@ -46,6 +47,7 @@ PRIMARY_BUTTONS: dict[str, tuple[str, ...]] = {
     "Worklist": ("sign_in_button",),
     "Agreement": ("run_button",),
     "PACS": ("search_button", "retrieve_button"),
+    "DL features": ("extract_button",),
 }
 
 #: Share of the available screen (each direction) below which a new window is maximised.
