@@ -158,3 +158,14 @@ def test_grid_searched_svm_bundle_saves_and_loads_with_the_current_allowlist(tmp
     bundle = ModelBundle.load(bundle_path)
     assert bundle.model_kind == "skops" and len(bundle.estimator_features) == 4
     _bundle_reproduces(result, bundle_path, n=6)
+
+
+@pytest.mark.slow
+def test_pca_with_a_plain_logistic_learner_folds_back_onto_the_features(tmp_path):
+    """PCA then an unpenalised logistic (no LASSO): the bundle once named the components (KeyError 'PC1');
+    it must hold the Radscore folded back onto the z-scored features and reproduce the pipeline."""
+    result, (bundle_path, _, _) = _train({"zscore": {}, "pca": {"n_components": 4}}, tmp_path,
+                                         learner={"name": "logistic"})
+    bundle = _bundle_reproduces(result, bundle_path)
+    assert not any(f.startswith("PC") for f in bundle.radscore["coefficients"])
+    assert set(bundle.radscore["coefficients"]) == set(result.radiomics.named_steps["pca"].feature_names_in_)

@@ -926,9 +926,10 @@ def _make_bundle(config: TrainConfig, fitted, train_c: Cohort, train_pred: pd.Da
             feats = list(last.selected_)
             radscore["coefficients"] = {feats[0]: 0.0}
     elif last.__class__.__name__ == "LogisticRegression":
-        feats = [str(f) for f in last.feature_names_in_]
-        radscore = {"intercept": float(last.intercept_[0]),
-                    "coefficients": {f: float(c) for f, c in zip(feats, last.coef_[0])}}
+        radscore = bundle_radscore(pipe, {"intercept": float(last.intercept_[0]),  # PCA folded back as above
+                                          "coefficients": {str(f): float(c)
+                                                           for f, c in zip(last.feature_names_in_, last.coef_[0])}})
+        feats = list(radscore["coefficients"])
     else:
         from radgui.model.learners import deployable
 
