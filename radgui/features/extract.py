@@ -48,6 +48,7 @@ from radgui.errors import (
     RadguiError,
 )
 from radgui.features import crop as _crop
+from radgui.features import fastfeatures as _fast
 from radgui.features.presets import Preset, load_preset
 from radgui.io.volume import GEOMETRY_TOL_MM, Volume, grid_mismatch_mm, image_hash
 from radgui.progress import Step, run
@@ -140,17 +141,20 @@ def _as_mask(mask: Any, image: sitk.Image, roi: str, label: int | None) -> sitk.
 def _roi_box(mask: sitk.Image, roi: str, min_dims: int) -> tuple[np.ndarray, np.ndarray]:
     """Inclusive bounding box (x, y, z) of a 0/1 mask, with PyRadiomics' ROI checks in words."""
     arr = sitk.GetArrayViewFromImage(mask)
-    nz = np.nonzero(arr)
-    if len(nz[0]) == 0:
+    count = int(np.count_nonzero(arr))
+    if count == 0:
         raise EmptyMaskError(f"ROI {roi!r} is empty (no voxel); draw or load a region first")
-    if len(nz[0]) == 1:
+    if count == 1:
         raise FeatureExtractionError(f"ROI {roi!r} has a single voxel; features need at least a line of voxels")
-    lower = np.array([nz[2].min(), nz[1].min(), nz[0].min()])
-    upper = np.array([nz[2].max(), nz[1].max(), nz[0].max()])
+    # per-axis projections: the same box as np.nonzero's min/max, without listing every voxel
+    lower, upper = np.zeros(3, int), np.zeros(3, int)
+    for ax_zyx in range(3):
+        hit = np.flatnonzero(arr.any(axis=tuple(a for a in range(3) if a != ax_zyx)))
+        lower[2 - ax_zyx], upper[2 - ax_zyx] = hit[0], hit[-1]
     ndims = int(np.sum(upper - lower + 1 > 1))
     if ndims < min_dims:
         raise FeatureExtractionError(
-            f"ROI {roi!r} spans {ndims} dimension(s) ({len(nz[0])} voxels); the preset needs "
+            f"ROI {roi!r} spans {ndims} dimension(s) ({count} voxels); the preset needs "
             f"minimumROIDimensions={min_dims}")
     return lower, upper
 
@@ -440,6 +444,7 @@ def _extract_rois(extractor, settings, image_types, image, masks, errors, on_err
             if on_error == "raise":
                 raise
             errors[name] = str(exc)
+    cropped_masks: dict[str, sitk.Image] = {}
     union = None
     for m in masks.values():
         union = m if union is None else sitk.Or(union, m)
@@ -456,8 +461,8 @@ def _extract_rois(extractor, settings, image_types, image, masks, errors, on_err
             for name in list(states):
                 vector, bb, mask = states[name]
                 try:
-                    ic, mc = imageoperations.cropToTumorMask(fimg, mask, bb, padDistance=0)
-                    vector.update(extractor.computeFeatures(ic, mc, fname, **fkw))
+                    ic, mc = _crop_to_roi(fimg, mask, bb, cropped_masks, name)
+                    vector.update(_fast.compute_features(extractor, ic, mc, fname, **fkw))
                 except (ValueError, RuntimeError) as exc:
                     err = _wrap_value_error(name, exc)
                     if on_error == "raise":
@@ -467,6 +472,23 @@ def _extract_rois(extractor, settings, image_types, image, masks, errors, on_err
                 yield progress.step(1, f"{name}: {fname}")
             del fimg
     return {name: state[0] for name, state in states.items()}
+
+
+def _crop_to_roi(image, mask, bb, cache, name):
+    """PyRadiomics' ``cropToTumorMask(image, mask, bb, padDistance=0)``, the cropped mask made once per ROI.
+
+    Same crop filter and bounds as stock (so the same pixels and geometry);
+    only the mask's crop, identical for every filtered image, is reused.
+    """
+    size = np.array(mask.GetSize())
+    lower = np.maximum(bb[0::2], 0)
+    upper = np.maximum(size - bb[1::2] - 1, 0)
+    cif = sitk.CropImageFilter()
+    cif.SetLowerBoundaryCropSize(lower.tolist())
+    cif.SetUpperBoundaryCropSize(upper.tolist())
+    if name not in cache:
+        cache[name] = cif.Execute(mask)
+    return cif.Execute(image), cache[name]
 
 
 def _prepare_roi(extractor, settings, image, mask, roi):
