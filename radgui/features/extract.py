@@ -209,7 +209,8 @@ def versions() -> dict[str, str]:
 def iter_extract(volume: Volume | sitk.Image, rois: Mapping[str, Any] | Any,
                  preset: str | Preset | dict = "ct-original", *, label: int | None = None,
                  fast: bool = True, on_error: str = "raise",
-                 allow_nonquantitative: bool = False) -> Generator[Step, None, pd.DataFrame]:
+                 allow_nonquantitative: bool = False,
+                 workers: int | None = None) -> Generator[Step, None, pd.DataFrame]:
     """Extract PyRadiomics features of several ROIs of one image, yielding progress.
 
     Parameters
@@ -230,8 +231,15 @@ def iter_extract(volume: Volume | sitk.Image, rois: Mapping[str, Any] | Any,
         label; a mask with several labels and no choice is refused (the one
         mask rule of :func:`radgui.io.volume.choose_label`).
     fast : bool
-        Use the crop-first path (default). ``False`` runs stock PyRadiomics on
-        the whole image for each ROI (the reference; same values, slower).
+        Use the crop-first path and the shared-array feature classes of
+        :mod:`radgui.features.fastfeatures` (default). ``False`` runs stock
+        PyRadiomics on the whole image for each ROI (the reference; same
+        values, slower).
+    workers : int, optional
+        Processes for the shape and the (image type, ROI) feature jobs of the
+        fast path. Default :func:`default_workers` (the usable cores; 1 inside
+        worker processes and non-main threads). ``1`` keeps everything in this
+        process. Values are the same for any count.
     on_error : {"raise", "skip"}
         What a bad ROI does: raise its :class:`~radgui.errors.RadguiError`, or
         leave its row out and record the message in
@@ -265,6 +273,12 @@ def iter_extract(volume: Volume | sitk.Image, rois: Mapping[str, Any] | Any,
     """
     if on_error not in ("raise", "skip"):
         raise ValueError("on_error must be 'raise' or 'skip'")
+    auto_workers = workers is None
+    if auto_workers:
+        workers = default_workers()
+    elif isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+        raise FeatureExtractionError(f"workers must be a whole number >= 1, got {workers!r}")
+    workers = int(workers)
     _radiomics()
     from radiomics import imageoperations
 
@@ -289,6 +303,8 @@ def iter_extract(volume: Volume | sitk.Image, rois: Mapping[str, Any] | Any,
     extractor.settings["label"] = 1
     image_types = dict(extractor.enabledImagetypes)
     n_images = _count_images(image_types, settings)
+    if auto_workers and n_images < 4:
+        workers = 1  # a fork costs more than it saves on one to three filtered images
     min_dims = int(settings.get("minimumROIDimensions", 2))
 
     errors: dict[str, str] = {}
@@ -343,7 +359,7 @@ def iter_extract(volume: Volume | sitk.Image, rois: Mapping[str, Any] | Any,
         results = yield from _extract_rois(
             extractor, settings, image_types, _crop.crop(work_image, lo, hi),
             {n: _crop.crop(m, lo, hi) for n, m in masks.items()}, errors, on_error, progress,
-            whole=(work_image, lo, hi))
+            whole=(work_image, lo, hi), workers=workers)
         keep(results, crop_info)
     elif fast and resampling:
         # PyRadiomics' own resampling grid (anchored on the full mask), from an image cropped to
@@ -361,7 +377,7 @@ def iter_extract(volume: Volume | sitk.Image, rois: Mapping[str, Any] | Any,
                 errors[name] = str(err)
                 continue
             results = yield from _extract_rois(extractor, settings, image_types, image_r, {name: mask_r},
-                                               errors, on_error, progress)
+                                               errors, on_error, progress, workers=workers)
             keep(results, {"resampled_size_xyz": list(image_r.GetSize())})
     elif fast and pre_crop:
         # PyRadiomics' preCrop box (bounding box + padDistance), filtered as stock does.
@@ -370,7 +386,8 @@ def iter_extract(volume: Volume | sitk.Image, rois: Mapping[str, Any] | Any,
         for name, mask in masks.items():
             lo, hi = _crop.crop_box(*boxes[name], image.GetSize(), [pad] * 3, False, 1)
             results = yield from _extract_rois(extractor, settings, image_types, _crop.crop(work_image, lo, hi),
-                                               {name: _crop.crop(mask, lo, hi)}, errors, on_error, progress)
+                                               {name: _crop.crop(mask, lo, hi)}, errors, on_error, progress,
+                                               workers=workers)
             keep(results)
     else:
         path_used = "stock"
@@ -404,6 +421,7 @@ def iter_extract(volume: Volume | sitk.Image, rois: Mapping[str, Any] | Any,
         "source": vol.meta.get("source") if vol is not None else None,
         "warnings": list(vol.warnings) if vol is not None else [],
         "path": path_used,
+        "workers": workers if path_used != "stock" else 1,
         **crop_info,
     }
     df.attrs["provenance"] = provenance
@@ -425,14 +443,19 @@ class _Progress:
         return Step(self.done, self.total, message)
 
 
-def _extract_rois(extractor, settings, image_types, image, masks, errors, on_error, progress, whole=None):
+def _extract_rois(extractor, settings, image_types, image, masks, errors, on_error, progress, whole=None,
+                  workers=1):
     """Features of several ROIs on one (cropped or resampled) image, each filter run once.
 
-    Per-ROI checks, re-segmentation and shape come first; then every filtered
-    image is made once, used by every ROI, and dropped, so one filtered image
-    is in memory at a time. ``whole = (full image, lo, hi)`` makes the
-    globally rescaled filters (Square, ...) run on the full image and be
-    cropped to ``[lo, hi)`` afterwards. Yields Steps; returns ROI -> vector.
+    Per-ROI checks and re-segmentation come first, then shape; then every
+    filtered image is made once and used by every ROI. With ``workers == 1``
+    each filtered image is dropped once its ROIs are done (one in memory at a
+    time); with more, the shape and the (image type, ROI) feature jobs run in
+    that many forked processes (PyRadiomics' C code holds the GIL, so threads
+    would not help) and the filtered images are kept until they are done.
+    ``whole = (full image, lo, hi)`` makes the globally rescaled filters
+    (Square, ...) run on the full image and be cropped to ``[lo, hi)``
+    afterwards. Yields Steps; returns ROI -> vector.
     """
     from radiomics import imageoperations
 
@@ -444,6 +467,21 @@ def _extract_rois(extractor, settings, image_types, image, masks, errors, on_err
             if on_error == "raise":
                 raise
             errors[name] = str(exc)
+    jobs: list[tuple] = []  # (roi, kind, args); run now (serial) or in the pool (parallel)
+    parallel = workers > 1
+    for name, (vector, _, _, shape_args) in states.items():
+        if parallel:
+            jobs.append((name, "shape", shape_args))
+        else:
+            vector.update(extractor.computeShape(*shape_args[:3], **shape_args[3]))
+
+    def fail(name, exc):
+        err = _wrap_value_error(name, exc)
+        if on_error == "raise":
+            raise err from None
+        errors[name] = str(err)
+        states.pop(name, None)
+
     cropped_masks: dict[str, sitk.Image] = {}
     union = None
     for m in masks.values():
@@ -459,19 +497,83 @@ def _extract_rois(extractor, settings, image_types, image, masks, errors, on_err
                 fimg = _crop.crop(fimg, whole[1], whole[2])
             yield progress.step(1, f"filtered {fname}")
             for name in list(states):
-                vector, bb, mask = states[name]
+                vector, bb, mask, _ = states[name]
                 try:
                     ic, mc = _crop_to_roi(fimg, mask, bb, cropped_masks, name)
+                    if parallel:
+                        jobs.append((name, "features", (ic, mc, fname, fkw)))
+                        continue
                     vector.update(_fast.compute_features(extractor, ic, mc, fname, **fkw))
                 except (ValueError, RuntimeError) as exc:
-                    err = _wrap_value_error(name, exc)
-                    if on_error == "raise":
-                        raise err from None
-                    errors[name] = str(err)
-                    del states[name]
+                    fail(name, exc)
                 yield progress.step(1, f"{name}: {fname}")
             del fimg
+    if parallel and jobs:
+        for (name, kind, job_args), result in _run_parallel(extractor, jobs, workers):
+            if name not in states:
+                continue
+            if isinstance(result, Exception):
+                fail(name, result)
+            else:
+                states[name][0].update(result)
+            if kind == "features":
+                yield progress.step(1, f"{name}: {job_args[2]}")
     return {name: state[0] for name, state in states.items()}
+
+
+#: Jobs for the forked workers of :func:`_run_parallel` (inherited, never pickled).
+_JOBS: tuple | None = None
+
+
+def _run_job(index: int):
+    extractor, jobs = _JOBS
+    _, kind, args = jobs[index]
+    try:
+        if kind == "shape":
+            return extractor.computeShape(*args[:3], **args[3])
+        image, mask, fname, fkw = args
+        return _fast.compute_features(extractor, image, mask, fname, **fkw)
+    except (ValueError, RuntimeError) as exc:
+        return exc
+
+
+def _run_parallel(extractor, jobs, workers):
+    """Run ``jobs`` in ``workers`` forked processes; yields ``(job, result)`` in job order.
+
+    Biggest first (shape), so the pool's tail is short. Results (feature
+    vectors of numpy scalars) come back by pickle, unchanged.
+    """
+    import multiprocessing
+
+    global _JOBS
+    _JOBS = (extractor, jobs)
+    try:
+        with multiprocessing.get_context("fork").Pool(min(workers, len(jobs))) as pool:
+            results = pool.map(_run_job, range(len(jobs)), chunksize=1)
+    finally:
+        _JOBS = None
+    yield from zip(jobs, results)
+
+
+def default_workers() -> int:
+    """Processes :func:`extract` uses by default: the usable CPU cores, 1 where forking is unsafe.
+
+    Forking is used only from the main thread of a main process on a system
+    with ``fork`` (Linux, macOS): inside a worker process (cohort extraction
+    already runs one case per process), a GUI worker thread, or on Windows,
+    extraction stays in-process.
+    """
+    import multiprocessing
+    import os
+    import threading
+
+    if (multiprocessing.parent_process() is not None or threading.current_thread() is not threading.main_thread()
+            or "fork" not in multiprocessing.get_all_start_methods()):
+        return 1
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - macOS
+        return max(1, os.cpu_count() or 1)
 
 
 def _crop_to_roi(image, mask, bb, cache, name):
@@ -492,13 +594,14 @@ def _crop_to_roi(image, mask, bb, cache, name):
 
 
 def _prepare_roi(extractor, settings, image, mask, roi):
-    """PyRadiomics' ``execute`` steps 2-5 for one ROI: checks, re-segmentation, diagnostics, shape.
+    """PyRadiomics' ``execute`` steps 2-5 for one ROI: checks, re-segmentation, diagnostics, shape's inputs.
 
     The order and the quirks of ``RadiomicsFeatureExtractor.execute`` are kept:
     the mask is checked, optionally re-segmented on the unfiltered image (its
     bounding box then used for shape too), and shape comes from the drawn
     mask unless ``resegmentShape``. Returns ``(vector, bounding box, mask for
-    the other classes)``; each filtered image is then cropped to that box.
+    the other classes, shape's arguments)``; each filtered image is then
+    cropped to that box, and the caller runs ``computeShape(*args[:3], **args[3])``.
     """
     from radiomics import generalinfo, imageoperations
 
@@ -530,10 +633,10 @@ def _prepare_roi(extractor, settings, image, mask, roi):
     if info is not None:
         vector.update(info.getGeneralInfo())
     shape_mask = resegmented if (s.get("resegmentShape", False) and resegmented is not None) else mask
-    vector.update(extractor.computeShape(image, shape_mask, bb, **s))
+    shape_args = (image, shape_mask, bb, s)
     if resegmented is not None and not s.get("resegmentShape", False):
         mask = resegmented
-    return vector, bb, mask
+    return vector, bb, mask, shape_args
 
 
 def extract(volume: Volume | sitk.Image, rois: Mapping[str, Any] | Any,
