@@ -196,3 +196,18 @@ def test_every_preset_matches_stock_on_the_large_lesion(large, preset):
     df = extract(image, {"t": mask}, preset, workers=1)
     worst, name = max_rel_diff(df.loc["t"], stock_extract(image, mask, preset))
     assert worst <= RTOL, f"{preset}: {name} differs by {worst:.3g}"
+
+
+@pytest.mark.slow
+def test_cropping_before_resampling_is_not_exact_so_it_is_off(large, monkeypatch):
+    """Why ``CROP_BEFORE_RESAMPLING`` is False: on the large lesion a crop first changes ct-log features."""
+    from radgui.features import crop as fcrop
+
+    image, mask = large
+    ref = stock_extract(image, mask, "ct-log")
+    exact = extract(image, {"t": mask}, "ct-log", workers=1)
+    assert exact.attrs["provenance"]["path"] == "PyRadiomics' own resampling"
+    assert max_rel_diff(exact.loc["t"], ref)[0] == 0.0
+    monkeypatch.setattr(fcrop, "CROP_BEFORE_RESAMPLING", True)
+    cropped = extract(image, {"t": mask}, "ct-log", workers=1)
+    assert max_rel_diff(cropped.loc["t"], ref)[0] > 1e-6

@@ -362,9 +362,11 @@ def iter_extract(volume: Volume | sitk.Image, rois: Mapping[str, Any] | Any,
             whole=(work_image, lo, hi), workers=workers)
         keep(results, crop_info)
     elif fast and resampling:
-        # PyRadiomics' own resampling grid (anchored on the full mask), from an image cropped to
-        # what the interpolator reads; then its filters on the resampled box, as stock does.
-        path_used = "image cropped before PyRadiomics' own resampling"
+        # PyRadiomics' own resampling (grid anchored on the full mask) of the whole image, as stock
+        # does (a crop first is not bit-exact: crop.CROP_BEFORE_RESAMPLING); then its filters on
+        # the resampled box and the shared-array feature classes.
+        path_used = ("image cropped before PyRadiomics' own resampling" if _crop.CROP_BEFORE_RESAMPLING
+                     else "PyRadiomics' own resampling")
         for name, mask in masks.items():
             box = _crop.resampling_box(*boxes[name], image, settings)
             image_in = _crop.crop(work_image, *box) if box is not None else work_image
