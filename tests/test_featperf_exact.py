@@ -156,6 +156,18 @@ def test_default_workers_is_one_off_the_main_thread():
     assert out == [1] and extract_mod().default_workers() >= 1
 
 
+def test_default_stays_in_process_for_small_rois(monkeypatch):
+    img = phantom(shape_zyx=(20, 48, 48))
+    mask = box_mask(img, (6, 14, 12), (14, 34, 36))
+    params = {"imageType": {"Original": {}, "Wavelet": {}}, "featureClass": {"firstorder": None}}
+    assert extract(img, {"t": mask}, params).attrs["provenance"]["workers"] == 1
+    monkeypatch.setattr(extract_mod(), "AUTO_PARALLEL_VOXELS", 1)
+    monkeypatch.setattr(extract_mod(), "default_workers", lambda: 2)
+    df = extract(img, {"t": mask}, params)
+    assert df.attrs["provenance"]["workers"] == 2
+    assert max_rel_diff(df.loc["t"], stock_extract(img, mask, params))[0] == 0.0
+
+
 def extract_mod():
     import importlib
 

@@ -56,6 +56,10 @@ from radgui.progress import Step, run
 #: Separator between ROI name and feature name in a flattened (one row per patient) table.
 ROI_SEP = "__"
 
+#: Default ``workers`` forks only when ROI bounding-box voxels x filtered images reach this
+#: (a fork of a loaded process costs tens of ms; breast1 and brain1 did not gain from 2 workers).
+AUTO_PARALLEL_VOXELS = 2_000_000
+
 _log = logging.getLogger(__name__)
 
 
@@ -238,7 +242,9 @@ def iter_extract(volume: Volume | sitk.Image, rois: Mapping[str, Any] | Any,
     workers : int, optional
         Processes for the shape and the (image type, ROI) feature jobs of the
         fast path. Default :func:`default_workers` (the usable cores; 1 inside
-        worker processes and non-main threads). ``1`` keeps everything in this
+        worker processes and non-main threads) when there are at least 4
+        filtered images and ROI bounding-box voxels x images reach
+        :data:`AUTO_PARALLEL_VOXELS`, else 1. ``1`` keeps everything in this
         process. Values are the same for any count.
     on_error : {"raise", "skip"}
         What a bad ROI does: raise its :class:`~radgui.errors.RadguiError`, or
@@ -303,8 +309,6 @@ def iter_extract(volume: Volume | sitk.Image, rois: Mapping[str, Any] | Any,
     extractor.settings["label"] = 1
     image_types = dict(extractor.enabledImagetypes)
     n_images = _count_images(image_types, settings)
-    if auto_workers and n_images < 4:
-        workers = 1  # a fork costs more than it saves on one to three filtered images
     min_dims = int(settings.get("minimumROIDimensions", 2))
 
     errors: dict[str, str] = {}
@@ -320,6 +324,9 @@ def iter_extract(volume: Volume | sitk.Image, rois: Mapping[str, Any] | Any,
             if on_error == "raise":
                 raise
             errors[name] = str(exc)
+    box_voxels = sum(int(np.prod(hi - lo + 1)) for lo, hi in boxes.values())
+    if auto_workers and (n_images < 4 or n_images * box_voxels < AUTO_PARALLEL_VOXELS):
+        workers = 1  # forking costs more than it saves on few filtered images or small ROIs
 
     resampling = settings.get("interpolator") is not None and settings.get("resampledPixelSpacing") is not None
     pre_crop = bool(settings.get("preCrop", False)) and not resampling
