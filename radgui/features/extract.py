@@ -14,9 +14,13 @@ enabled filter's reach (:mod:`radgui.features.crop`), filters that box once,
 and runs PyRadiomics' own feature classes for every ROI on the shared filtered
 images (tumour, rings and core share one filtering pass). With resampling,
 PyRadiomics already resamples only the ROI box, on a grid that depends on the
-ROI; radgui keeps that grid and hands PyRadiomics an image cropped to what the
-interpolator reads. ``tests/test_features_fastpath.py`` checks every feature of
-every preset against the stock uncropped call.
+ROI; radgui resamples exactly as stock does (a crop before resampling is not
+bit-exact, :data:`radgui.features.crop.CROP_BEFORE_RESAMPLING`). On every
+path the feature classes share one array conversion and one binning per
+image type (:mod:`radgui.features.fastfeatures`), and ``workers`` processes
+can share the image types. ``tests/test_features_fastpath.py`` and
+``tests/test_featperf_exact.py`` check every feature of every preset against
+the stock uncropped call.
 
 Diagnostics (PyRadiomics' ``diagnostics_*`` entries) and provenance (preset
 name and SHA-256, software versions, image and mask hashes, loader warnings)
