@@ -223,3 +223,14 @@ def test_cropping_before_resampling_is_not_exact_so_it_is_off(large, monkeypatch
     monkeypatch.setattr(fcrop, "CROP_BEFORE_RESAMPLING", True)
     cropped = extract(image, {"t": mask}, "ct-log", workers=1)
     assert max_rel_diff(cropped.loc["t"], ref)[0] > 1e-6
+
+
+def test_a_worker_that_dies_is_an_error_not_a_hang(monkeypatch):
+    import os
+
+    img = phantom(shape_zyx=(20, 48, 48))
+    mask = box_mask(img, (6, 14, 12), (14, 34, 36))
+    params = {"imageType": {"Original": {}, "LoG": {"sigma": [1.0, 2.0]}}, "featureClass": {"firstorder": None}}
+    monkeypatch.setattr(ff, "compute_features", lambda *a, **k: os._exit(3))  # inherited by the forks
+    with pytest.raises(FeatureExtractionError, match="worker process died"):
+        extract(img, {"t": mask}, params, workers=2)

@@ -557,12 +557,17 @@ def _run_parallel(extractor, jobs, workers):
     vectors of numpy scalars) come back by pickle, unchanged.
     """
     import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     global _JOBS
     _JOBS = (extractor, jobs)
     try:
-        with multiprocessing.get_context("fork").Pool(min(workers, len(jobs))) as pool:
-            results = pool.map(_run_job, range(len(jobs)), chunksize=1)
+        # concurrent.futures, not multiprocessing.Pool: a worker that dies raises instead of hanging
+        with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=multiprocessing.get_context("fork")) as pool:
+            results = list(pool.map(_run_job, range(len(jobs))))
+    except BrokenProcessPool as exc:
+        raise FeatureExtractionError(f"a feature worker process died ({exc}); retry with workers=1") from None
     finally:
         _JOBS = None
     yield from zip(jobs, results)
