@@ -1,24 +1,26 @@
-"""Benchmark: radgui's crop-first extraction vs stock PyRadiomics, and cohort throughput.
+"""Benchmark: radgui's feature extraction vs stock PyRadiomics, per core and on 2 workers; cohort throughput.
 
-Run: ``.venv/bin/python benchmarks/bench_features.py [--quick]``
+Run: ``.venv/bin/python benchmarks/bench_features.py [--quick] [--repeats N]``
 
-For every shipped preset on the lung1 and brain1 sample cases, each
-extraction runs in its own fresh subprocess (so memory is not shared between
-runs) which reports
-
-* wall time of the extraction call (image and mask already loaded),
-* peak resident memory of the process (VmHWM) and the peak *added* by the
-  extraction (VmHWM minus the RSS just before it),
-* the features, from which the parent computes the max relative difference
-  between radgui and stock over every feature.
+For every shipped preset on the lung1, brain1 and breast1 sample cases and
+a generated large-lesion CT (:func:`radgui.features.phantoms.large_lesion_case`:
+512 x 512 x 61 voxels, 0.63 x 0.63 x 5 mm, a lobulated lesion of about
+20,000 voxels), one fresh subprocess per (case, preset) loads the image,
+warms both paths up (imports, first-use costs) and then times, interleaved
+and ``--repeats`` times (default 3): stock ``RadiomicsFeatureExtractor.execute``
+on the whole image, radgui with ``workers=1`` (the per-core figure) and radgui
+with ``workers=2``. The table prints the medians, the ratio of each radgui
+median to the stock median of the same run, and the max relative difference
+between radgui and stock over every feature (from the last repeat of each
+worker count; the worse of the two).
 
 ``ct-log-native`` is an extra row (ct-log without resampling) showing LoG on
 the whole volume, where stock filters every voxel; ``ct-wavelet+rings``
 extracts tumour, a peritumoral ring and a core (stock: three calls; radgui:
-one filtering pass). Modules are imported and the preset validated before
-the timing starts, in both modes. The PET preset bins at
-0.25 SUV, so it runs on each image rescaled linearly to 0-12 (SUV-like);
-on raw HU it would build GLCMs with thousands of grey levels.
+one filtering pass); it is left out on the large case (stock alone takes
+minutes there). The PET preset bins at 0.25 SUV, so it runs on each image
+rescaled linearly to 0-12 (SUV-like); on raw HU it would build GLCMs with
+thousands of grey levels.
 
 Cohort throughput: 20 synthetic cases (48 x 96 x 96 CT-like phantoms with a
 spherical lesion, preset ct-wavelet) through ``extract_cohort`` with 1 and 2
@@ -41,14 +43,6 @@ CASES = Path(os.environ.get("RADGUI_SHARED", REPO.parent / "shared")) / "data" /
 PRESETS = ["ct-original", "ct-wavelet", "ct-log", "ct-log-native", "ct-iso1mm", "pet-suv", "ct-wavelet+rings"]
 
 
-def _rss_kb(field: str) -> int:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
-
-
 def _preset(name: str):
     from radgui.features import load_preset
 
@@ -60,16 +54,26 @@ def _preset(name: str):
     return name
 
 
-def child(mode: str, case: str, preset: str, out: str) -> None:
-    """One extraction in this (fresh) process; writes timings, memory and features as JSON."""
-    import SimpleITK as sitk
+def _load(case: str):
+    if case == "large":
+        from radgui.features.phantoms import large_lesion_case
 
-    from radgui.features.extract import extract, stock_extract
+        return large_lesion_case()
     from radgui.io import load_mask, load_volume
 
     vol = load_volume(CASES / f"{case}_image.nrrd")
-    mask = load_mask(CASES / f"{case}_label.nrrd", vol)
-    image = vol.image
+    return vol.image, load_mask(CASES / f"{case}_label.nrrd", vol)
+
+
+def child(case: str, preset: str, out: str, repeats: str) -> None:
+    """One (case, preset) in this fresh process: interleaved, repeated timings and the features, as JSON."""
+    import statistics
+
+    import SimpleITK as sitk
+
+    from radgui.features.extract import extract, stock_extract
+
+    image, mask = _load(case)
     if preset == "pet-suv":
         peak = float(sitk.GetArrayViewFromImage(image).max())
         lo = float(sitk.GetArrayViewFromImage(image).min())
@@ -81,30 +85,34 @@ def child(mode: str, case: str, preset: str, out: str) -> None:
         # radgui filters once for the three.
         rois["ring"] = sitk.Cast(sitk.And(sitk.BinaryDilate(mask, (3, 3, 1)), sitk.Not(mask)), sitk.sitkUInt8)
         rois["core"] = sitk.BinaryErode(mask, (2, 2, 0))
-    # import and first-use costs outside the timing, for both
-    import radiomics.featureextractor  # noqa: F401
-    from radgui.features import load_preset
 
-    load_preset(params)
+    def stock():
+        return {f"{roi}:{k}": v for roi, m in rois.items() for k, v in stock_extract(image, m, params).items()}
 
-    before = _rss_kb("VmRSS")
-    t0 = time.perf_counter()
-    if mode == "radgui":
-        df = extract(image, rois, params)
-        feats = {f"{roi}:{k}": float(v) for roi in df.index for k, v in df.loc[roi].items()}
-    else:
-        feats = {f"{roi}:{k}": v for roi, m in rois.items() for k, v in stock_extract(image, m, params).items()}
-    wall = time.perf_counter() - t0
-    peak = _rss_kb("VmHWM")
-    Path(out).write_text(json.dumps({"wall_s": wall, "peak_mb": peak / 1024, "added_mb": (peak - before) / 1024,
-                                     "features": feats}))
+    def radgui(workers):
+        df = extract(image, rois, params, workers=workers)
+        return {f"{roi}:{k}": float(v) for roi in df.index for k, v in df.loc[roi].items()}
+
+    # import and first-use costs outside the timing, for both (a small ROI keeps the warm-up short)
+    small = sitk.BinaryErode(mask, (1, 1, 0)) if case == "large" else mask
+    stock_extract(image, small, params)
+    extract(image, {"t": small}, params, workers=1)
+    times: dict[str, list[float]] = {"stock": [], "w1": [], "w2": []}
+    feats: dict[str, dict] = {}
+    for _ in range(int(repeats)):
+        for mode, fn in (("stock", stock), ("w1", lambda: radgui(1)), ("w2", lambda: radgui(2))):
+            t0 = time.perf_counter()
+            feats[mode] = fn()
+            times[mode].append(time.perf_counter() - t0)
+    Path(out).write_text(json.dumps({"median_s": {k: statistics.median(v) for k, v in times.items()},
+                                     "times_s": times, "features": feats}))
 
 
-def run_child(mode, case, preset):
+def run_child(case, preset, repeats):
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
         out = fh.name
     try:
-        subprocess.run([sys.executable, __file__, "--child", mode, case, preset, out], check=True,
+        subprocess.run([sys.executable, __file__, "--child", case, preset, out, str(repeats)], check=True,
                        stdout=subprocess.DEVNULL)
         return json.loads(Path(out).read_text())
     finally:
@@ -150,28 +158,37 @@ def make_cohort(folder: Path, n: int = 20) -> Path:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--child", nargs=4, metavar=("MODE", "CASE", "PRESET", "OUT"), help=argparse.SUPPRESS)
-    parser.add_argument("--quick", action="store_true", help="brain1 only, no cohort")
+    parser.add_argument("--child", nargs=4, metavar=("CASE", "PRESET", "OUT", "REPEATS"), help=argparse.SUPPRESS)
+    parser.add_argument("--quick", action="store_true", help="brain1 only, one repeat, no cohort")
+    parser.add_argument("--repeats", type=int, default=3, help="timed repeats per mode (median; default 3)")
+    parser.add_argument("--cases", default="lung1,brain1,breast1,large",
+                        help="comma-separated: lung1, brain1, breast1 (sample cases), large (generated)")
     args = parser.parse_args()
     if args.child:
         child(*args.child)
         return 0
-    if not CASES.exists():
+    cases = ["brain1"] if args.quick else [c.strip() for c in args.cases.split(",") if c.strip()]
+    repeats = 1 if args.quick else max(1, args.repeats)
+    if any(c != "large" for c in cases) and not CASES.exists():
         print(f"sample cases not found at {CASES}; set RADGUI_SHARED", file=sys.stderr)
         return 1
-    cases = ["brain1"] if args.quick else ["lung1", "brain1"]
-    print(f"{'case':7s} {'preset':16s} {'stock s':>8s} {'radgui s':>8s} {'speed-up':>8s} "
-          f"{'stock MB':>9s} {'radgui MB':>9s} {'mem ratio':>9s} {'n feat':>6s} {'max rel diff':>12s}")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"(median of {repeats}, stock and radgui interleaved in one process per row; "
+          f"{os.cpu_count()} CPUs, load average {load:.1f} at start)")
+    print(f"{'case':7s} {'preset':16s} {'stock s':>8s} {'radgui s':>8s} {'per core':>8s} "
+          f"{'2 wkr s':>8s} {'2 wkr':>7s} {'n feat':>6s} {'max rel diff':>12s}")
     for case in cases:
         for preset in PRESETS:
-            s = run_child("stock", case, preset)
-            r = run_child("radgui", case, preset)
-            diff = max_rel(r["features"], s["features"])
-            print(f"{case:7s} {preset:16s} {s['wall_s']:8.2f} {r['wall_s']:8.2f} {s['wall_s'] / r['wall_s']:7.1f}x "
-                  f"{s['added_mb']:9.0f} {r['added_mb']:9.0f} {r['added_mb'] / max(s['added_mb'], 1):8.2f}x "
-                  f"{len(s['features']):6d} {diff:12.3g}", flush=True)
-    print("(MB: peak resident memory added by the extraction call, each run in a fresh process;"
-          " n feat counts features x ROIs)")
+            if case == "large" and preset.endswith("+rings"):
+                continue
+            r = run_child(case, preset, repeats)
+            med, f = r["median_s"], r["features"]
+            diff = max(max_rel(f["w1"], f["stock"]), max_rel(f["w2"], f["stock"]))
+            print(f"{case:7s} {preset:16s} {med['stock']:8.2f} {med['w1']:8.2f} "
+                  f"{med['stock'] / med['w1']:7.1f}x {med['w2']:8.2f} {med['stock'] / med['w2']:6.1f}x "
+                  f"{len(f['stock']):6d} {diff:12.3g}", flush=True)
+    print("(radgui s: workers=1, the per-core figure; 2 wkr: workers=2; ratios against stock in the same"
+          " run; n feat counts features x ROIs; large = generated large-lesion CT)")
     if args.quick:
         return 0
     from radgui.features import extract_cohort

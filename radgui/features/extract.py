@@ -14,9 +14,13 @@ enabled filter's reach (:mod:`radgui.features.crop`), filters that box once,
 and runs PyRadiomics' own feature classes for every ROI on the shared filtered
 images (tumour, rings and core share one filtering pass). With resampling,
 PyRadiomics already resamples only the ROI box, on a grid that depends on the
-ROI; radgui keeps that grid and hands PyRadiomics an image cropped to what the
-interpolator reads. ``tests/test_features_fastpath.py`` checks every feature of
-every preset against the stock uncropped call.
+ROI; radgui resamples exactly as stock does (a crop before resampling is not
+bit-exact, :data:`radgui.features.crop.CROP_BEFORE_RESAMPLING`). On every
+path the feature classes share one array conversion and one binning per
+image type (:mod:`radgui.features.fastfeatures`), and ``workers`` processes
+can share the image types. ``tests/test_features_fastpath.py`` and
+``tests/test_featperf_exact.py`` check every feature of every preset against
+the stock uncropped call.
 
 Diagnostics (PyRadiomics' ``diagnostics_*`` entries) and provenance (preset
 name and SHA-256, software versions, image and mask hashes, loader warnings)
@@ -48,12 +52,17 @@ from radgui.errors import (
     RadguiError,
 )
 from radgui.features import crop as _crop
+from radgui.features import fastfeatures as _fast
 from radgui.features.presets import Preset, load_preset
 from radgui.io.volume import GEOMETRY_TOL_MM, Volume, grid_mismatch_mm, image_hash
 from radgui.progress import Step, run
 
 #: Separator between ROI name and feature name in a flattened (one row per patient) table.
 ROI_SEP = "__"
+
+#: Default ``workers`` forks only when ROI bounding-box voxels x filtered images reach this
+#: (a fork of a loaded process costs tens of ms; breast1 and brain1 did not gain from 2 workers).
+AUTO_PARALLEL_VOXELS = 2_000_000
 
 _log = logging.getLogger(__name__)
 
@@ -140,17 +149,20 @@ def _as_mask(mask: Any, image: sitk.Image, roi: str, label: int | None) -> sitk.
 def _roi_box(mask: sitk.Image, roi: str, min_dims: int) -> tuple[np.ndarray, np.ndarray]:
     """Inclusive bounding box (x, y, z) of a 0/1 mask, with PyRadiomics' ROI checks in words."""
     arr = sitk.GetArrayViewFromImage(mask)
-    nz = np.nonzero(arr)
-    if len(nz[0]) == 0:
+    count = int(np.count_nonzero(arr))
+    if count == 0:
         raise EmptyMaskError(f"ROI {roi!r} is empty (no voxel); draw or load a region first")
-    if len(nz[0]) == 1:
+    if count == 1:
         raise FeatureExtractionError(f"ROI {roi!r} has a single voxel; features need at least a line of voxels")
-    lower = np.array([nz[2].min(), nz[1].min(), nz[0].min()])
-    upper = np.array([nz[2].max(), nz[1].max(), nz[0].max()])
+    # per-axis projections: the same box as np.nonzero's min/max, without listing every voxel
+    lower, upper = np.zeros(3, int), np.zeros(3, int)
+    for ax_zyx in range(3):
+        hit = np.flatnonzero(arr.any(axis=tuple(a for a in range(3) if a != ax_zyx)))
+        lower[2 - ax_zyx], upper[2 - ax_zyx] = hit[0], hit[-1]
     ndims = int(np.sum(upper - lower + 1 > 1))
     if ndims < min_dims:
         raise FeatureExtractionError(
-            f"ROI {roi!r} spans {ndims} dimension(s) ({len(nz[0])} voxels); the preset needs "
+            f"ROI {roi!r} spans {ndims} dimension(s) ({count} voxels); the preset needs "
             f"minimumROIDimensions={min_dims}")
     return lower, upper
 
@@ -205,7 +217,8 @@ def versions() -> dict[str, str]:
 def iter_extract(volume: Volume | sitk.Image, rois: Mapping[str, Any] | Any,
                  preset: str | Preset | dict = "ct-original", *, label: int | None = None,
                  fast: bool = True, on_error: str = "raise",
-                 allow_nonquantitative: bool = False) -> Generator[Step, None, pd.DataFrame]:
+                 allow_nonquantitative: bool = False,
+                 workers: int | None = None) -> Generator[Step, None, pd.DataFrame]:
     """Extract PyRadiomics features of several ROIs of one image, yielding progress.
 
     Parameters
@@ -226,8 +239,17 @@ def iter_extract(volume: Volume | sitk.Image, rois: Mapping[str, Any] | Any,
         label; a mask with several labels and no choice is refused (the one
         mask rule of :func:`radgui.io.volume.choose_label`).
     fast : bool
-        Use the crop-first path (default). ``False`` runs stock PyRadiomics on
-        the whole image for each ROI (the reference; same values, slower).
+        Use the crop-first path and the shared-array feature classes of
+        :mod:`radgui.features.fastfeatures` (default). ``False`` runs stock
+        PyRadiomics on the whole image for each ROI (the reference; same
+        values, slower).
+    workers : int, optional
+        Processes for the shape and the (image type, ROI) feature jobs of the
+        fast path. Default :func:`default_workers` (the usable cores; 1 inside
+        worker processes and non-main threads) when there are at least 4
+        filtered images and ROI bounding-box voxels x images reach
+        :data:`AUTO_PARALLEL_VOXELS`, else 1. ``1`` keeps everything in this
+        process. Values are the same for any count.
     on_error : {"raise", "skip"}
         What a bad ROI does: raise its :class:`~radgui.errors.RadguiError`, or
         leave its row out and record the message in
@@ -261,6 +283,12 @@ def iter_extract(volume: Volume | sitk.Image, rois: Mapping[str, Any] | Any,
     """
     if on_error not in ("raise", "skip"):
         raise ValueError("on_error must be 'raise' or 'skip'")
+    auto_workers = workers is None
+    if auto_workers:
+        workers = default_workers()
+    elif isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+        raise FeatureExtractionError(f"workers must be a whole number >= 1, got {workers!r}")
+    workers = int(workers)
     _radiomics()
     from radiomics import imageoperations
 
@@ -300,6 +328,9 @@ def iter_extract(volume: Volume | sitk.Image, rois: Mapping[str, Any] | Any,
             if on_error == "raise":
                 raise
             errors[name] = str(exc)
+    box_voxels = sum(int(np.prod(hi - lo + 1)) for lo, hi in boxes.values())
+    if auto_workers and (n_images < 4 or n_images * box_voxels < AUTO_PARALLEL_VOXELS):
+        workers = 1  # forking costs more than it saves on few filtered images or small ROIs
 
     resampling = settings.get("interpolator") is not None and settings.get("resampledPixelSpacing") is not None
     pre_crop = bool(settings.get("preCrop", False)) and not resampling
@@ -339,12 +370,14 @@ def iter_extract(volume: Volume | sitk.Image, rois: Mapping[str, Any] | Any,
         results = yield from _extract_rois(
             extractor, settings, image_types, _crop.crop(work_image, lo, hi),
             {n: _crop.crop(m, lo, hi) for n, m in masks.items()}, errors, on_error, progress,
-            whole=(work_image, lo, hi))
+            whole=(work_image, lo, hi), workers=workers)
         keep(results, crop_info)
     elif fast and resampling:
-        # PyRadiomics' own resampling grid (anchored on the full mask), from an image cropped to
-        # what the interpolator reads; then its filters on the resampled box, as stock does.
-        path_used = "image cropped before PyRadiomics' own resampling"
+        # PyRadiomics' own resampling (grid anchored on the full mask) of the whole image, as stock
+        # does (a crop first is not bit-exact: crop.CROP_BEFORE_RESAMPLING); then its filters on
+        # the resampled box and the shared-array feature classes.
+        path_used = ("image cropped before PyRadiomics' own resampling" if _crop.CROP_BEFORE_RESAMPLING
+                     else "PyRadiomics' own resampling")
         for name, mask in masks.items():
             box = _crop.resampling_box(*boxes[name], image, settings)
             image_in = _crop.crop(work_image, *box) if box is not None else work_image
@@ -357,7 +390,7 @@ def iter_extract(volume: Volume | sitk.Image, rois: Mapping[str, Any] | Any,
                 errors[name] = str(err)
                 continue
             results = yield from _extract_rois(extractor, settings, image_types, image_r, {name: mask_r},
-                                               errors, on_error, progress)
+                                               errors, on_error, progress, workers=workers)
             keep(results, {"resampled_size_xyz": list(image_r.GetSize())})
     elif fast and pre_crop:
         # PyRadiomics' preCrop box (bounding box + padDistance), filtered as stock does.
@@ -366,7 +399,8 @@ def iter_extract(volume: Volume | sitk.Image, rois: Mapping[str, Any] | Any,
         for name, mask in masks.items():
             lo, hi = _crop.crop_box(*boxes[name], image.GetSize(), [pad] * 3, False, 1)
             results = yield from _extract_rois(extractor, settings, image_types, _crop.crop(work_image, lo, hi),
-                                               {name: _crop.crop(mask, lo, hi)}, errors, on_error, progress)
+                                               {name: _crop.crop(mask, lo, hi)}, errors, on_error, progress,
+                                               workers=workers)
             keep(results)
     else:
         path_used = "stock"
@@ -400,6 +434,7 @@ def iter_extract(volume: Volume | sitk.Image, rois: Mapping[str, Any] | Any,
         "source": vol.meta.get("source") if vol is not None else None,
         "warnings": list(vol.warnings) if vol is not None else [],
         "path": path_used,
+        "workers": workers if path_used != "stock" else 1,
         **crop_info,
     }
     df.attrs["provenance"] = provenance
@@ -421,14 +456,19 @@ class _Progress:
         return Step(self.done, self.total, message)
 
 
-def _extract_rois(extractor, settings, image_types, image, masks, errors, on_error, progress, whole=None):
+def _extract_rois(extractor, settings, image_types, image, masks, errors, on_error, progress, whole=None,
+                  workers=1):
     """Features of several ROIs on one (cropped or resampled) image, each filter run once.
 
-    Per-ROI checks, re-segmentation and shape come first; then every filtered
-    image is made once, used by every ROI, and dropped, so one filtered image
-    is in memory at a time. ``whole = (full image, lo, hi)`` makes the
-    globally rescaled filters (Square, ...) run on the full image and be
-    cropped to ``[lo, hi)`` afterwards. Yields Steps; returns ROI -> vector.
+    Per-ROI checks and re-segmentation come first, then shape; then every
+    filtered image is made once and used by every ROI. With ``workers == 1``
+    each filtered image is dropped once its ROIs are done (one in memory at a
+    time); with more, the shape and the (image type, ROI) feature jobs run in
+    that many forked processes (PyRadiomics' C code holds the GIL, so threads
+    would not help) and the filtered images are kept until they are done.
+    ``whole = (full image, lo, hi)`` makes the globally rescaled filters
+    (Square, ...) run on the full image and be cropped to ``[lo, hi)``
+    afterwards. Yields Steps; returns ROI -> vector.
     """
     from radiomics import imageoperations
 
@@ -440,6 +480,22 @@ def _extract_rois(extractor, settings, image_types, image, masks, errors, on_err
             if on_error == "raise":
                 raise
             errors[name] = str(exc)
+    jobs: list[tuple] = []  # (roi, kind, args); run now (serial) or in the pool (parallel)
+    parallel = workers > 1
+    for name, (vector, _, _, shape_args) in states.items():
+        if parallel:
+            jobs.append((name, "shape", shape_args))
+        else:
+            vector.update(extractor.computeShape(*shape_args[:3], **shape_args[3]))
+
+    def fail(name, exc):
+        err = _wrap_value_error(name, exc)
+        if on_error == "raise":
+            raise err from None
+        errors[name] = str(err)
+        states.pop(name, None)
+
+    cropped_masks: dict[str, sitk.Image] = {}
     union = None
     for m in masks.values():
         union = m if union is None else sitk.Or(union, m)
@@ -454,29 +510,116 @@ def _extract_rois(extractor, settings, image_types, image, masks, errors, on_err
                 fimg = _crop.crop(fimg, whole[1], whole[2])
             yield progress.step(1, f"filtered {fname}")
             for name in list(states):
-                vector, bb, mask = states[name]
+                vector, bb, mask, _ = states[name]
                 try:
-                    ic, mc = imageoperations.cropToTumorMask(fimg, mask, bb, padDistance=0)
-                    vector.update(extractor.computeFeatures(ic, mc, fname, **fkw))
+                    ic, mc = _crop_to_roi(fimg, mask, bb, cropped_masks, name)
+                    if parallel:
+                        jobs.append((name, "features", (ic, mc, fname, fkw)))
+                        continue
+                    vector.update(_fast.compute_features(extractor, ic, mc, fname, **fkw))
                 except (ValueError, RuntimeError) as exc:
-                    err = _wrap_value_error(name, exc)
-                    if on_error == "raise":
-                        raise err from None
-                    errors[name] = str(err)
-                    del states[name]
+                    fail(name, exc)
                 yield progress.step(1, f"{name}: {fname}")
             del fimg
+    if parallel and jobs:
+        for (name, kind, job_args), result in _run_parallel(extractor, jobs, workers):
+            if name not in states:
+                continue
+            if isinstance(result, Exception):
+                fail(name, result)
+            else:
+                states[name][0].update(result)
+            if kind == "features":
+                yield progress.step(1, f"{name}: {job_args[2]}")
     return {name: state[0] for name, state in states.items()}
 
 
+#: Jobs for the forked workers of :func:`_run_parallel` (inherited, never pickled).
+_JOBS: tuple | None = None
+
+
+def _run_job(index: int):
+    extractor, jobs = _JOBS
+    _, kind, args = jobs[index]
+    try:
+        if kind == "shape":
+            return extractor.computeShape(*args[:3], **args[3])
+        image, mask, fname, fkw = args
+        return _fast.compute_features(extractor, image, mask, fname, **fkw)
+    except (ValueError, RuntimeError) as exc:
+        return exc
+
+
+def _run_parallel(extractor, jobs, workers):
+    """Run ``jobs`` in ``workers`` forked processes; yields ``(job, result)`` in job order.
+
+    Biggest first (shape), so the pool's tail is short. Results (feature
+    vectors of numpy scalars) come back by pickle, unchanged.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    global _JOBS
+    _JOBS = (extractor, jobs)
+    try:
+        # concurrent.futures, not multiprocessing.Pool: a worker that dies raises instead of hanging
+        with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=multiprocessing.get_context("fork")) as pool:
+            results = list(pool.map(_run_job, range(len(jobs))))
+    except BrokenProcessPool as exc:
+        raise FeatureExtractionError(f"a feature worker process died ({exc}); retry with workers=1") from None
+    finally:
+        _JOBS = None
+    yield from zip(jobs, results)
+
+
+def default_workers() -> int:
+    """Processes :func:`extract` uses by default: the usable CPU cores, 1 where forking is unsafe.
+
+    Forking is used only from the main thread of a main process on a system
+    with ``fork`` (Linux, macOS): inside a worker process (cohort extraction
+    already runs one case per process), a GUI worker thread, or on Windows,
+    extraction stays in-process.
+    """
+    import multiprocessing
+    import os
+    import threading
+
+    if (multiprocessing.parent_process() is not None or threading.current_thread() is not threading.main_thread()
+            or "fork" not in multiprocessing.get_all_start_methods()):
+        return 1
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - macOS
+        return max(1, os.cpu_count() or 1)
+
+
+def _crop_to_roi(image, mask, bb, cache, name):
+    """PyRadiomics' ``cropToTumorMask(image, mask, bb, padDistance=0)``, the cropped mask made once per ROI.
+
+    Same crop filter and bounds as stock (so the same pixels and geometry);
+    only the mask's crop, identical for every filtered image, is reused.
+    """
+    size = np.array(mask.GetSize())
+    lower = np.maximum(bb[0::2], 0)
+    upper = np.maximum(size - bb[1::2] - 1, 0)
+    cif = sitk.CropImageFilter()
+    cif.SetLowerBoundaryCropSize(lower.tolist())
+    cif.SetUpperBoundaryCropSize(upper.tolist())
+    if name not in cache:
+        cache[name] = cif.Execute(mask)
+    return cif.Execute(image), cache[name]
+
+
 def _prepare_roi(extractor, settings, image, mask, roi):
-    """PyRadiomics' ``execute`` steps 2-5 for one ROI: checks, re-segmentation, diagnostics, shape.
+    """PyRadiomics' ``execute`` steps 2-5 for one ROI: checks, re-segmentation, diagnostics, shape's inputs.
 
     The order and the quirks of ``RadiomicsFeatureExtractor.execute`` are kept:
     the mask is checked, optionally re-segmented on the unfiltered image (its
     bounding box then used for shape too), and shape comes from the drawn
     mask unless ``resegmentShape``. Returns ``(vector, bounding box, mask for
-    the other classes)``; each filtered image is then cropped to that box.
+    the other classes, shape's arguments)``; each filtered image is then
+    cropped to that box, and the caller runs ``computeShape(*args[:3], **args[3])``.
     """
     from radiomics import generalinfo, imageoperations
 
@@ -508,10 +651,10 @@ def _prepare_roi(extractor, settings, image, mask, roi):
     if info is not None:
         vector.update(info.getGeneralInfo())
     shape_mask = resegmented if (s.get("resegmentShape", False) and resegmented is not None) else mask
-    vector.update(extractor.computeShape(image, shape_mask, bb, **s))
+    shape_args = (image, shape_mask, bb, s)
     if resegmented is not None and not s.get("resegmentShape", False):
         mask = resegmented
-    return vector, bb, mask
+    return vector, bb, mask, shape_args
 
 
 def extract(volume: Volume | sitk.Image, rois: Mapping[str, Any] | Any,
