@@ -151,3 +151,7 @@ class PacsError(RadguiError, ConnectionError):
 
 class NoDisplayError(RadguiError, RuntimeError):
     """No display server to open a window on (Qt would abort the process); says how to run headless."""
+
+
+class SchedulerError(RadguiError, ConnectionError):
+    """A Dask scheduler (``--scheduler ADDRESS``) cannot be reached or used (the message names the address)."""
