@@ -823,6 +823,14 @@ class LassoLogisticCV(_Selector, ClassifierMixin):
         return fits
 
     def fit(self, X, y):
+        from threadpoolctl import threadpool_limits
+
+        # the path multiplies small matrices thousands of times: one BLAS thread is fastest, and keeps
+        # a fit from competing with the other folds' processes for cores
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self._fit(X, y)
+
+    def _fit(self, X, y):
         X = _frame(X)
         if self.rule not in ("1se", "min"):
             raise ConfigError(f"LASSO: rule must be '1se' or 'min', got {self.rule!r}")
