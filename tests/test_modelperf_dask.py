@@ -153,3 +153,25 @@ def test_deployable_moves_a_gpu_xgboost_to_cpu():
     assert out.get_params()["device"] == "cpu" and m.get_params()["device"] == "cuda"
     np.testing.assert_array_equal(out.predict_proba(X), XGBClassifier(n_estimators=3, verbosity=0).fit(X, y)
                                   .predict_proba(X))
+
+
+def test_cli_train_on_a_cluster_records_the_xgboost_device(cluster, tmp_path, capsys, monkeypatch):
+    """``radgui train --scheduler``: the run uses the cluster, and the bundle says where XGBoost trained."""
+    from radgui.cli import main
+    from radgui.model.bundle import ModelBundle
+
+    monkeypatch.delenv("RADGUI_XGBOOST_DEVICE", raising=False)
+    X, y = _cohort(n=60, p=4, seed=3)
+    X.insert(0, "patient_id", [f"P{i}" for i in range(len(y))])
+    X["outcome"] = y
+    X.to_csv(tmp_path / "features.csv", index=False)
+    (tmp_path / "c.yaml").write_text("features: features.csv\noutcome: {column: outcome}\nsplit: {method: none}\n"
+                                     "steps: {zscore: {}}\nlearner: {name: xgboost, tune: {n_iter: 0}}\n"
+                                     "validation: {repeats: 1, folds: 3, bootstrap: 2}\n")
+    with distributed.get_task_stream(cluster) as ts:
+        code = main(["train", str(tmp_path / "c.yaml"), "--out", str(tmp_path / "out"),
+                     "--scheduler", cluster.scheduler.address, "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    assert len(ts.data) > 0
+    prov = ModelBundle.load(tmp_path / "out" / "model.radgui-model").provenance
+    assert prov["compute"]["xgboost_device"] == learners.xgboost_device()
