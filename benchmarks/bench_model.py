@@ -50,7 +50,8 @@ def main(argv=None):
     parser.add_argument("--stack-repeats", type=int)
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--skip-stacking", action="store_true")
-    parser.add_argument("--scheduler", default=None, help="Dask scheduler for the cluster table (default: a LocalCluster)")
+    parser.add_argument("--scheduler", default=None,
+                        help="Dask scheduler for the cluster table (default: a LocalCluster)")
     parser.add_argument("--no-cluster", action="store_true", help="skip the local-vs-Dask table")
     args = parser.parse_args(argv)
     lasso_r = args.lasso_repeats or (100 if args.full else 5)
