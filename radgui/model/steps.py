@@ -645,7 +645,7 @@ _CD_RNG = np.random.RandomState(0)  # scikit-learn's CD draws a seed from it; cy
 
 
 def lasso_logistic_cd(X: np.ndarray, y: np.ndarray, lam: float, intercept: float | None = None,
-                      coef: np.ndarray | None = None, *, tol: float = 1e-8,
+                      coef: np.ndarray | None = None, *, tol: float = 1e-7,
                       eta_tol: float = 1e-5, max_newton: int = 100) -> tuple[float, np.ndarray]:
     """glmnet's L1 logistic fit at one ``lambda``, warm-started: ``(intercept, coefficients)``.
 
