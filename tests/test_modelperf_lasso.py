@@ -92,3 +92,13 @@ def test_cd_path_bad_solver_and_degenerate_input():
     b0, b = st.lasso_logistic_cd(Z, y, st.lambda_path(Z, y, 2)[0] * 1.01)
     assert not b.any()
     assert b0 == pytest.approx(np.log(y.mean() / (1 - y.mean())), abs=1e-6)
+
+
+def test_path_falls_back_to_liblinear_without_the_private_cd(monkeypatch):
+    X, y = _problem(60, 20, 5)
+    Z = X.to_numpy()
+    lams = st.lambda_path(Z, y, 8)
+    monkeypatch.setattr(st, "_cd_available", lambda: False)
+    fits = st.LassoLogisticCV._path(Z, y, lams)
+    ref = st.LassoLogisticCV._path(Z, y, lams, solver="liblinear")
+    assert all(np.array_equal(a.coef_, b.coef_) for a, b in zip(fits, ref))

@@ -641,6 +641,15 @@ def _mean_logloss(y, eta):
     return float(np.mean(np.logaddexp(0.0, eta) - y * eta))
 
 
+def _cd_available() -> bool:
+    """Whether scikit-learn's compiled Gram coordinate descent (a private module) is there to use."""
+    try:
+        from sklearn.linear_model import _cd_fast
+    except ImportError:  # pragma: no cover - moved in some future scikit-learn
+        return False
+    return hasattr(_cd_fast, "enet_coordinate_descent_gram")
+
+
 _CD_RNG = np.random.RandomState(0)  # scikit-learn's CD draws a seed from it; cyclic order, so unused
 
 
@@ -789,6 +798,8 @@ class LassoLogisticCV(_Selector, ClassifierMixin):
         """
         if solver not in ("cd", "liblinear"):
             raise ConfigError(f"LASSO: solver must be 'cd' or 'liblinear', got {solver!r}")
+        if solver == "cd" and not _cd_available():  # a scikit-learn without the private compiled CD
+            solver = "liblinear"
         n, p = data.shape
         null = _deviance(yb, np.full(n, yb.mean()))
         fits = []
