@@ -167,3 +167,7 @@ class WeightsError(RadguiError, ValueError):
 
 class DLInputError(RadguiError, ValueError):
     """Data given to deep-learning training or extraction cannot be used (too few patients, one class, bad crop spec, ...)."""
+
+
+class SchedulerError(RadguiError, ConnectionError):
+    """A Dask scheduler (``--scheduler ADDRESS``) cannot be reached or used (the message names the address)."""

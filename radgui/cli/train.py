@@ -15,6 +15,9 @@ def add_arguments(parser):
     parser.add_argument("config", help="training config (YAML; see examples/train/config.yaml)")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--jobs", type=int, default=None, help="parallel jobs for validation (overrides the config)")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="run cross-validation and bootstrap on a Dask distributed scheduler, e.g. "
+                             "tcp://10.0.0.5:8786 (radgui[cluster]); results equal the local run's")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 
 
@@ -27,6 +30,12 @@ def run(args) -> int:
     config = load_config(args.config)
     if args.jobs is not None:
         config.validation["n_jobs"] = args.jobs
+    if args.scheduler:
+        from radgui.model.validation import dask_client
+
+        with dask_client(args.scheduler):  # fail now, in one line, not after reading every table
+            pass
+        config.validation["scheduler"] = args.scheduler
     check_writable(args.out)  # fail now, not after the training
     last = [None]
 

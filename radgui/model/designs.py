@@ -548,7 +548,7 @@ def iter_compare(config) -> Generator[Step, None, Comparison]:
         m.estimator = _estimator(m, config, icc, seed)
         if plan is not None:
             gen = iter_repeated_cv(m.estimator, m.view(train_c), train_c.y, repeats=repeats, folds=folds,
-                                   seed=seed, n_jobs=n_jobs, plan=plan)
+                                   seed=seed, n_jobs=n_jobs, plan=plan, scheduler=val.get("scheduler"))
             while True:
                 try:
                     s = next(gen)

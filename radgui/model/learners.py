@@ -65,12 +65,64 @@ def _rf(seed):
         "max_depth": [2, 3, 5, None], "min_samples_leaf": randint(1, 8), "max_features": ["sqrt", 0.3, 0.6]}
 
 
+_DEVICE: list[str] = []  # xgboost_device()'s answer, found once per process
+
+
+def _cuda_usable() -> bool:
+    """Whether this xgboost build has CUDA and a one-round fit on device 0 works (no torch import)."""
+    import xgboost
+
+    try:
+        if not xgboost.build_info().get("USE_CUDA"):
+            return False  # e.g. the xgboost-cpu wheel radgui installs by default
+        d = xgboost.DMatrix(np.array([[0.0], [1.0], [0.0], [1.0]]), label=np.array([0, 1, 0, 1]))
+        xgboost.train({"device": "cuda", "tree_method": "hist", "verbosity": 0}, d, num_boost_round=1)
+        return True
+    except Exception:  # noqa: BLE001 - no driver, no device, out of memory: all mean "use the CPU"
+        return False
+
+
+def xgboost_device() -> str:
+    """``"cuda"`` when XGBoost can train on a GPU here, else ``"cpu"`` (checked once per process).
+
+    The check asks xgboost itself (``build_info()["USE_CUDA"]``, then a
+    one-round fit with ``device="cuda"``), so it needs neither torch nor a
+    CUDA toolkit. ``RADGUI_XGBOOST_DEVICE=cpu`` (or ``cuda``) overrides it.
+    radgui's default dependency is the ``xgboost-cpu`` wheel, which has no
+    CUDA: there the answer is always ``"cpu"``; install the full ``xgboost``
+    wheel to train on a GPU. GPU and CPU trees agree closely but not to the
+    last bit; the device used is recorded in the bundle's provenance
+    (:func:`compute_provenance`).
+    """
+    import os
+
+    forced = os.environ.get("RADGUI_XGBOOST_DEVICE", "").strip().lower()
+    if forced:
+        if forced not in ("cpu", "cuda"):
+            raise ConfigError(f"RADGUI_XGBOOST_DEVICE must be 'cpu' or 'cuda', got {forced!r}")
+        return forced
+    if not _DEVICE:
+        _DEVICE.append("cuda" if _cuda_usable() else "cpu")
+    return _DEVICE[0]
+
+
+def compute_provenance(learner: Mapping | None) -> dict:
+    """``{"compute": {...}}`` for a bundle's provenance: the XGBoost build and device a learner trained on."""
+    name = dict(learner or {}).get("name", "lasso")
+    if name not in ("xgboost", "stacking"):
+        return {}
+    import xgboost
+
+    return {"compute": {"xgboost": xgboost.__version__, "xgboost_cuda_build": bool(
+        xgboost.build_info().get("USE_CUDA")), "xgboost_device": xgboost_device()}}
+
+
 def _xgb(seed):
     from xgboost import XGBClassifier
 
     return XGBClassifier(n_estimators=150, max_depth=3, learning_rate=0.1, subsample=0.8,
                          colsample_bytree=0.8, n_jobs=1, random_state=seed, eval_metric="logloss",
-                         verbosity=0), {
+                         verbosity=0, device=xgboost_device()), {
         "max_depth": randint(2, 6), "learning_rate": loguniform(0.02, 0.3),
         "n_estimators": randint(50, 300), "subsample": uniform(0.6, 0.4)}
 
@@ -259,6 +311,10 @@ def deployable(estimator):
 
     if isinstance(estimator, (RandomizedSearchCV, GridSearchCV)):
         return deployable(estimator.best_estimator_)
+    if type(estimator).__name__ == "XGBClassifier" and estimator.get_params().get("device") not in (None, "cpu"):
+        est = copy.deepcopy(estimator)  # trained on a GPU; the bundle predicts on any machine's CPU
+        est.set_params(device="cpu")
+        return est
     if isinstance(estimator, CalibratedClassifierCV) and isinstance(estimator.cv, st.GroupedStratifiedKFold):
         est = copy.copy(estimator)
         est.cv = plain(estimator.cv)

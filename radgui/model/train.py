@@ -32,7 +32,7 @@ from radgui.errors import ConfigError, InputFileError
 from radgui.model.bundle import LinearModel, ModelBundle, Predictor, Term, _software, nomogram_scales
 from radgui.model.clinical import ClinicalLogistic, CombinedModel
 from radgui.model.config import TrainConfig, load_config
-from radgui.model.learners import build_pipeline, bundle_radscore, set_seed
+from radgui.model.learners import build_pipeline, bundle_radscore, compute_provenance, set_seed
 from radgui.model.steps import GROUP_LEVEL, groups_of
 from radgui.model.validation import iter_bootstrap_optimism, iter_repeated_cv, score
 from radgui.progress import Step, run
@@ -360,7 +360,7 @@ def iter_train(config: TrainConfig | str | Path) -> Generator[Step, None, TrainR
     if repeats > 0:
         for name, (est, view) in models.items():
             gen = iter_repeated_cv(est, view(train_c), train_c.y, repeats=repeats, folds=folds, seed=seed,
-                                   n_jobs=n_jobs)
+                                   n_jobs=n_jobs, scheduler=val.get("scheduler"))
             while True:
                 try:
                     s = next(gen)
@@ -386,7 +386,7 @@ def iter_train(config: TrainConfig | str | Path) -> Generator[Step, None, TrainR
 
     if n_boot > 0:
         gen = iter_bootstrap_optimism(combined, train_c.both, train_c.y, n_boot=n_boot, seed=seed,
-                                      n_jobs=n_jobs, fitted=final)
+                                      n_jobs=n_jobs, fitted=final, scheduler=val.get("scheduler"))
         while True:
             try:
                 s = next(gen)
@@ -999,6 +999,7 @@ def _make_bundle(config: TrainConfig, fitted, train_c: Cohort, train_pred: pd.Da
     provenance = {
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         **_software(),
+        **compute_provenance(config.learner),
         "feature_preset": dict(config.feature_preset),
         "n_patients": int(len(train_c.y)), "n_events": int(train_c.y.sum()),
         "validation": validation,

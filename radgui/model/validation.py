@@ -6,9 +6,13 @@ the test patients (Ambroise & McLachlan 2002). Tuning and lambda choice run
 inside the pipeline's own inner cross-validation: the outer loop here plus
 that inner loop make the CV nested.
 
-Work is spread over ``n_jobs`` processes with joblib. Each task gets its own
-seed derived from the master seed (``numpy.random.SeedSequence``), so results
-do not depend on ``n_jobs`` or on scheduling order.
+Work is spread over ``n_jobs`` processes with joblib, or over a Dask
+distributed cluster (``scheduler``: an address such as ``tcp://10.0.0.5:8786``
+or a ``distributed.Client``; joblib's ``dask`` backend, never a home-made
+scheduler). Each task gets its own seed derived from the master seed
+(``numpy.random.SeedSequence``) and its result is stored at its own place, so
+results are bit-identical whatever ``n_jobs``, the scheduler or the order in
+which tasks finish. Progress steps carry an estimate of the time left.
 
 References
 ----------
@@ -21,7 +25,9 @@ model selection. BMC Bioinformatics 2006;7:91 (nested CV).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Generator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,6 +37,7 @@ from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
+from radgui.errors import SchedulerError
 from radgui.model.learners import set_seed
 from radgui.model.steps import GroupedStratifiedKFold, groups_of
 from radgui.progress import Step, run
@@ -47,6 +54,80 @@ def _seeds(seed, n) -> list[int]:
 
 def _rows(X, idx):
     return X.iloc[idx] if hasattr(X, "iloc") else X[idx]
+
+
+#: Seconds to wait for a Dask scheduler to answer before giving up with a :class:`SchedulerError`.
+CONNECT_TIMEOUT_S = 10.0
+
+
+@contextmanager
+def dask_client(scheduler, timeout_s: float | None = None):
+    """A connected ``distributed.Client`` for ``scheduler`` (an address or a Client), closed after if we opened it.
+
+    Raises a one-line :class:`SchedulerError` naming the address when Dask is
+    missing, the address is malformed, or nothing answers within ``timeout_s``
+    (default :data:`CONNECT_TIMEOUT_S`).
+    """
+    try:
+        from distributed import Client
+    except ImportError:  # pragma: no cover - optional dependency
+        raise SchedulerError(f"--scheduler {scheduler!r} needs Dask: pip install 'radgui[cluster]'") from None
+    if isinstance(scheduler, Client):
+        yield scheduler
+        return
+    timeout_s = CONNECT_TIMEOUT_S if timeout_s is None else timeout_s
+    if not isinstance(scheduler, str) or not scheduler.strip():
+        raise SchedulerError(f"the Dask scheduler address must be text such as tcp://host:8786, got {scheduler!r}")
+    try:
+        client = Client(scheduler, timeout=timeout_s, set_as_default=False)
+    except (OSError, TimeoutError, ValueError, TypeError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SchedulerError(f"cannot connect to the Dask scheduler {scheduler!r} within {timeout_s:g} s: "
+                             f"{reason}") from None
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def _parallel_map(fn, arg_tuples, n_jobs: int, scheduler, shared=()):
+    """``fn(*args)`` for each tuple, in order, as a generator: in-process, joblib processes or a Dask cluster.
+
+    ``shared`` are large arguments (the feature table) sent to the Dask
+    workers once instead of with every task.
+    """
+    if scheduler is None:
+        if n_jobs == 1:
+            yield from (fn(*a) for a in arg_tuples)
+            return
+        yield from Parallel(n_jobs=n_jobs, return_as="generator")(delayed(fn)(*a) for a in arg_tuples)
+        return
+    from joblib import parallel_config
+
+    with dask_client(scheduler) as client:
+        if not client.scheduler_info().get("workers"):
+            try:
+                client.wait_for_workers(1, timeout=CONNECT_TIMEOUT_S)
+            except (OSError, TimeoutError) as exc:
+                raise SchedulerError(f"the Dask scheduler {scheduler if isinstance(scheduler, str) else client!r} "
+                                     f"has no workers ({exc})") from None
+        # the backend is bound when Parallel is built: leave the config before yielding, so that it does
+        # not leak into the caller's code between steps
+        with parallel_config(backend="dask", client=client, scatter=[s for s in shared if s is not None]):
+            par = Parallel(n_jobs=-1, return_as="generator")
+        yield from par(delayed(fn)(*a) for a in arg_tuples)
+
+
+def eta_text(started: float, done: int, total: int) -> str:
+    """``", about 3 min left"`` from the time since ``started`` (``time.monotonic()``) and the work done."""
+    if done <= 0 or total <= done:
+        return ""
+    left = (time.monotonic() - started) / done * (total - done)
+    if left < 60:
+        return f", about {max(1, round(left))} s left"
+    if left < 3600:
+        return f", about {round(left / 60)} min left"
+    return f", about {left / 3600:.1f} h left"
 
 
 def _fit_predict(estimator, X, y, train, test, seed):
@@ -108,15 +189,17 @@ def fold_plan(y, groups=None, repeats: int = 100, folds: int = 5, seed: int = 0)
 
 
 def iter_repeated_cv(estimator, X, y, *, repeats: int = 100, folds: int = 5, seed: int = 0,
-                     n_jobs: int = 1, groups=None, plan=None) -> Generator[Step, None, CVResult]:
+                     n_jobs: int = 1, groups=None, plan=None, scheduler=None) -> Generator[Step, None, CVResult]:
     """Repeated stratified k-fold CV of a whole pipeline (nested when it tunes inside).
 
     Each patient gets the mean of its out-of-fold predictions over repeats.
-    Yields a :class:`Step` per finished fold; returns a :class:`CVResult`.
-    ``repeats=1`` is plain k-fold CV. Rows of one patient (``groups``, or the
-    ``group`` index level of ``X``) always fall in the same fold
-    (``StratifiedGroupKFold``). ``plan`` (from :func:`fold_plan`) gives the
-    folds explicitly (several models on one plan share every fold).
+    Yields a :class:`Step` per finished fold (with the time left); returns a
+    :class:`CVResult`. ``repeats=1`` is plain k-fold CV. Rows of one patient
+    (``groups``, or the ``group`` index level of ``X``) always fall in the
+    same fold (``StratifiedGroupKFold``). ``plan`` (from :func:`fold_plan`)
+    gives the folds explicitly (several models on one plan share every fold).
+    ``scheduler`` (a Dask address or ``distributed.Client``) runs the folds on
+    that cluster instead of ``n_jobs`` local processes; the result is the same.
     """
     y = np.asarray(y)
     n = len(y)
@@ -129,15 +212,12 @@ def iter_repeated_cv(estimator, X, y, *, repeats: int = 100, folds: int = 5, see
     preds = np.full((repeats, n), np.nan)
     total = len(tasks)
     yield Step(0, total, f"cross-validation: {repeats} x {folds}-fold")
-    if n_jobs == 1:
-        results = (( r, *_fit_predict(estimator, X, y, tr, te, s)) for r, tr, te, s in tasks)
-    else:
-        par = Parallel(n_jobs=n_jobs, return_as="generator")
-        results = ((t[0], *res) for t, res in zip(
-            tasks, par(delayed(_fit_predict)(estimator, X, y, tr, te, s) for _, tr, te, s in tasks)))
-    for done, (r, te, p) in enumerate(results, 1):
+    started = time.monotonic()
+    results = _parallel_map(_fit_predict, [(estimator, X, y, tr, te, s) for _, tr, te, s in tasks],
+                            n_jobs, scheduler, shared=(X,))
+    for done, ((r, *_), (te, p)) in enumerate(zip(tasks, results), 1):
         preds[r, te] = p
-        yield Step(done, total, f"cross-validation: fold {done} of {total}")
+        yield Step(done, total, f"cross-validation: fold {done} of {total}{eta_text(started, done, total)}")
     repeat_auc = np.array([roc_auc_score(y, preds[r]) for r in range(repeats)])
     mean = preds.mean(axis=0)
     return CVResult(mean, preds, float(roc_auc_score(y, mean)), repeat_auc, repeats, folds, fold_ids)
@@ -229,8 +309,8 @@ def _with_group_level(X: pd.DataFrame, groups) -> pd.DataFrame:
     return out
 
 
-def iter_bootstrap_optimism(estimator, X, y, *, n_boot: int = 500, seed: int = 0,
-                            n_jobs: int = 1, fitted=None, groups=None) -> Generator[Step, None, OptimismResult]:
+def iter_bootstrap_optimism(estimator, X, y, *, n_boot: int = 500, seed: int = 0, n_jobs: int = 1,
+                            fitted=None, groups=None, scheduler=None) -> Generator[Step, None, OptimismResult]:
     """Bootstrap optimism-corrected AUC (Harrell 1996; Steyerberg 2019, ch. 17).
 
     The full pipeline is refitted on each bootstrap sample; optimism is the
@@ -238,7 +318,8 @@ def iter_bootstrap_optimism(estimator, X, y, *, n_boot: int = 500, seed: int = 0
     original data; the corrected AUC is the apparent AUC minus optimism.
     ``fitted`` may give the model already fitted on all of ``X`` (apparent AUC).
     With ``groups`` (or a ``group`` index level on ``X``) patients are
-    resampled with all their rows (cluster bootstrap).
+    resampled with all their rows (cluster bootstrap). ``scheduler`` as in
+    :func:`iter_repeated_cv`.
     """
     y = np.asarray(y)
     if groups is None:
@@ -249,16 +330,14 @@ def iter_bootstrap_optimism(estimator, X, y, *, n_boot: int = 500, seed: int = 0
         fitted = set_seed(clone(estimator), seed).fit(X, y)
     apparent = float(roc_auc_score(y, score(fitted, X)))
     seeds = _seeds(seed, n_boot)
-    if n_jobs == 1:
-        results = (_boot_one(estimator, X, y, s, groups) for s in seeds)
-    else:
-        results = Parallel(n_jobs=n_jobs, return_as="generator")(
-            delayed(_boot_one)(estimator, X, y, s, groups) for s in seeds)
+    started = time.monotonic()
+    results = _parallel_map(_boot_one, [(estimator, X, y, s, groups) for s in seeds], n_jobs, scheduler,
+                            shared=(X,))
     boot, test = [], []
     for done, (b, t) in enumerate(results, 1):
         boot.append(b)
         test.append(t)
-        yield Step(done, total, f"bootstrap optimism: resample {done} of {n_boot}")
+        yield Step(done, total, f"bootstrap optimism: resample {done} of {n_boot}{eta_text(started, done, n_boot)}")
     boot, test = np.array(boot), np.array(test)
     optimism = float(np.mean(boot - test))
     return OptimismResult(apparent, optimism, apparent - optimism, n_boot, boot, test)
