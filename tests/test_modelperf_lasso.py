@@ -102,3 +102,21 @@ def test_path_falls_back_to_liblinear_without_the_private_cd(monkeypatch):
     fits = st.LassoLogisticCV._path(Z, y, lams)
     ref = st.LassoLogisticCV._path(Z, y, lams, solver="liblinear")
     assert all(np.array_equal(a.coef_, b.coef_) for a, b in zip(fits, ref))
+
+
+def test_a_changed_private_cd_signature_is_detected_not_called(monkeypatch):
+    """scikit-learn's _cd_fast is private: a release that changes enet_coordinate_descent_gram's arguments
+    must make the probe answer False (liblinear is used), not crash every training run."""
+    from sklearn.linear_model import _cd_fast
+
+    def changed(*args, **kwargs):  # a future signature: the call radgui makes raises TypeError
+        raise TypeError("enet_coordinate_descent_gram() takes exactly 10 positional arguments (9 given)")
+
+    st._cd_available.cache_clear()
+    monkeypatch.setattr(_cd_fast, "enet_coordinate_descent_gram", changed)
+    try:
+        assert st._cd_available() is False
+    finally:
+        st._cd_available.cache_clear()
+    monkeypatch.undo()
+    assert st._cd_available() is True  # the real one answers the probe's known solution

@@ -19,6 +19,7 @@ config replaces it (``radgui.model.learners.check_step_order``).
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Mapping, Sequence
 
@@ -641,13 +642,20 @@ def _mean_logloss(y, eta):
     return float(np.mean(np.logaddexp(0.0, eta) - y * eta))
 
 
+@functools.cache
 def _cd_available() -> bool:
-    """Whether scikit-learn's compiled Gram coordinate descent (a private module) is there to use."""
+    """Whether scikit-learn's compiled Gram coordinate descent (a private module) is there and still takes
+    the arguments radgui passes: probed once on a 2 x 2 problem whose solution is known (b = [0.5, 0]), so
+    a moved module or a changed signature falls back to the liblinear reference instead of failing."""
     try:
         from sklearn.linear_model import _cd_fast
-    except ImportError:  # pragma: no cover - moved in some future scikit-learn
+
+        b = np.zeros(2)
+        Q, q = np.eye(2), np.array([1.0, 0.2])
+        _cd_fast.enet_coordinate_descent_gram(b, 0.5, 0.0, Q, q, np.array([1.0, 0.2]), 100, 1e-12, _CD_RNG)
+    except Exception:  # noqa: BLE001 - any failure of a private API means: do not use it
         return False
-    return hasattr(_cd_fast, "enet_coordinate_descent_gram")
+    return bool(np.allclose(b, [0.5, 0.0]))
 
 
 _CD_RNG = np.random.RandomState(0)  # scikit-learn's CD draws a seed from it; cyclic order, so unused
