@@ -196,3 +196,54 @@ def test_docks_mapping_builds_on_first_read_only():
     assert docks.get("nope") is None
     with pytest.raises(KeyError):
         docks["nope"]
+    lazy = Docks()  # the autosave snapshot reads while peeking: nothing is built by reading
+    lazy._add("Predict", builder=lambda: made.append("Predict"))
+    with lazy.peeking():
+        assert lazy.get("Predict") is None
+    assert "Predict" not in made and not lazy.is_built("Predict")
+
+
+def test_a_dock_built_during_blinded_reading_is_blinded():
+    from types import SimpleNamespace
+
+    from radgui.gui.app import Docks, _keep_blinded
+
+    calls = []
+    worklist = SimpleNamespace(reader_session=SimpleNamespace(blinded=True), _set_blinded_ui=calls.append)
+    docks = Docks()
+    docks._add("Worklist", widget=worklist)
+    _keep_blinded(docks)
+    assert calls == [True]
+    for session in (None, SimpleNamespace(blinded=False)):  # signed out, or an unblinded session
+        worklist.reader_session = session
+        _keep_blinded(docks)
+    assert calls == [True]
+    _keep_blinded(Docks())  # no Worklist dock (plain napari, or not opened yet): nothing to do
+
+
+@pytest.mark.gui
+def test_after_first_paint_runs_once_and_falls_back_for_a_window_never_shown(qtbot):
+    from qtpy.QtWidgets import QWidget
+
+    from radgui.gui.app import after_first_paint
+
+    calls = []
+    hidden, shown = QWidget(), QWidget()
+    qtbot.addWidget(hidden)
+    qtbot.addWidget(shown)
+    after_first_paint(hidden, lambda: calls.append("hidden"), fallback_ms=50)
+    after_first_paint(shown, lambda: calls.append("shown"), fallback_ms=60_000)  # only its paint can fire it
+    shown.show()
+    qtbot.waitUntil(lambda: len(calls) == 2, timeout=10_000)
+    shown.update()  # later paints do not call it again
+    qtbot.wait(100)
+    assert sorted(calls) == ["hidden", "shown"]
+
+
+@pytest.mark.gui
+def test_splash_leaves_an_existing_application_alone(qtbot):
+    from radgui.gui.splash import close_splash, say, show_splash
+
+    assert show_splash() is None  # pytest-qt's QApplication exists: no second one, no splash
+    say(None, "ignored")
+    close_splash(None, None)

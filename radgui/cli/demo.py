@@ -114,9 +114,10 @@ def run(args: argparse.Namespace) -> int:
         volume, mask = load_demo()
 
         def before(viewer, docks):
-            prepare_predict(docks)
             if args.predict:
                 press_predict(viewer, docks)
+            else:  # the Predict dock is not in the picture: not built for it
+                prepare_predict(docks, lazily=True)
 
         return show(volume, {"tumour": mask}, screenshot=args.screenshot, preset="lung",
                     before_screenshot=before)

@@ -254,9 +254,15 @@ def _lazy_builder(viewer, docks: Docks, dock, module: str, cls_name: str, title:
             return
         done.append(True)
         docks._builders.pop(title, None)
-        widget = _construct(viewer, module, cls_name)
-        content = _scrolling(widget)
         old = dock.widget()
+        try:
+            widget = _construct(viewer, module, cls_name)
+        except Exception as exc:
+            if old is not None and hasattr(old, "setText"):  # say so in the dock, not only on the console
+                old.setText(f"{title} could not open: {exc}")
+                old.setWordWrap(True)
+            raise
+        content = _scrolling(widget)
         front = front or not dock.visibleRegion().isEmpty()
         shown = dock if front else _front_of_group(dock)  # the tab in sight in this dock's area
         area_width = shown.width() if shown is not None else 0
@@ -341,6 +347,7 @@ def after_first_paint(window, fn, fallback_ms: int = 1000) -> None:
 
     probe = _FirstPaint(window)
     window.installEventFilter(probe)
+    window.update()  # a paint is due even if the window already painted while it was built
     QTimer.singleShot(fallback_ms, once)
 
 
