@@ -12,6 +12,7 @@ painted.
 from __future__ import annotations
 
 import sys
+import time
 
 #: napari's application identity (``napari._qt.qt_event_loop._get_defaults``): napari's quit and
 #: raise-to-front logic checks the application name to tell its own QApplication from a host's.
@@ -20,6 +21,9 @@ _ORG_NAME = "napari"
 _ORG_DOMAIN = "napari.org"
 
 SIZE = (460, 150)
+
+#: Longest wait for the window system to show the splash before napari's import starts.
+EXPOSE_WAIT_S = 0.5
 
 _TOOLTIP_FILTER = None  # napari's tooltip filter, installed once on the splash's application
 
@@ -67,8 +71,17 @@ def show_splash(message: str = "Starting\N{HORIZONTAL ELLIPSIS}"):
     splash.setObjectName("radgui_splash")
     splash.showMessage(message, Qt.AlignLeft | Qt.AlignBottom, QColor("#a0a6ad"))
     splash.show()
-    for _ in range(3):  # paint it now: napari's import blocks the event loop for seconds
+    # Paint it now: napari's import then blocks the event loop for seconds. A new window is drawn
+    # only once the window system has mapped (exposed) it, which takes a round trip on X11.
+    end = time.monotonic() + EXPOSE_WAIT_S
+    while time.monotonic() < end:
         app.processEvents()
+        handle = splash.windowHandle()
+        if handle is not None and handle.isExposed():
+            break
+        time.sleep(0.005)
+    splash.repaint()
+    app.processEvents()
     return splash
 
 
