@@ -43,16 +43,24 @@ def open_demo(show: bool = True, viewer=None):
 
     volume, mask = load_demo()
     viewer, docks = build_window(volume, {"tumour": mask}, show=show, preset="lung", viewer=viewer)
-    prepare_predict(docks)
+    prepare_predict(docks, lazily=True)
     return viewer, docks
 
 
-def prepare_predict(docks) -> None:
-    """Select the demo model in the Predict dock and fill its example clinical values."""
-    dock = docks.get("Predict")
-    if dock is None or dock.bundle is None:
-        return
-    dock.fill_example()
+def prepare_predict(docks, lazily: bool = False) -> None:
+    """Select the demo model in the Predict dock and fill its example clinical values.
+
+    ``lazily``: do it when the Predict dock is built (its tab first shown),
+    not now (building it loads scikit-learn and matplotlib).
+    """
+    def fill(dock) -> None:
+        if dock is not None and dock.bundle is not None:
+            dock.fill_example()
+
+    if lazily and hasattr(docks, "on_build"):
+        docks.on_build("Predict", fill)
+    else:
+        fill(docks.get("Predict"))
 
 
 def press_predict(viewer, docks, timeout_s: float = 120.0) -> None:
@@ -106,20 +114,64 @@ def run(args: argparse.Namespace) -> int:
         volume, mask = load_demo()
 
         def before(viewer, docks):
-            prepare_predict(docks)
             if args.predict:
                 press_predict(viewer, docks)
+            else:  # the Predict dock is not in the picture: not built for it
+                prepare_predict(docks, lazily=True)
 
         return show(volume, {"tumour": mask}, screenshot=args.screenshot, preset="lung",
                     before_screenshot=before)
+    from radgui.cli.view import _close_splash, _splash
+
+    splash = _splash()
     import napari
-    from qtpy.QtCore import QTimer
 
-    from radgui.gui.predict_dock import show_predict_dock
-
-    viewer, docks = open_demo(show=True)
-    if args.predict and "Predict" in docks:  # otherwise the window opens on the View dock
-        show_predict_dock(viewer)
-        QTimer.singleShot(500, docks["Predict"].predict)
+    _viewer, docks = start_demo(predict=args.predict)
+    _close_splash(splash, docks)
     napari.run()
     return 0
+
+
+#: The status bar text while the demo case loads.
+LOADING = "Loading the demo case\N{HORIZONTAL ELLIPSIS}"
+
+
+def start_demo(predict: bool = False, viewer=None):
+    """The demo window, empty and painted first; the case loads from the event loop right after.
+
+    Returns ``(viewer, docks)`` at once (no layers yet; the status bar says
+    :data:`LOADING`). ``predict``: then bring the Predict dock to the front and
+    press Predict. A case that fails to load is reported in the status bar and
+    as a notification; the window stays open.
+    """
+    from radgui.cli.view import add_case
+    from radgui.gui.app import after_first_paint, create_viewer
+
+    viewer, docks = create_viewer(show=True, viewer=viewer)
+    viewer.status = LOADING
+
+    def load() -> None:
+        from qtpy.QtCore import QTimer
+
+        from radgui.errors import RadguiError
+        from radgui.gui._qt import error_text
+
+        try:
+            volume, mask = load_demo()
+        except RadguiError as exc:
+            from napari.utils.notifications import show_error
+
+            viewer.status = f"the demo case did not open: {error_text(exc)}"
+            show_error(viewer.status)
+            return
+        add_case(viewer, docks, volume, {"tumour": mask}, preset="lung")
+        prepare_predict(docks, lazily=True)
+        viewer.status = "Demo case loaded"
+        if predict and "Predict" in docks:  # otherwise the window stays on the View dock
+            from radgui.gui.predict_dock import show_predict_dock
+
+            show_predict_dock(viewer)
+            QTimer.singleShot(500, docks["Predict"].predict)
+
+    after_first_paint(docks["View"].window(), load)
+    return viewer, docks

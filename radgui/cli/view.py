@@ -86,10 +86,18 @@ def build_window(volume, rois: dict, show: bool = True, preset: str | None = Non
 
     ``viewer``: an existing napari viewer to build the window in (see create_viewer).
     """
-    from radgui.gui.app import center_on_roi, create_viewer
-    from radgui.gui.layers import add_roi, add_volume
+    from radgui.gui.app import create_viewer
 
     viewer, docks = create_viewer(show=show, viewer=viewer)
+    add_case(viewer, docks, volume, rois, preset=preset)
+    return viewer, docks
+
+
+def add_case(viewer, docks, volume, rois: dict, preset: str | None = None) -> None:
+    """Show ``volume`` and its ``rois`` in a radgui window: the largest ROI slice, the image selected."""
+    from radgui.gui.app import center_on_roi
+    from radgui.gui.layers import add_roi, add_volume
+
     image_layer = add_volume(viewer, volume)
     roi_layer = None
     for name, mask in rois.items():
@@ -99,7 +107,6 @@ def build_window(volume, rois: dict, show: bool = True, preset: str | None = Non
     viewer.layers.selection.active = image_layer
     if preset is not None:
         docks["View"].set_preset(preset)
-    return viewer, docks
 
 
 def show(volume, rois: dict, screenshot: Path | None = None, before_screenshot=None,
@@ -109,10 +116,12 @@ def show(volume, rois: dict, screenshot: Path | None = None, before_screenshot=N
     With ``screenshot``, render, save the whole window as PNG and return 0.
     ``before_screenshot(viewer, docks)`` runs after loading (e.g. press Predict).
     """
+    splash = None if screenshot is not None else _splash()
     import napari
 
     viewer, docks = build_window(volume, rois, preset=preset)
     if screenshot is None:
+        _close_splash(splash, docks)
         napari.run()
         return 0
     from radgui.gui.app import save_window_screenshot
@@ -126,12 +135,36 @@ def show(volume, rois: dict, screenshot: Path | None = None, before_screenshot=N
 
 def open_gui(args: argparse.Namespace | None = None) -> int:
     """Plain ``radgui``: the main window with no image."""
-    import napari
-
     require_display()
+    splash = _splash()
+    import napari
 
     from radgui.gui.app import create_viewer
 
-    create_viewer(show=True)
+    _viewer, docks = create_viewer(show=True)
+    _close_splash(splash, docks)
     napari.run()
     return 0
+
+
+def _splash():
+    """The start-up splash (radgui.gui.splash), painted before napari's import; None when disabled.
+
+    ``RADGUI_NO_SPLASH=1`` turns it off.
+    """
+    import os
+
+    if os.environ.get("RADGUI_NO_SPLASH"):
+        return None
+    from radgui.gui.splash import show_splash
+
+    return show_splash()
+
+
+def _close_splash(splash, docks) -> None:
+    if splash is None:
+        return
+    from radgui.gui.splash import close_splash, finish_app_setup
+
+    finish_app_setup()
+    close_splash(splash, docks["View"].window())

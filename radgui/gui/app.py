@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib
 import os
 import time
+from collections.abc import Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 from radgui import RESEARCH_NOTICE, __version__
@@ -56,15 +58,91 @@ FIRST_LAUNCH_SHARE = 0.9
 TITLE = f"radgui {__version__} \N{EM DASH} {RESEARCH_NOTICE}"
 
 
+class Docks(Mapping):
+    """The window's dock widgets by title, each built on first use.
+
+    Only the front dock (View) is built with the window; every other dock
+    starts as a light placeholder in its tab and is built when it is first
+    shown (its tab clicked, :func:`show_dock`) or first asked for here
+    (``docks["Predict"]``, ``docks.get("ROI")``): code that reads a dock
+    always gets the real widget. ``title in docks``, ``len`` and iteration
+    over titles build nothing; :meth:`built` lists what exists so far.
+    """
+
+    def __init__(self):
+        self._widgets: dict = {}
+        self._builders: dict = {}
+        self._hooks: dict[str, list] = {}
+        self._order: list[str] = []
+        self._peeking = False
+
+    def __getitem__(self, title):
+        if title not in self._widgets:
+            if title not in self._builders or self._peeking:
+                raise KeyError(title)
+            self._builders.pop(title)()
+        return self._widgets[title]
+
+    @contextmanager
+    def peeking(self):
+        """Within this block, reading a dock not built yet finds nothing (KeyError, ``get`` gives None).
+
+        The window's autosave snapshot reads the docks this way: a dock the
+        user never opened holds nothing to save, and building it from a timer
+        would freeze the window while it imports its libraries.
+        """
+        before, self._peeking = self._peeking, True
+        try:
+            yield self
+        finally:
+            self._peeking = before
+
+    def __iter__(self):
+        return iter(self._order)
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def __contains__(self, title) -> bool:
+        return title in self._order
+
+    def built(self) -> dict:
+        """The docks built so far, by title (builds nothing)."""
+        return {t: self._widgets[t] for t in self._order if t in self._widgets}
+
+    def is_built(self, title: str) -> bool:
+        return title in self._widgets
+
+    def on_build(self, title: str, fn) -> None:
+        """Call ``fn(widget)`` once the dock ``title`` is built (at once if it is)."""
+        if title in self._widgets:
+            fn(self._widgets[title])
+        elif title in self._builders:
+            self._hooks.setdefault(title, []).append(fn)
+
+    def _add(self, title: str, widget=None, builder=None) -> None:
+        self._order.append(title)
+        if widget is not None:
+            self._widgets[title] = widget
+        else:
+            self._builders[title] = builder
+
+    def _set(self, title: str, widget) -> None:
+        self._widgets[title] = widget
+        for fn in self._hooks.pop(title, []):
+            fn(widget)
+
+
 def create_viewer(show: bool = True, viewer=None, offer_recovery: bool | None = None):
     """Create the radgui main window and return ``(viewer, docks)``.
 
-    ``docks`` maps each dock title to its widget, for tests and scripts.
-    ``viewer`` turns an existing napari viewer into radgui's window (tests pass
-    the one napari's ``make_napari_viewer`` fixture made). The File menu gets
-    Save ROI(s), Save session and Open session, with autosave
-    (:class:`radgui.gui.session_actions.SessionActions`, from
-    :func:`radgui.gui.session_actions.actions_for`); ``offer_recovery``
+    ``docks`` (:class:`Docks`) maps each dock title to its widget, for tests
+    and scripts; docks other than the front one are built when first shown
+    or first read from it. ``viewer`` turns an existing napari viewer into
+    radgui's window (tests pass the one napari's ``make_napari_viewer``
+    fixture made). The File menu gets Save ROI(s), Save session and Open
+    session, with autosave (:class:`radgui.gui.session_actions.SessionActions`,
+    from :func:`radgui.gui.session_actions.actions_for`); ``offer_recovery``
     (default: only for a new window) asks about unsaved work a crash left.
     """
     import napari
@@ -78,20 +156,29 @@ def create_viewer(show: bool = True, viewer=None, offer_recovery: bool | None = 
     canvas = getattr(viewer, "canvas", None)
     scale_bar = canvas.overlays["scale_bar"] if canvas is not None else viewer.scale_bar
     scale_bar.visible = True
-    docks, first = {}, None
+    docks, first = Docks(), None
+    state = {"actions": None}
     for module, cls_name, title, area in DOCKS:
-        cls = getattr(importlib.import_module(f"radgui.gui.{module}"), cls_name)
-        widget = cls(viewer)
+        if first is None:  # the dock in front: built with the window
+            widget = _construct(viewer, module, cls_name)
+            content = _scrolling(widget)
+        else:
+            widget, content = None, _placeholder(title)
         # Docks sharing an area are tabbed (stacked, each would be squeezed to a
         # strip) and scroll (here, once: the docks have no scroll area of their
         # own), so one wide dock does not force the area wide.
         dock = viewer.window.add_dock_widget(
-            _scrolling(widget), name=title, area=area, tabify=first is not None, add_vertical_stretch=False)
-        _min_width_while_in_front(dock)
+            content, name=title, area=area, tabify=first is not None, add_vertical_stretch=False)
+        if widget is not None:
+            _min_width_while_in_front(dock)
+            docks._add(title, widget)
+            if hasattr(widget, "attach_to_window"):
+                widget.attach_to_window()
+        else:
+            build = _lazy_builder(viewer, docks, dock, module, cls_name, title, state)
+            docks._add(title, builder=build)
+            dock.visibilityChanged.connect(lambda visible, build=build: visible and build(front=True))
         first = first or dock
-        docks[title] = widget
-        if hasattr(widget, "attach_to_window"):
-            widget.attach_to_window()
     if first is not None:
         from qtpy.QtGui import QIcon
 
@@ -104,7 +191,9 @@ def create_viewer(show: bool = True, viewer=None, offer_recovery: bool | None = 
     from radgui.gui.session_actions import SessionActions
 
     actions = SessionActions(viewer, docks)
-    for widget in docks.values():
+    _snapshot_without_building(actions, docks)
+    state["actions"] = actions
+    for widget in docks.built().values():
         if hasattr(widget, "attach_session_actions"):
             widget.attach_session_actions(actions)
     if offer_recovery if offer_recovery is not None else new_window:
@@ -115,6 +204,153 @@ def create_viewer(show: bool = True, viewer=None, offer_recovery: bool | None = 
 
     install_presentation_action(viewer, docks)
     return viewer, docks
+
+
+def _snapshot_without_building(actions, docks: Docks) -> None:
+    """The session snapshot (autosave, Save session) reads only the docks already built.
+
+    Restoring a session (Open session, crash recovery) still builds the ROI
+    and Predict docks it fills in.
+    """
+    build_session = actions.build_session
+
+    def snapshot():
+        with docks.peeking():
+            return build_session()
+
+    snapshot.__doc__ = build_session.__doc__
+    actions.build_session = snapshot
+
+
+def _construct(viewer, module: str, cls_name: str):
+    """One dock widget: its class from :data:`DOCKS`, given the viewer (napari's widget contract)."""
+    return getattr(importlib.import_module(f"radgui.gui.{module}"), cls_name)(viewer)
+
+
+def _placeholder(title: str):
+    """The light stand-in a dock shows until its content is built (a label, no imports)."""
+    from qtpy.QtCore import Qt
+    from qtpy.QtWidgets import QLabel
+
+    label = QLabel(f"Opening {title}\N{HORIZONTAL ELLIPSIS}")
+    label.setAlignment(Qt.AlignHCenter | Qt.AlignTop)
+    label.setObjectName(f"radgui_placeholder_{title}")
+    return label
+
+
+def _lazy_builder(viewer, docks: Docks, dock, module: str, cls_name: str, title: str, state: dict):
+    """A function that builds the dock ``title`` into its QDockWidget ``dock`` (once).
+
+    The content replaces the placeholder in the same QDockWidget (napari's
+    ``dock_widgets[title]`` then returns it), takes the minimum width the
+    eager window gave it (:func:`_scrolling`, :func:`_min_width_while_in_front`)
+    and is wired to the window like a dock built at start (session actions,
+    blinded reading). ``front``: the dock is the tab being shown.
+    """
+    done = []
+
+    def build(front: bool = False):
+        from radgui.gui._qt import is_alive
+
+        if done or not is_alive(dock):
+            return
+        done.append(True)
+        docks._builders.pop(title, None)
+        old = dock.widget()
+        try:
+            widget = _construct(viewer, module, cls_name)
+        except Exception as exc:
+            if old is not None and hasattr(old, "setText"):  # say so in the dock, not only on the console
+                old.setText(f"{title} could not open: {exc}")
+                old.setWordWrap(True)
+            raise
+        content = _scrolling(widget)
+        front = front or not dock.visibleRegion().isEmpty()
+        shown = dock if front else _front_of_group(dock)  # the tab in sight in this dock's area
+        area_width = shown.width() if shown is not None else 0
+        dock.setWidget(content)
+        if old is not None:
+            old.deleteLater()
+        if front:
+            content.show()
+        _min_width_while_in_front(dock)
+        own = int(dock.property("radgui_min_width") or 0)
+        if own:
+            _hold_min_width(dock, own if front else 1)
+        # Qt re-lays the dock area to the new content's size hint; a dock built at start keeps the
+        # area's width (grown only to its minimum when in front): do the same, now and after the relayout.
+        if shown is not None:
+            _keep_area_width(shown, max(area_width, own if front else 0))
+        if hasattr(widget, "attach_to_window"):
+            widget.attach_to_window()
+        if state["actions"] is not None and hasattr(widget, "attach_session_actions"):
+            widget.attach_session_actions(state["actions"])
+        docks._set(title, widget)
+        _keep_blinded(docks)
+
+    return build
+
+
+def _front_of_group(dock):
+    """The dock in sight among ``dock`` and the docks tabbed with it, or None."""
+    window = dock.window()
+    tabbed = window.tabifiedDockWidgets(dock) if hasattr(window, "tabifiedDockWidgets") else []
+    return next((d for d in [dock, *tabbed] if d.isVisible() and not d.visibleRegion().isEmpty()), None)
+
+
+def _keep_area_width(dock, width: int) -> None:
+    """Give ``dock``'s area ``width`` pixels now and once the layout request the new content posted is done."""
+    from qtpy.QtCore import Qt, QTimer
+
+    from radgui.gui._qt import is_alive
+
+    def resize():
+        if is_alive(dock) and dock.window() is not None:
+            dock.window().resizeDocks([dock], [width], Qt.Horizontal)
+
+    resize()
+    QTimer.singleShot(0, resize)
+
+
+def _keep_blinded(docks: Docks) -> None:
+    """A dock built during a blinded reading session hides what the session hides (the Predict form).
+
+    The Worklist dock blinds the Predict dock when the reader signs in; a
+    Predict dock built after that gets the same treatment here.
+    """
+    worklist = docks.built().get("Worklist")
+    session = getattr(worklist, "reader_session", None)
+    if session is not None and getattr(session, "blinded", False) and hasattr(worklist, "_set_blinded_ui"):
+        worklist._set_blinded_ui(True)
+
+
+def after_first_paint(window, fn, fallback_ms: int = 1000) -> None:
+    """Call ``fn()`` from the event loop once ``window`` has painted (at the latest after ``fallback_ms``).
+
+    The demo opens its case this way: the empty window is on screen before the
+    case is read and drawn. The fallback covers a window that is never exposed
+    (minimised, no compositor).
+    """
+    from qtpy.QtCore import QEvent, QObject, QTimer
+
+    fired = []
+
+    def once():
+        if not fired:
+            fired.append(True)
+            fn()
+
+    class _FirstPaint(QObject):
+        def eventFilter(self, obj, event):  # noqa: N802 - Qt's name
+            if event.type() == QEvent.Paint:
+                obj.removeEventFilter(self)
+                QTimer.singleShot(0, once)
+            return False
+
+    probe = _FirstPaint(window)
+    window.installEventFilter(probe)
+    window.update()  # a paint is due even if the window already painted while it was built
+    QTimer.singleShot(fallback_ms, once)
 
 
 def fill_screen(window) -> None:

@@ -16,8 +16,6 @@ to a radgui window (called once from :func:`radgui.gui.app.create_viewer`).
 from __future__ import annotations
 
 import numpy as np
-from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
-from matplotlib.figure import Figure
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
@@ -52,6 +50,9 @@ class PresentationWindow(QWidget):
         self.volume, self.pet, self.bundle, self.prediction = volume, pet, bundle, prediction
         self.rois = {k: np.asarray(v) > 0 for k, v in rois.items()}
         self.tumour = "tumour" if "tumour" in self.rois else next(iter(self.rois))
+        from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg  # not at import: off radgui's start-up
+        from matplotlib.figure import Figure
+
         from radgui.report.patient_report import key_slice_of
 
         self.key_slice = key_slice_of(self.rois[self.tumour])
