@@ -64,6 +64,13 @@ SCRIPT = textwrap.dedent('''
     window = docks["View"].window()
     view_dock = viewer.window.dock_widgets["View"].parent()
     built_at_start = list(docks.built())
+    end = time.monotonic() + 60  # the ROI dock (viewer bindings: Ctrl+click grow) is built after the first paint
+    while not docks.is_built("ROI") and time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.01)
+    # ... behind View: built, not brought to the front
+    roi_warm = docks.is_built("ROI") and viewer.window.dock_widgets["ROI"].parent().visibleRegion().isEmpty()
+    grow_bound = any(getattr(cb, "__name__", "") == "_on_mouse_press" for cb in viewer.mouse_drag_callbacks)
     hidden = {"before": view_dock.width()}
     docks["Train"]  # read from a script: built while its tab stays hidden
     for _ in range(10):
@@ -71,7 +78,7 @@ SCRIPT = textwrap.dedent('''
     hidden.update(after=view_dock.width(), view_in_front=not view_dock.visibleRegion().isEmpty(),
                   train_built=docks.is_built("Train"))
     out = {"hidden_build": hidden, "painted": painted, "status_at_start": status_at_start, "layers": [ly.name for ly in viewer.layers],
-           "built_at_start": built_at_start, "window": [window.width(), window.height()], "docks": {}}
+           "built_at_start": built_at_start, "roi_warm": roi_warm, "grow_bound": grow_bound, "window": [window.width(), window.height()], "docks": {}}
     shots = sys.argv[2] if len(sys.argv) > 2 else None
     for _m, _c, title, _a in DOCKS:
         qdock = viewer.window.dock_widgets[title].parent()
@@ -131,12 +138,17 @@ def _check_docks(out, size):
     from radgui.gui.app import DOCKS, PRIMARY_BUTTONS
 
     w, h = out["window"]
-    assert out["built_at_start"] == [DOCKS[0][2]], out["built_at_start"]  # only View, the dock in front
+    # only View, the dock in front, and ROI once the window has painted (the heavy-import check at the first
+    # paint shows ROI was not built before it)
+    assert out["built_at_start"][0] == DOCKS[0][2] and set(out["built_at_start"]) <= {DOCKS[0][2], "ROI"}, \
+        out["built_at_start"]
+    # built behind View after the first paint, so Ctrl+click grows a ROI before the ROI tab is opened
+    assert out["roi_warm"] and out["grow_bound"], (out["roi_warm"], out["grow_bound"])
     hidden = out["hidden_build"]  # a dock read (built) behind the front tab moves nothing
     assert hidden["train_built"] and hidden["view_in_front"] and hidden["after"] == hidden["before"], hidden
     for title, row in out["docks"].items():
         assert row["tab"], f"{title}: no tab to click"
-        if title not in (DOCKS[0][2], "Train"):
+        if title not in (DOCKS[0][2], "Train", "ROI"):
             assert not row["built_before"], f"{title} was built before its tab was clicked"
         assert row["built_after"] and not row["placeholder_left"], f"{title}: not built by clicking its tab"
         assert row["in_front"], f"{title}: not in front after clicking its tab"

@@ -58,6 +58,10 @@ FIRST_LAUNCH_SHARE = 0.9
 TITLE = f"radgui {__version__} \N{EM DASH} {RESEARCH_NOTICE}"
 
 
+#: The dock built right after the first paint, not on first show: it binds the viewer's mouse and keys.
+WARM_AFTER_PAINT = "ROI"
+
+
 class Docks(Mapping):
     """The window's dock widgets by title, each built on first use.
 
@@ -188,6 +192,12 @@ def create_viewer(show: bool = True, viewer=None, offer_recovery: bool | None = 
         if new_window and show:
             fill_screen(first.window())
         show_dock(viewer, DOCKS[0][2])
+        if WARM_AFTER_PAINT in docks:
+            from qtpy.QtCore import QTimer
+
+            # Ctrl+click grow and the ring set's Ctrl+Z are bindings the ROI dock installs on the viewer: build
+            # it behind View once the window has painted, so they work before its tab is ever opened.
+            after_first_paint(first.window(), lambda: QTimer.singleShot(0, lambda: docks.get(WARM_AFTER_PAINT)))
     from radgui.gui.session_actions import SessionActions
 
     actions = SessionActions(viewer, docks)
