@@ -61,3 +61,29 @@ def run(gen: Generator[Step, Any, T], callback: Callable[[Step], Any] | None = N
             return stop.value
         if callback is not None:
             callback(step)
+
+
+def scaled(gen: Generator[Step, Any, T], start: float, span: float, total: int,
+           prefix: str = "") -> Generator[Step, None, T]:
+    """Re-yield ``gen``'s steps as the part ``[start, start + span]`` of a bar of ``total`` units; return its result.
+
+    For one stage of a longer job: ``df = yield from scaled(iter_extract(...), 10, 45, 100, "CT: ")``.
+    A step of unknown total counts as the stage's start.
+
+    Examples
+    --------
+    >>> def stage():
+    ...     yield Step(1, 2, "half")
+    ...     return "done"
+    >>> outer = scaled(stage(), 50, 20, 100, "b: ")
+    >>> next(outer)
+    Step(done=60, total=100, message='b: half')
+    >>> run(scaled(stage(), 0, 10, 10))
+    'done'
+    """
+    while True:
+        try:
+            step = next(gen)
+        except StopIteration as stop:
+            return stop.value
+        yield Step(int(start + span * (step.fraction or 0.0)), total, prefix + step.message)

@@ -48,7 +48,7 @@ import SimpleITK as sitk
 
 from radgui.errors import EmptyMaskError, FusionError, GeometryMismatchError
 from radgui.features.extract import ROI_SEP, iter_extract
-from radgui.progress import Step, run
+from radgui.progress import Step, run, scaled
 
 #: Images :func:`iter_extract_petct` can compute features on, in column order.
 IMAGES = ("ct", "pet", "fused")
@@ -189,13 +189,7 @@ def iter_extract_petct(ct, pet_on_ct, tumour_mask, *, fusion: Mapping | str = "w
     yield Step(0, total, "building the four VOIs")
     gen = iter_build_vois(tumour, ct.spacing, ring_mm, core_depth_mm, clip=clip,
                           image=ct.array if clip is not None else None)
-    while True:  # the VOI steps, scaled into the first 5 % of the bar
-        try:
-            step = next(gen)
-        except StopIteration as stop:
-            vois = stop.value
-            break
-        yield Step(int(5 * (step.fraction or 0.0)), total, f"VOIs: {step.message}")
+    vois = yield from scaled(gen, 0, 5, total, "VOIs: ")  # the VOI steps: the first 5 units of the bar
     sources: dict[str, Any] = {"ct": ct, "pet": pet_on_ct}
     fused_box = None
     if "fused" in images:
@@ -235,14 +229,8 @@ def iter_extract_petct(ct, pet_on_ct, tumour_mask, *, fusion: Mapping | str = "w
     diagnostics: dict[str, dict] = {}
     for k, image in enumerate(images):
         base = 10 + 90 * k
-        gen = iter_extract(sources[image], masks_of[image], chosen[image])
-        while True:
-            try:
-                step = next(gen)
-            except StopIteration as stop:
-                df = stop.value
-                break
-            yield Step(base + int(90 * (step.fraction or 0.0)), total, f"{image}: {step.message}")
+        df = yield from scaled(iter_extract(sources[image], masks_of[image], chosen[image]), base, 90, total,
+                               f"{image}: ")
         for voi in vois:
             prefix = column_prefix(image, voi)
             for col in df.columns:

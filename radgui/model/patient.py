@@ -62,7 +62,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from radgui.errors import FeatureExtractionError, PredictionInputError
-from radgui.progress import Step, run
+from radgui.progress import Step, run, scaled
 
 #: Separator between ROI name and feature name (same as radgui.features.ROI_SEP).
 ROI_SEP = "__"
@@ -593,16 +593,8 @@ def iter_predict(bundle, volume, rois: Mapping[str, Any], clinical: Mapping[str,
             vol, mask = _rois_for(rois, need.mask, main)
         from radgui.features.extract import iter_extract
 
-        gen = iter_extract(vol, {need.roi: mask}, params)
-        base, span = 5 + 85 * k / n_groups, 85 / n_groups
-        while True:
-            try:
-                step = next(gen)
-            except StopIteration as stop:
-                df = stop.value
-                break
-            frac = step.fraction or 0.0
-            yield Step(int(base + span * frac), 100, f"{need.roi}: {step.message}")
+        df = yield from scaled(iter_extract(vol, {need.roi: mask}, params), 5 + 85 * k / n_groups, 85 / n_groups,
+                               100, f"{need.roi}: ")
         row = df.loc[need.roi]
         for feat, pred_name in need.features.items():
             if feat not in row.index:
