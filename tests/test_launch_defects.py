@@ -87,8 +87,7 @@ def test_a_display_or_headless_platform_is_enough(environ):
 def test_radgui_view_without_display_exits_2_with_one_line(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
-    image = tmp_path / "x.nrrd"
-    image.write_bytes(b"")  # never read: the display check comes first
+    image = ROOT / "resources" / "demo" / "lung1_ct.nrrd"  # a good image: loaded, then the display check
     proc = subprocess.run([sys.executable, "-m", "radgui", "view", str(image)], capture_output=True, text=True,
                           env=env, timeout=120)
     assert proc.returncode == 2, (proc.returncode, proc.stderr)
@@ -151,3 +150,17 @@ def test_a_label_that_names_its_unit_does_not_get_it_twice(qtbot):
     texts = [w.text() for w in form.findChildren(QLabel)]
     assert "Age (years):" in texts and "NLR (ratio):" in texts, texts
     assert not any("(years) (years)" in t for t in texts)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="X11/Wayland check")
+def test_a_bad_file_is_named_before_the_missing_display(tmp_path):
+    """Without a display, a bad image is still reported as the user's first problem (it is checked first)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    image = tmp_path / "x.nrrd"
+    image.write_bytes(b"")
+    proc = subprocess.run([sys.executable, "-m", "radgui", "view", str(image)], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "x.nrrd" in lines[0] and "no display" not in lines[0], proc.stderr

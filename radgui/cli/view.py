@@ -74,10 +74,11 @@ def run(args: argparse.Namespace) -> int:
     from radgui.io import load_mask, load_volume
 
     check_screenshot_path(args.screenshot)
-    require_display()
-    # Load (and validate) everything before a window opens: bad input exits 2 fast.
+    # Load (and validate) everything before a window opens: bad input exits 2 fast, and a bad file is
+    # named as such whether or not there is a display to open the window on.
     volume = load_volume(args.path, modality=args.modality, **image_kwargs(args))
     mask = load_mask(args.label, volume) if args.label else None
+    require_display()
     return show(volume, {"tumour": mask} if mask is not None else {}, screenshot=args.screenshot)
 
 
