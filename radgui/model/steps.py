@@ -633,7 +633,8 @@ class _ScreenedFit:
 
     def predict_proba(self, X):
         z = self.intercept_[0] + np.asarray(X, dtype=float) @ self.coef_[0]
-        p = 1.0 / (1.0 + np.exp(-z))
+        with np.errstate(over="ignore"):  # exp(-z) = inf for z << 0 gives the right p = 0: not worth a warning
+            p = 1.0 / (1.0 + np.exp(-z))
         return np.column_stack([1 - p, p])
 
 
