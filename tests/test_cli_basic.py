@@ -96,3 +96,16 @@ def test_bad_roi_option_exits_2_naming_it(tmp_path, capsys):
     assert main(["extract", "--image", str(image), "--mask", str(tmp_path / "m.nrrd"), "--roi", "ring.nrrd",
                  "-o", str(tmp_path / "f.csv")]) == 2
     assert "--roi 'ring.nrrd' must look like NAME=MASK" in capsys.readouterr().err
+
+
+def test_float_tuple_parses_n_numbers_and_names_them_in_the_error():
+    """One parser for `--seed z,y,x` (radgui roi) and `--ct-window lo,hi` (radgui petct)."""
+    import argparse
+
+    from radgui.cli._args import float_tuple
+
+    zyx = float_tuple(3, "three numbers z,y,x")
+    assert zyx(" 1, 2.5,-3") == (1.0, 2.5, -3.0)
+    for bad in ("1,2", "1,2,3,4", "a,b,c", ""):
+        with pytest.raises(argparse.ArgumentTypeError, match=r"^expected three numbers z,y,x, got "):
+            zyx(bad)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 from radgui.errors import RadguiError
 
 
@@ -40,3 +42,18 @@ def image_kwargs(args) -> dict:
     if getattr(args, "resample_spacing", False):
         out["resample_spacing"] = True
     return out
+
+
+def float_tuple(n: int, what: str):
+    """An argparse ``type`` for ``n`` comma-separated numbers (``what`` names them in the error, e.g.
+    ``"three numbers z,y,x"``)."""
+    def parse(text: str) -> tuple[float, ...]:
+        try:
+            vals = tuple(float(v) for v in text.replace(" ", "").split(","))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if len(vals) != n:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return vals
+
+    return parse

@@ -23,20 +23,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from radgui.cli._args import add_image_options, image_kwargs
+from radgui.cli._args import add_image_options, float_tuple, image_kwargs
 
 NAME = "petct"
 HELP = "PET/CT: fuse PET and CT (weighted or wavelet) and extract CT, PET and fused features of four VOIs."
 
-
-def _pair_of_floats(text: str) -> tuple[float, float]:
-    try:
-        vals = tuple(float(v) for v in text.replace(" ", "").split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected two numbers low,high, got {text!r}") from None
-    if len(vals) != 2:
-        raise argparse.ArgumentTypeError(f"expected two numbers low,high, got {text!r}")
-    return vals
+_LOW_HIGH = float_tuple(2, "two numbers low,high")
 
 
 def _add_inputs(p) -> None:
@@ -49,9 +41,9 @@ def _add_inputs(p) -> None:
     f.add_argument("--fusion", choices=("weighted", "wavelet"), default="weighted",
                    help="weighted: w*PET + (1-w)*CT; wavelet: averaged approximation, max-abs details")
     f.add_argument("--weight", type=float, default=0.5, help="weight of PET in [0, 1] (default 0.5)")
-    f.add_argument("--ct-window", type=_pair_of_floats, default=None, metavar="LO,HI",
+    f.add_argument("--ct-window", type=_LOW_HIGH, default=None, metavar="LO,HI",
                    help="CT window in HU scaled to [0, 1] (default -1000,1000)")
-    f.add_argument("--pet-range", type=_pair_of_floats, default=None, metavar="LO,HI",
+    f.add_argument("--pet-range", type=_LOW_HIGH, default=None, metavar="LO,HI",
                    help="SUV range scaled to [0, 1] (default 0,20)")
     f.add_argument("--wavelet", default="db1", help="wavelet of --fusion wavelet (default db1, i.e. Haar)")
     f.add_argument("--level", type=int, default=1, help="wavelet levels (default 1)")

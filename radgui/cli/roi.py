@@ -19,20 +19,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from radgui.cli._args import add_image_options, image_kwargs
+from radgui.cli._args import add_image_options, float_tuple, image_kwargs
 
 NAME = "roi"
 HELP = "ROI tools over files: grow a region from a seed, peritumoral rings/core, measurements."
 
-
-def _triple(text: str) -> tuple[float, float, float]:
-    try:
-        vals = tuple(float(v) for v in text.replace(" ", "").split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected three numbers z,y,x, got {text!r}") from None
-    if len(vals) != 3:
-        raise argparse.ArgumentTypeError(f"expected three numbers z,y,x, got {text!r}")
-    return vals
+_ZYX = float_tuple(3, "three numbers z,y,x")
 
 
 def _floats(text: str) -> list[float]:
@@ -48,9 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     g = sub.add_parser("grow", help="Grow a 3D region from seed points and write the mask.")
     g.add_argument("image", help="image file (NRRD/NIfTI/MHA) or DICOM folder")
-    g.add_argument("--seed", type=_triple, action="append", default=[],
+    g.add_argument("--seed", type=_ZYX, action="append", default=[],
                    help="seed voxel index z,y,x (repeatable)")
-    g.add_argument("--seed-mm", type=_triple, action="append", default=[],
+    g.add_argument("--seed-mm", type=_ZYX, action="append", default=[],
                    help="seed physical LPS position in mm, given as z,y,x (repeatable)")
     g.add_argument("--mode", default="interval",
                    choices=["interval", "adaptive", "pet_fraction", "pet_fixed"])
