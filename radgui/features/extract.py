@@ -154,11 +154,10 @@ def _roi_box(mask: sitk.Image, roi: str, min_dims: int) -> tuple[np.ndarray, np.
         raise EmptyMaskError(f"ROI {roi!r} is empty (no voxel); draw or load a region first")
     if count == 1:
         raise FeatureExtractionError(f"ROI {roi!r} has a single voxel; features need at least a line of voxels")
-    # per-axis projections: the same box as np.nonzero's min/max, without listing every voxel
-    lower, upper = np.zeros(3, int), np.zeros(3, int)
-    for ax_zyx in range(3):
-        hit = np.flatnonzero(arr.any(axis=tuple(a for a in range(3) if a != ax_zyx)))
-        lower[2 - ax_zyx], upper[2 - ax_zyx] = hit[0], hit[-1]
+    from radgui.roi._common import bbox  # by projections: np.nonzero's box without listing every voxel
+
+    lo, hi = bbox(arr)  # (z, y, x), exclusive upper
+    lower, upper = lo[::-1].astype(int), (hi - 1)[::-1].astype(int)
     ndims = int(np.sum(upper - lower + 1 > 1))
     if ndims < min_dims:
         raise FeatureExtractionError(

@@ -195,10 +195,10 @@ def iter_extract_petct(ct, pet_on_ct, tumour_mask, *, fusion: Mapping | str = "w
     if "fused" in images:
         yield Step(5, total, f"fusing PET and CT ({fusion_kw['method']})")
         if is_local(chosen["fused"]):
-            union = np.logical_or.reduce(list(vois.values()))
-            nz = np.nonzero(union)
-            sources["fused"] = fuse_region(ct, pet_on_ct, [int(i.min()) for i in nz], [int(i.max()) + 1 for i in nz],
-                                           **fusion_kw)
+            from radgui.roi._common import bbox
+
+            lo, hi = bbox(np.logical_or.reduce(list(vois.values())))
+            sources["fused"] = fuse_region(ct, pet_on_ct, lo.tolist(), hi.tolist(), **fusion_kw)
             fused_box = tuple(slice(a, b) for a, b in zip(*sources["fused"].meta["fusion"]["region_index_zyx"]))
         else:
             sources["fused"] = fuse(ct, pet_on_ct, **fusion_kw)

@@ -625,6 +625,7 @@ def _on_ct_grid(need: RoiNeeds, vols, rois, cache, params=None):
     from radgui.features.petct import is_local
     from radgui.io.petct import fuse_pair, fuse_region, pet_on_ct
     from radgui.io.volume import GEOMETRY_TOL_MM, grid_mismatch_mm
+    from radgui.roi._common import bbox
 
     ct, pet = vols["CT"], vols["PT"]
     if "pet_on_ct" not in cache:
@@ -635,9 +636,8 @@ def _on_ct_grid(need: RoiNeeds, vols, rois, cache, params=None):
         return cache["pet_on_ct"], mask
     arr = sitk.GetArrayFromImage(mask) if isinstance(mask, sitk.Image) else np.asarray(mask)
     if params is not None and is_local(params) and arr.shape == ct.shape and arr.any():
-        nz = np.nonzero(arr > 0)
-        fused = fuse_region(ct, cache["pet_on_ct"], [int(i.min()) for i in nz], [int(i.max()) + 1 for i in nz],
-                            **need.fusion)
+        lo, hi = bbox(arr > 0)
+        fused = fuse_region(ct, cache["pet_on_ct"], lo.tolist(), hi.tolist(), **need.fusion)
         box = tuple(slice(a, b) for a, b in zip(*fused.meta["fusion"]["region_index_zyx"]))
         return fused, np.ascontiguousarray(arr[box])
     key = json.dumps(need.fusion, sort_keys=True)
