@@ -145,7 +145,7 @@ def save_weights(path, model: DLModel) -> tuple[Path, Path]:
     require_torch("safetensors.torch")
     from safetensors.torch import save
 
-    from radgui.files import sha256_file, write_bytes, write_json
+    from radgui.files import write_bytes, write_json
 
     wpath, mpath = _sidecar(path)
     data = save(_state(model.network), metadata={"format": KIND, "schema_version": str(SCHEMA_VERSION)})
@@ -162,7 +162,7 @@ def save_weights(path, model: DLModel) -> tuple[Path, Path]:
         "feature_prefix": FEATURE_PREFIX,
         "feature_dim": model.arch.feature_dim,
         "weights_file": wpath.name,
-        "sha256": sha256_file(wpath),
+        "sha256": hashlib.sha256(data).hexdigest(),  # of the bytes just written, not a second read
         "versions": _versions(),
         "training": dict(model.manifest.get("training", {})),
     }
