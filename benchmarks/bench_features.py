@@ -1,6 +1,6 @@
 """Benchmark: radgui's feature extraction vs stock PyRadiomics, per core and on 2 workers; cohort throughput.
 
-Run: ``.venv/bin/python benchmarks/bench_features.py [--quick] [--repeats N]``
+Run: ``.venv/bin/python benchmarks/bench_features.py [--quick] [--repeats N] [--cases ...] [--presets ...]``
 
 For every shipped preset on the lung1, brain1 and breast1 sample cases and
 a generated large-lesion CT (:func:`radgui.features.phantoms.large_lesion_case`:
@@ -163,6 +163,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3, help="timed repeats per mode (median; default 3)")
     parser.add_argument("--cases", default="lung1,brain1,breast1,large",
                         help="comma-separated: lung1, brain1, breast1 (sample cases), large (generated)")
+    parser.add_argument("--presets", default=",".join(PRESETS), help=f"comma-separated, of: {', '.join(PRESETS)}")
     args = parser.parse_args()
     if args.child:
         child(*args.child)
@@ -178,7 +179,7 @@ def main() -> int:
     print(f"{'case':7s} {'preset':16s} {'stock s':>8s} {'radgui s':>8s} {'per core':>8s} "
           f"{'2 wkr s':>8s} {'2 wkr':>7s} {'n feat':>6s} {'max rel diff':>12s}")
     for case in cases:
-        for preset in PRESETS:
+        for preset in [p.strip() for p in args.presets.split(",") if p.strip()]:
             if case == "large" and preset.endswith("+rings"):
                 continue
             r = run_child(case, preset, repeats)

@@ -32,8 +32,9 @@ values inside the ROI when the box's margin covers each filter's reach:
   the generated large-lesion CT (``radgui.features.phantoms``) ``ct-log``
   differed from stock by up to 1e-3 relative that way (lung1, brain1 and
   breast1 happened to be exact). So by default (:data:`CROP_BEFORE_RESAMPLING`
-  False) radgui resamples the whole image, exactly as stock does, and the
-  speed-up of the resampling presets comes from the feature classes only.
+  False) radgui resamples the whole image on stock's grid; what makes that
+  fast and still exact is computing the cubic B-spline coefficients only
+  where the grid reads them (:mod:`radgui.features.fastresample`).
 
 All box arithmetic here is in ITK index order (x, y, z), because it feeds
 SimpleITK's crop filter directly; callers convert nothing.

@@ -15,7 +15,9 @@ and runs PyRadiomics' own feature classes for every ROI on the shared filtered
 images (tumour, rings and core share one filtering pass). With resampling,
 PyRadiomics already resamples only the ROI box, on a grid that depends on the
 ROI; radgui resamples exactly as stock does (a crop before resampling is not
-bit-exact, :data:`radgui.features.crop.CROP_BEFORE_RESAMPLING`). On every
+bit-exact, :data:`radgui.features.crop.CROP_BEFORE_RESAMPLING`), but computes
+the cubic B-spline coefficients only where that grid reads them, bit for bit
+(:mod:`radgui.features.fastresample`). On every
 path the feature classes share one array conversion and one binning per
 image type (:mod:`radgui.features.fastfeatures`), and ``workers`` processes
 can share the image types. ``tests/test_features_fastpath.py`` and
@@ -53,6 +55,7 @@ from radgui.errors import (
 )
 from radgui.features import crop as _crop
 from radgui.features import fastfeatures as _fast
+from radgui.features import fastresample as _fastresample
 from radgui.features.presets import Preset, load_preset
 from radgui.io.volume import GEOMETRY_TOL_MM, Volume, grid_mismatch_mm, image_hash
 from radgui.progress import Step, run
@@ -376,12 +379,17 @@ def iter_extract(volume: Volume | sitk.Image, rois: Mapping[str, Any] | Any,
         # does (a crop first is not bit-exact: crop.CROP_BEFORE_RESAMPLING); then its filters on
         # the resampled box and the shared-array feature classes.
         path_used = ("image cropped before PyRadiomics' own resampling" if _crop.CROP_BEFORE_RESAMPLING
+                     else "B-spline coefficients of the read box (PyRadiomics' grid)"
+                     if _fastresample.ENABLED and _fastresample.covers(settings.get("interpolator"))
                      else "PyRadiomics' own resampling")
         for name, mask in masks.items():
             box = _crop.resampling_box(*boxes[name], image, settings)
             image_in = _crop.crop(work_image, *box) if box is not None else work_image
             try:
-                image_r, mask_r = imageoperations.resampleImage(image_in, mask, **settings)
+                if _fastresample.ENABLED and box is None:
+                    image_r, mask_r = _fastresample.resample_image(image_in, mask, **settings)
+                else:
+                    image_r, mask_r = imageoperations.resampleImage(image_in, mask, **settings)
             except (ValueError, RuntimeError) as exc:
                 err = _wrap_value_error(name, exc)
                 if on_error == "raise":
