@@ -56,6 +56,7 @@ from radgui.errors import (
 from radgui.features import crop as _crop
 from radgui.features import fastfeatures as _fast
 from radgui.features import fastresample as _fastresample
+from radgui.features import fastshape as _fastshape
 from radgui.features.presets import Preset, load_preset
 from radgui.io.volume import GEOMETRY_TOL_MM, Volume, grid_mismatch_mm, image_hash
 from radgui.progress import Step, run
@@ -493,7 +494,7 @@ def _extract_rois(extractor, settings, image_types, image, masks, errors, on_err
         if parallel:
             jobs.append((name, "shape", shape_args))
         else:
-            vector.update(extractor.computeShape(*shape_args[:3], **shape_args[3]))
+            vector.update(_fastshape.compute_shape(extractor, *shape_args[:3], **shape_args[3]))
 
     def fail(name, exc):
         err = _wrap_value_error(name, exc)
@@ -550,7 +551,7 @@ def _run_job(index: int):
     _, kind, args = jobs[index]
     try:
         if kind == "shape":
-            return extractor.computeShape(*args[:3], **args[3])
+            return _fastshape.compute_shape(extractor, *args[:3], **args[3])
         image, mask, fname, fkw = args
         return _fast.compute_features(extractor, image, mask, fname, **fkw)
     except (ValueError, RuntimeError) as exc:

@@ -190,9 +190,9 @@ def calculate_coefficients(mask_array, spacing_zyx):
     Returns
     -------
     tuple
-        ``(surface_area_mm2, volume_mm3, diameters)`` with ``diameters`` a
-        float64 array ``[slice (same z), column (same y), row (same x), 3D]``,
-        the layout of the C extension.
+        ``(surface_area_mm2, volume_mm3, diameters)``, floats, with
+        ``diameters`` a tuple of 4 floats ``(slice (same z), column (same y),
+        row (same x), 3D)``: the layout of the C extension.
     """
     m = np.asarray(mask_array)
     if m.ndim != 3:
@@ -220,8 +220,75 @@ def calculate_coefficients(mask_array, spacing_zyx):
     vol6 += float(np.dot(oz.astype(np.float64), n[k, 0]))
     vol6 += float(np.dot(oy.astype(np.float64), n[k, 1]))
     vol6 += float(np.dot(ox.astype(np.float64), n[k, 2]))
-    volume = vol6 / 6 * (spacing[0] * spacing[1] * spacing[2])
+    volume = float(vol6 / 6 * (spacing[0] * spacing[1] * spacing[2]))
     pts = _vertices(m, spacing)
     d = np.array([_plane_diameter(pts, 0), _plane_diameter(pts, 1),
                   _plane_diameter(pts, 2), _diameter3d(pts)])
-    return surface, volume, np.sqrt(d)
+    return surface, volume, tuple(float(v) for v in np.sqrt(d))
+
+
+class _Shim:
+    """Stands in for ``radiomics.cShape`` inside the subclass below."""
+
+    @staticmethod
+    def calculate_coefficients(mask_array, spacing_zyx):
+        # the module-level function, looked up at call time
+        return calculate_coefficients(mask_array, spacing_zyx)
+
+
+def _make_shape_class():
+    import types
+
+    from radiomics import shape as _shape_mod
+
+    stock_init = _shape_mod.RadiomicsShape._initSegmentBasedCalculation
+    # Run stock's own initialisation code with ``cShape`` bound to this module:
+    # no global patching, so stock stays intact as reference and fallback.
+    fast_init = types.FunctionType(stock_init.__code__,
+                                   {**_shape_mod.__dict__, "cShape": _Shim},
+                                   stock_init.__name__, stock_init.__defaults__,
+                                   stock_init.__closure__)
+
+    class FastRadiomicsShape(_shape_mod.RadiomicsShape):
+        """``RadiomicsShape`` whose mesh coefficients come from :func:`calculate_coefficients`."""
+
+        _initSegmentBasedCalculation = fast_init
+
+    return FastRadiomicsShape
+
+
+_SHAPE_CLASS = None
+
+
+def shape_class():
+    """The ``RadiomicsShape`` subclass (built on first use, radiomics imported lazily)."""
+    global _SHAPE_CLASS
+    if _SHAPE_CLASS is None:
+        _SHAPE_CLASS = _make_shape_class()
+    return _SHAPE_CLASS
+
+
+def compute_shape(extractor, image, mask, bounding_box, **kwargs):
+    """Same output as ``extractor.computeShape(image, mask, bounding_box, **kwargs)``.
+
+    Uses :class:`FastRadiomicsShape` for the 3-D shape class; falls back to stock
+    when :data:`ENABLED` is False, for 2-D masks and whenever ``shape2D`` is enabled.
+    """
+    enabled = extractor.enabledFeatures
+    if (not ENABLED or "shape" not in enabled or "shape2D" in enabled
+            or mask.GetDimension() != 3):
+        return extractor.computeShape(image, mask, bounding_box, **kwargs)
+    import collections
+
+    from radiomics import imageoperations
+
+    cropped_image, cropped_mask = imageoperations.cropToTumorMask(image, mask, bounding_box)
+    cls = shape_class()(cropped_image, cropped_mask, **kwargs)
+    names = enabled["shape"]
+    if names is not None:
+        for name in names:
+            cls.enableFeatureByName(name)
+    out = collections.OrderedDict()
+    for name, value in cls.execute().items():
+        out[f"original_shape_{name}"] = value
+    return out

@@ -1,0 +1,156 @@
+"""radgui.features.fastshape against stock PyRadiomics' shape class and C extension.
+
+Surface area / volume: <= 1e-12 relative; the four diameters bit-identical.
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+from radiomics import cShape, featureextractor, imageoperations
+
+from radgui.features import fastshape
+
+REL = 1e-12
+
+
+def _check(mask, spacing):
+    mask = np.ascontiguousarray(mask, dtype=bool)
+    spacing = np.asarray(spacing, dtype=np.float64)
+    sa, vol, diam = cShape.calculate_coefficients(mask, spacing)
+    fsa, fvol, fdiam = fastshape.calculate_coefficients(mask, spacing)
+    assert abs(fsa - sa) <= REL * abs(sa)
+    assert abs(fvol - vol) <= REL * abs(vol)
+    assert type(fsa) is float and type(fvol) is float
+    assert type(fdiam) is tuple and len(fdiam) == len(diam) == 4
+    assert fdiam == diam, (fdiam, diam)
+    return sa, vol, diam
+
+
+def _pad(inner):
+    return np.pad(inner, 1)
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("spacing", [(1.0, 1.0, 1.0), (3.0, 0.7, 0.9), (0.5, 1.3, 1.3)])
+def test_random_blobs(seed, spacing):
+    rng = np.random.default_rng(seed)
+    shape = tuple(rng.integers(6, 30, size=3))
+    blob = rng.random(shape) < rng.uniform(0.2, 0.8)
+    _check(_pad(blob), spacing)
+
+
+def test_smooth_blob_many_vertices():
+    z, y, x = np.mgrid[-20:21, -25:26, -30:31]
+    rng = np.random.default_rng(3)
+    r = np.sqrt((z / 18.0) ** 2 + (y / 22.0) ** 2 + (x / 27.0) ** 2)
+    blob = r + 0.05 * rng.standard_normal(r.shape) < 1
+    _check(_pad(blob), (2.0, 0.8, 0.8))
+
+
+@pytest.mark.parametrize("case", ["plate", "slice", "line", "voxel", "edges", "diagonal"])
+def test_degenerate(case):
+    m = np.zeros((12, 14, 16), dtype=bool)
+    if case == "plate":  # one voxel thick, one slice
+        m[5, 2:12, 3:14] = True
+    elif case == "slice":  # a single-slice ROI of irregular shape
+        rng = np.random.default_rng(1)
+        m[6, 1:13, 1:15] = rng.random((12, 14)) < 0.6
+    elif case == "line":
+        m[4, 7, 2:15] = True
+    elif case == "voxel":
+        m[3, 3, 3] = True
+    elif case == "edges":  # touches every face of the array (not padded)
+        m[:, 4:9, :] = True
+        m[0, :, 0] = True
+        m[-1, -1, :] = True
+    elif case == "diagonal":  # collinear in 3-D, no two vertices share a plane
+        for i in range(1, 11):
+            m[i, i, i] = True
+    _check(m, (2.5, 0.6, 0.75))
+
+
+def test_edge_touching_random():
+    rng = np.random.default_rng(11)
+    _check(rng.random((9, 10, 11)) < 0.5, (1.0, 2.0, 3.0))
+
+
+def test_empty_mask_like_stock():
+    m = np.zeros((5, 5, 5), dtype=bool)
+    stock = cShape.calculate_coefficients(m, np.ones(3))
+    fast = fastshape.calculate_coefficients(m, np.ones(3))
+    assert stock == fast
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="3-D"):
+        fastshape.calculate_coefficients(np.ones((4, 4), dtype=bool), np.ones(3))
+    with pytest.raises(ValueError, match="spacing"):
+        fastshape.calculate_coefficients(np.ones((4, 4, 4), dtype=bool), np.ones(2))
+
+
+def _extractor():
+    # the installed radiomics has an INFO message with a bad format string
+    logging.getLogger("radiomics").setLevel(logging.WARNING)
+    ext = featureextractor.RadiomicsFeatureExtractor()
+    ext.disableAllFeatures()
+    ext.enableFeaturesByName(shape=[])
+    return ext
+
+
+def _compare_extraction(image, mask):
+    ext = _extractor()
+    bb, _ = imageoperations.checkMask(image, mask, label=1)
+    stock = ext.computeShape(image, mask, bb, **ext.settings)
+    fast = fastshape.compute_shape(ext, image, mask, bb, **ext.settings)
+    assert list(stock) == list(fast) and len(stock) >= 14
+    for key, ref in stock.items():
+        got = float(fast[key])
+        ref = float(ref)
+        if "Diameter" in key:
+            assert got == ref, key
+        else:
+            assert abs(got - ref) <= REL * abs(ref), (key, got, ref)
+    return stock
+
+
+@pytest.mark.parametrize("name", ["lung1", "brain1", "breast1"])
+def test_sample_cases(cases_dir, name):
+    image = sitk.ReadImage(str(cases_dir / f"{name}_image.nrrd"))
+    mask = sitk.ReadImage(str(cases_dir / f"{name}_label.nrrd"))
+    _compare_extraction(image, mask)
+
+
+def test_large_lesion():
+    from radgui.features.phantoms import large_lesion_case
+
+    image, mask = large_lesion_case()
+    _compare_extraction(image, mask)
+
+
+def test_switch_off_uses_stock(monkeypatch, cases_dir):
+    image = sitk.ReadImage(str(cases_dir / "brain1_image.nrrd"))
+    mask = sitk.ReadImage(str(cases_dir / "brain1_label.nrrd"))
+    ext = _extractor()
+    bb, _ = imageoperations.checkMask(image, mask, label=1)
+    calls = []
+    monkeypatch.setattr(fastshape, "calculate_coefficients",
+                        lambda *a: calls.append(1) or cShape.calculate_coefficients(*a))
+    monkeypatch.setattr(fastshape, "ENABLED", False)
+    fastshape.compute_shape(ext, image, mask, bb, **ext.settings)
+    assert calls == []
+
+
+def test_switch_on_uses_fastshape(monkeypatch, cases_dir):
+    image = sitk.ReadImage(str(cases_dir / "brain1_image.nrrd"))
+    mask = sitk.ReadImage(str(cases_dir / "brain1_label.nrrd"))
+    ext = _extractor()
+    bb, _ = imageoperations.checkMask(image, mask, label=1)
+    calls = []
+    real = fastshape.calculate_coefficients
+    monkeypatch.setattr(fastshape, "calculate_coefficients",
+                        lambda *a: calls.append(1) or real(*a))
+    fastshape.compute_shape(ext, image, mask, bb, **ext.settings)
+    assert calls == [1]
