@@ -16,6 +16,11 @@ from radgui.features import fastshape
 REL = 1e-12
 
 
+@pytest.fixture(autouse=True)
+def _enabled(monkeypatch):
+    monkeypatch.setattr(fastshape, "ENABLED", True)
+
+
 def _check(mask, spacing):
     mask = np.ascontiguousarray(mask, dtype=bool)
     spacing = np.asarray(spacing, dtype=np.float64)
@@ -103,8 +108,12 @@ def _extractor():
 def _compare_extraction(image, mask):
     ext = _extractor()
     bb, _ = imageoperations.checkMask(image, mask, label=1)
+    saved, fastshape.STOCK_BELOW_VOXELS = fastshape.STOCK_BELOW_VOXELS, 0  # always the fast code
+    try:
+        fast = fastshape.compute_shape(ext, image, mask, bb, **ext.settings)
+    finally:
+        fastshape.STOCK_BELOW_VOXELS = saved
     stock = ext.computeShape(image, mask, bb, **ext.settings)
-    fast = fastshape.compute_shape(ext, image, mask, bb, **ext.settings)
     assert list(stock) == list(fast) and len(stock) >= 14
     for key, ref in stock.items():
         got = float(fast[key])
@@ -153,4 +162,19 @@ def test_switch_on_uses_fastshape(monkeypatch, cases_dir):
     monkeypatch.setattr(fastshape, "calculate_coefficients",
                         lambda *a: calls.append(1) or real(*a))
     fastshape.compute_shape(ext, image, mask, bb, **ext.settings)
+    assert calls == [1]
+
+
+def test_small_masks_go_to_stock(monkeypatch, cases_dir):
+    image = sitk.ReadImage(str(cases_dir / "breast1_image.nrrd"))
+    mask = sitk.ReadImage(str(cases_dir / "breast1_label.nrrd"))
+    ext = _extractor()
+    bb, _ = imageoperations.checkMask(image, mask, label=1)
+    calls = []
+    real = fastshape.calculate_coefficients
+    monkeypatch.setattr(fastshape, "calculate_coefficients",
+                        lambda *a: calls.append(1) or real(*a))
+    fastshape.compute_shape(ext, image, mask, bb, **ext.settings)
+    assert calls == []  # 143 voxels < STOCK_BELOW_VOXELS
+    _compare_extraction(image, mask)
     assert calls == [1]
