@@ -178,3 +178,30 @@ def test_small_masks_go_to_stock(monkeypatch, cases_dir):
     assert calls == []  # 143 voxels < STOCK_BELOW_VOXELS
     _compare_extraction(image, mask)
     assert calls == [1]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_extract_hook_matches_stock(brain1, monkeypatch, workers):
+    """Both extract.py call sites (serial and the forked _run_job) use fastshape."""
+    from radgui.features import extract, load_preset
+    from radgui.io import load_mask, load_volume
+
+    vol = load_volume(brain1[0])
+    mask = load_mask(brain1[1], vol)
+    preset = load_preset("ct-original")
+    slow = extract(vol, {"t": mask}, preset, fast=False).loc["t"]
+    calls = []
+    real = fastshape.calculate_coefficients
+    monkeypatch.setattr(fastshape, "calculate_coefficients",
+                        lambda *a: calls.append(1) or real(*a))
+    fast = extract(vol, {"t": mask}, preset, workers=workers).loc["t"]
+    if workers == 1:
+        assert calls == [1]  # (in the forked worker the call is not seen here)
+    shape_keys = [k for k in slow.index if "_shape_" in k]
+    assert len(shape_keys) >= 14
+    for key in shape_keys:
+        ref, got = float(slow[key]), float(fast[key])
+        if "Diameter" in key:
+            assert got == ref, key
+        else:
+            assert abs(got - ref) <= REL * abs(ref), (key, got, ref)
