@@ -225,7 +225,8 @@ def test_cropping_before_resampling_is_not_exact_so_it_is_off(large, monkeypatch
     ref = stock_extract(image, mask, "ct-log")
     exact = extract(image, {"t": mask}, "ct-log", workers=1)
     assert exact.attrs["provenance"]["path"] == "B-spline coefficients of the read box (PyRadiomics' grid)"
-    assert max_rel_diff(exact.loc["t"], ref)[0] == 0.0
+    texture = [c for c in exact.columns if "_shape_" not in c]  # shape: fastshape, within 1e-12
+    assert max_rel_diff(exact.loc["t", texture], {k: ref[k] for k in texture})[0] == 0.0
     monkeypatch.setattr(fcrop, "CROP_BEFORE_RESAMPLING", True)
     cropped = extract(image, {"t": mask}, "ct-log", workers=1)
     assert max_rel_diff(cropped.loc["t"], ref)[0] > 1e-6

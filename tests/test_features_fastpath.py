@@ -16,7 +16,7 @@ from radgui.features import extract, load_preset
 from radgui.features.extract import stock_extract
 from radgui.io import load_mask, load_volume
 
-RTOL = 1e-12  # issue 20: at most 1e-12 relative (measured: 0, bit-identical)
+RTOL = 1e-12  # issue 20: at most 1e-12 relative (measured: 0 except shape area/volume, <= 1.7e-13)
 
 
 def max_rel_diff(got, ref: dict) -> tuple[float, str]:
@@ -199,4 +199,8 @@ def test_stock_reference_path_flag(brain):
     fast = extract(vol, {"t": mask}, preset)
     slow = extract(vol, {"t": mask}, preset, fast=False)
     assert slow.attrs["provenance"]["path"] == "stock"
-    assert max_rel_diff(fast.loc["t"], slow.loc["t"].to_dict())[0] == 0.0
+    # bit for bit except the shape mesh's area and volume (radgui.features.fastshape sums them in
+    # another order: within issue 20's 1e-12, measured 5e-15 here)
+    texture = [c for c in fast.columns if "_shape_" not in c]
+    assert max_rel_diff(fast.loc["t", texture], slow.loc["t", texture].to_dict())[0] == 0.0
+    assert max_rel_diff(fast.loc["t"], slow.loc["t"].to_dict())[0] <= RTOL

@@ -31,17 +31,16 @@ Measured (``benchmarks/bench_shape.py``, median of 7, same run, the C call
 alone): brain1 33.3 ms stock vs 7.4 ms (0.22x), large lesion 190.6 vs 24.7 ms
 (0.13x), lung1 2.6 vs 3.5 ms (1.34x), breast1 0.14 vs 1.17 ms (8.4x; hence
 :data:`STOCK_BELOW_VOXELS`).  Max relative difference: area 1.7e-13, volume
-1.1e-14 (large lesion); diameters equal.  Off by default, see :data:`ENABLED`.
+1.1e-14 (large lesion); diameters equal.  On by default, see :data:`ENABLED`.
 """
 from __future__ import annotations
 
 import numpy as np
 
-#: Off by default: area and volume match stock to ~1e-15 relative (summation
-#: order), not bit for bit, and ``tests/test_features_fastpath.py::
-#: test_stock_reference_path_flag`` requires radgui's fast path to equal stock
-#: exactly (0.0).  Diameters are bit-identical.  Set True to use it.
-ENABLED = False
+#: Use this module in feature extraction (False: stock C, the reference). Area and
+#: volume match stock to within 1e-12 relative (the summation order differs;
+#: measured <= 1.7e-13), the diameters bit for bit (``tests/test_shape_exact.py``).
+ENABLED = True
 
 #: Masks with fewer voxels than this go to stock C inside :class:`FastRadiomicsShape`
 #: (its all-pairs loop is cheaper than numpy's fixed costs there: lung1, 837
