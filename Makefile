@@ -81,7 +81,12 @@ install-dl: $(VENV)/.installed-dl
 test-dl: $(VENV)/.installed-dl screen
 	$(ON_SCREEN) $(PY) -m pytest -ra tests/test_dl_*.py $(PYTEST_ARGS)
 
-bench: $(VENV)/.installed-test screen
+# glmnet's Fortran (python-glmnet, the `bench` extra) is the reference of benchmarks/bench_lasso.py.
+$(VENV)/.installed-bench: pyproject.toml | $(VENV)/.installed-test
+	$(PIP) install --quiet -e ".[test,bench]"
+	touch $@
+
+bench: $(VENV)/.installed-bench screen
 	@for b in benchmarks/bench_*.py; do \
 		echo "== $$b"; $(ON_SCREEN) $(PY) $$b || exit 1; \
 	done

@@ -8,9 +8,12 @@ ways in the same run:
   ``LassoLogisticCV._solver = "liblinear"``),
 * radgui now (glmnet's algorithm: warm-started Newton + coordinate descent),
 * glmnet's Fortran through python-glmnet (``LogitNet``), when installed
-  (``pip install python-glmnet``; it is a benchmark reference only). Without
-  it the ratio is taken against the 1.9 s glmnet time recorded in issue 20
-  (another machine: indicative only).
+  (the ``bench`` extra, which ``make bench`` installs; a benchmark reference
+  only), twice: with its own defaults (its own folds and lambdas, so its
+  selection differs) and like for like, on radgui's folds and 100 lambdas,
+  where the selected features, lambda.1se and lambda.min are compared.
+  Without it the ratio is taken against the 1.9 s glmnet time recorded in
+  issue 20 (another machine: indicative only).
 
 Times are CPU seconds of this process (``time.process_time``, BLAS pinned to
 one thread), the median of ``--repeats`` interleaved runs, because the wall
@@ -79,17 +82,34 @@ def main(argv=None):
     def glmnet_fit():
         return glmnet.LogitNet(n_lambda=100, n_splits=args.folds, random_state=0, n_jobs=1).fit(X.to_numpy(), y)
 
+    # Like for like: glmnet on radgui's folds (GroupKFold over the fold numbers puts each fold in its own
+    # split) and radgui's lambdas, unstandardised (X is already standardised, as radgui fits it), scored
+    # by log loss (radgui's deviance / 2: the same argmin and the same 1se rule).
+    from radgui.model.steps import GroupedStratifiedKFold
+
+    fold_of = np.empty(len(y), int)
+    for f, (_, te) in enumerate(GroupedStratifiedKFold(args.folds, shuffle=True, random_state=0).split(X, y)):
+        fold_of[te] = f
+    same_path = {}
+
+    def glmnet_same_fit(tol=1e-7):  # glmnet's default tolerance
+        return glmnet.LogitNet(lambda_path=same_path["lams"], standardize=False, n_splits=args.folds,
+                               scoring="log_loss", cut_point=1.0, n_jobs=1, tol=tol).fit(X.to_numpy(), y,
+                                                                                         groups=fold_of)
+
     print(f"radgui LASSO-CV benchmark: {args.n} patients x {args.p} features, {args.folds}-fold CV, "
           f"1se rule; CPU s, median of {args.repeats}; Python {platform.python_version()}, {os.cpu_count()} CPUs")
     ref_name = "glmnet (python-glmnet " + glmnet.__version__ + ")" if glmnet else \
         f"glmnet (issue 20's recorded {ISSUE_GLMNET_S} s; python-glmnet not installed)"
-    times = {k: [] for k in ("old100", "new100", "old50", "new50", "glmnet")}
+    same_path["lams"] = radgui_fit("cd", 100).lambdas_
+    times = {k: [] for k in ("old100", "new100", "old50", "new50", "glmnet", "glmnet_same")}
     walls = {k: [] for k in times}
     fits = {}
     for _ in range(args.repeats):
         for key, fn in (("old100", lambda: radgui_fit("liblinear", 100)), ("new100", lambda: radgui_fit("cd", 100)),
                         ("old50", lambda: radgui_fit("liblinear", 50)), ("new50", lambda: radgui_fit("cd", 50)),
-                        ("glmnet", glmnet_fit if glmnet else None)):
+                        ("glmnet", glmnet_fit if glmnet else None),
+                        ("glmnet_same", glmnet_same_fit if glmnet else None)):
             if fn is None:
                 continue
             fits[key], cpu, wall = _cpu(fn)
@@ -126,6 +146,22 @@ def main(argv=None):
     if glmnet:
         print(f"{'glmnet Fortran (LogitNet)':<44} {100:>7} {med['glmnet']:>7.2f} {wmed['glmnet']:>7.2f} {1.0:>8.2f} "
               f"{int(np.sum(fits['glmnet'].coef_ != 0)):>8} {'-':>7} {'-':>7} {'-':>9} {'-':>12}")
+        g, r = fits["glmnet_same"], fits["new100"]
+        g_sel = [X.columns[j] for j in np.flatnonzero(g.coef_[0] != 0)]
+        same = {k: np.isclose(a, b, rtol=1e-12, atol=0) for k, a, b in (
+            ("1se", float(g.lambda_best_[0]), r.lambda_1se_), ("min", float(g.lambda_max_), r.lambda_min_))}
+        print(f"{'glmnet Fortran, radgui folds and lambdas':<44} {100:>7} {med['glmnet_same']:>7.2f} "
+              f"{wmed['glmnet_same']:>7.2f} {med['glmnet_same'] / ref:>8.2f} {len(g_sel):>8} "
+              f"{'-':>7} {'-':>7} {'-':>9} {'-':>12}")
+        g_tight = glmnet_same_fit(tol=1e-12)  # untimed: glmnet's own near-tie arbiter
+        print(f"like for like, glmnet solved to 1e-12 (untimed): lambda.min equal to radgui's: "
+              f"{'yes' if np.isclose(float(g_tight.lambda_max_), r.lambda_min_, rtol=1e-12) else 'NO'}, "
+              f"lambda.1se equal: {'yes' if np.isclose(float(g_tight.lambda_best_[0]), r.lambda_1se_, rtol=1e-12) else 'NO'}")
+        print(f"like for like (same folds, same 100 lambdas): radgui now {med['new100']:.2f} s vs glmnet "
+              f"{med['glmnet_same']:.2f} s = {med['new100'] / med['glmnet_same']:.2f}x; lambda.1se equal: "
+              f"{'yes' if same['1se'] else 'NO'}, lambda.min equal: {'yes' if same['min'] else 'NO'} (glmnet's equals the "
+              f"1e-12 path's: {'yes' if np.isclose(float(g.lambda_max_), tight[100].lambda_min_, rtol=1e-12) else 'NO'}), "
+              f"selected features equal: {'yes' if g_sel == r.selected_ else 'NO'} ({len(g_sel)} vs {len(r.selected_)})")
     print("min=exact: lambda.min equals that of the path solved to 1e-12 (near-ties in CV deviance are decided "
           "by solver accuracy; liblinear stops at 1e-6)")
     print(f"speed-up now vs before: {med['old100'] / med['new100']:.1f}x (100 lambdas), "
