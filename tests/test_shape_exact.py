@@ -139,42 +139,30 @@ def test_large_lesion():
     _compare_extraction(image, mask)
 
 
-def test_switch_off_uses_stock(monkeypatch, cases_dir):
-    image = sitk.ReadImage(str(cases_dir / "brain1_image.nrrd"))
-    mask = sitk.ReadImage(str(cases_dir / "brain1_label.nrrd"))
+def _shape_calls(monkeypatch, cases_dir, case):
+    """(image, mask, calls): compute_shape on a sample case, counting fastshape's calls."""
+    image = sitk.ReadImage(str(cases_dir / f"{case}_image.nrrd"))
+    mask = sitk.ReadImage(str(cases_dir / f"{case}_label.nrrd"))
     ext = _extractor()
     bb, _ = imageoperations.checkMask(image, mask, label=1)
     calls = []
-    monkeypatch.setattr(fastshape, "calculate_coefficients",
-                        lambda *a: calls.append(1) or cShape.calculate_coefficients(*a))
-    monkeypatch.setattr(fastshape, "ENABLED", False)
+    real = fastshape.calculate_coefficients
+    monkeypatch.setattr(fastshape, "calculate_coefficients", lambda *a: calls.append(1) or real(*a))
     fastshape.compute_shape(ext, image, mask, bb, **ext.settings)
-    assert calls == []
+    return image, mask, calls
+
+
+def test_switch_off_uses_stock(monkeypatch, cases_dir):
+    monkeypatch.setattr(fastshape, "ENABLED", False)
+    assert _shape_calls(monkeypatch, cases_dir, "brain1")[2] == []
 
 
 def test_switch_on_uses_fastshape(monkeypatch, cases_dir):
-    image = sitk.ReadImage(str(cases_dir / "brain1_image.nrrd"))
-    mask = sitk.ReadImage(str(cases_dir / "brain1_label.nrrd"))
-    ext = _extractor()
-    bb, _ = imageoperations.checkMask(image, mask, label=1)
-    calls = []
-    real = fastshape.calculate_coefficients
-    monkeypatch.setattr(fastshape, "calculate_coefficients",
-                        lambda *a: calls.append(1) or real(*a))
-    fastshape.compute_shape(ext, image, mask, bb, **ext.settings)
-    assert calls == [1]
+    assert _shape_calls(monkeypatch, cases_dir, "brain1")[2] == [1]
 
 
 def test_small_masks_go_to_stock(monkeypatch, cases_dir):
-    image = sitk.ReadImage(str(cases_dir / "breast1_image.nrrd"))
-    mask = sitk.ReadImage(str(cases_dir / "breast1_label.nrrd"))
-    ext = _extractor()
-    bb, _ = imageoperations.checkMask(image, mask, label=1)
-    calls = []
-    real = fastshape.calculate_coefficients
-    monkeypatch.setattr(fastshape, "calculate_coefficients",
-                        lambda *a: calls.append(1) or real(*a))
-    fastshape.compute_shape(ext, image, mask, bb, **ext.settings)
+    image, mask, calls = _shape_calls(monkeypatch, cases_dir, "breast1")
     assert calls == []  # 143 voxels < STOCK_BELOW_VOXELS
     _compare_extraction(image, mask)
     assert calls == [1]
