@@ -52,7 +52,7 @@ from qtpy.QtCore import QEvent, QObject, QTimer
 class Probe(QObject):
     def eventFilter(self, obj, event):
         if event.type() == QEvent.Paint and obj.isWidgetType() and obj.isWindow():
-            if obj.inherits("QSplashScreen"):
+            if obj.objectName() == "radgui_splash":  # a QLabel now, a QSplashScreen before
                 mark("splash")
             elif obj.inherits("QMainWindow"):
                 mark("first paint")
