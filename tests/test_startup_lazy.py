@@ -40,10 +40,15 @@ SCRIPT = textwrap.dedent('''
                 painted["heavy"] = sorted(m for m in HEAVY if m in sys.modules)
                 # viewer is None: painted while the window was being built, before any case could load
                 painted["layers"] = len(viewer.layers) if viewer is not None else 0
+                painted["saves"] = len(saves)
             return False
 
     viewer = None
     app = QApplication.instance() or QApplication(sys.argv)
+    from napari.settings import get_settings
+    saves = []  # napari's settings file written (YAML), counted
+    _settings_cls, _save = type(get_settings()), type(get_settings()).save
+    _settings_cls.save = lambda self, *a, **k: (saves.append(1), _save(self, *a, **k))[1]
     probe = Probe()
     app.installEventFilter(probe)
     from radgui.gui.app import DOCKS, PRIMARY_BUTTONS
@@ -77,7 +82,9 @@ SCRIPT = textwrap.dedent('''
         app.processEvents()
     hidden.update(after=view_dock.width(), view_in_front=not view_dock.visibleRegion().isEmpty(),
                   train_built=docks.is_built("Train"))
-    out = {"hidden_build": hidden, "painted": painted, "status_at_start": status_at_start, "layers": [ly.name for ly in viewer.layers],
+    from radgui.gui.app import _show_scale_bar  # noqa: F401 - the overlay it turns on
+    overlay = viewer.canvas.overlays["scale_bar"] if hasattr(viewer, "canvas") else viewer.scale_bar
+    out = {"scale_bar": overlay.visible, "hidden_build": hidden, "painted": painted, "status_at_start": status_at_start, "layers": [ly.name for ly in viewer.layers],
            "built_at_start": built_at_start, "roi_warm": roi_warm, "grow_bound": grow_bound, "window": [window.width(), window.height()], "docks": {}}
     shots = sys.argv[2] if len(sys.argv) > 2 else None
     for _m, _c, title, _a in DOCKS:
@@ -169,6 +176,10 @@ def test_empty_window_paints_without_heavy_imports_and_builds_docks_on_first_sho
     out = _run("empty", tmp_path, size)
     assert out["painted"], "the main window never painted"
     assert out["painted"]["heavy"] == [], f"imported before the first paint: {out['painted']['heavy']}"
+    # napari writes its settings file each time a dock lands in an area (22 writes, ~0.4 s, with radgui's
+    # docks): placed with saving off, written once
+    assert out["painted"]["saves"] == 1, out["painted"]
+    assert out["scale_bar"], "the mm scale bar (turned on after the first paint) is off"
     _check_docks(out, size)
 
 
@@ -250,6 +261,41 @@ def test_after_first_paint_runs_once_and_falls_back_for_a_window_never_shown(qtb
     shown.update()  # later paints do not call it again
     qtbot.wait(100)
     assert sorted(calls) == ["hidden", "shown"]
+
+
+@pytest.mark.gui
+def test_splash_is_a_plain_window_with_its_message_and_closes_after_the_main_window_paints(qtbot):
+    from qtpy.QtGui import QColor, QPixmap
+    from qtpy.QtWidgets import QSplashScreen, QWidget
+
+    from radgui.gui._qt import is_alive
+    from radgui.gui.splash import _splash_label, close_splash, say
+
+    base = QPixmap(300, 100)
+    base.fill(QColor("#262930"))
+    splash = _splash_label(base, "Loading napari")  # not given to qtbot: closing it deletes it
+    # not a QSplashScreen: its show() waits up to 1 s for an expose event that Xvfb without a window manager
+    # never delivers to it
+    assert not isinstance(splash, QSplashScreen) and splash.isWindow()
+    assert splash.objectName() == "radgui_splash"  # what bench_startup's probe looks for
+
+    def inked(label):  # pixels of the message's colour in the bottom-left quarter
+        image = label.pixmap().toImage()
+        return sum(image.pixelColor(x, y) != QColor("#262930") for x in range(0, 150) for y in range(60, 100))
+
+    first = inked(splash)
+    assert first > 20, "no message drawn"
+    say(splash, "Loading napari and building the window")  # a longer message: more ink
+    assert inked(splash) > first
+    assert QColor(base.toImage().pixelColor(10, 90)) == QColor("#262930")  # the base picture is left as it was
+    splash.show()
+    window = QWidget()
+    qtbot.addWidget(window)
+    close_splash(splash, window)
+    qtbot.wait(100)
+    assert splash.isVisible()  # the main window has not painted yet
+    window.show()
+    qtbot.waitUntil(lambda: not is_alive(splash) or not splash.isVisible(), timeout=5000)
 
 
 @pytest.mark.gui

@@ -152,16 +152,59 @@ def create_viewer(show: bool = True, viewer=None, offer_recovery: bool | None = 
     import napari
 
     new_window = viewer is None
-    if viewer is None:
-        viewer = napari.Viewer(title=TITLE, show=show)
+    docks, state = Docks(), {"actions": None}
+    with _settings_saved_once():  # napari's window and radgui's docks placed, then its settings written once
+        if viewer is None:
+            viewer = napari.Viewer(title=TITLE, show=show)
+        else:
+            viewer.title = TITLE
+        first = _add_docks(viewer, docks, state)
+    if first is not None:
+        from qtpy.QtGui import QIcon
+
+        from radgui import RESOURCES
+
+        first.window().setWindowIcon(QIcon(str(RESOURCES / "icons" / "radgui.svg")))  # the main window
+        if new_window and show:
+            fill_screen(first.window())
+        show_dock(viewer, DOCKS[0][2])
+        if WARM_AFTER_PAINT in docks:
+            from qtpy.QtCore import QTimer
+
+            # Ctrl+click grow and the ring set's Ctrl+Z are bindings the ROI dock installs on the viewer: build
+            # it behind View once the window has painted, so they work before its tab is ever opened.
+            after_first_paint(first.window(), lambda: QTimer.singleShot(0, lambda: docks.get(WARM_AFTER_PAINT)))
+    if show and first is not None:
+        # The scale bar's first showing builds pint's unit registry (~0.4 s): after the first paint.
+        from radgui.gui._qt import is_alive
+
+        after_first_paint(first.window(), lambda: is_alive(first) and _show_scale_bar(viewer), fallback_ms=500)
     else:
-        viewer.title = TITLE
-    # Scale bar in mm (image layers carry units="mm"); napari >= 0.9 keeps it in canvas overlays.
-    canvas = getattr(viewer, "canvas", None)
-    scale_bar = canvas.overlays["scale_bar"] if canvas is not None else viewer.scale_bar
-    scale_bar.visible = True
-    docks, first = Docks(), None
-    state = {"actions": None}
+        _show_scale_bar(viewer)
+    from radgui.gui.session_actions import SessionActions
+
+    actions = SessionActions(viewer, docks)
+    _snapshot_without_building(actions, docks)
+    state["actions"] = actions
+    for widget in docks.built().values():
+        if hasattr(widget, "attach_session_actions"):
+            widget.attach_session_actions(actions)
+    if offer_recovery if offer_recovery is not None else new_window:
+        from qtpy.QtCore import QTimer
+
+        QTimer.singleShot(0, actions.offer_recovery)  # once the window is up
+    from radgui.gui.presentation import install_presentation_action  # View > Presentation mode (F11)
+
+    install_presentation_action(viewer, docks)
+    return viewer, docks
+
+
+def _add_docks(viewer, docks: "Docks", state: dict):
+    """Add every dock of :data:`DOCKS` to the window (the first built, the others as placeholders).
+
+    Returns the first QDockWidget (None without docks).
+    """
+    first = None
     for module, cls_name, title, area in DOCKS:
         if first is None:  # the dock in front: built with the window
             widget = _construct(viewer, module, cls_name)
@@ -183,37 +226,39 @@ def create_viewer(show: bool = True, viewer=None, offer_recovery: bool | None = 
             docks._add(title, builder=build)
             dock.visibilityChanged.connect(lambda visible, build=build: visible and build(front=True))
         first = first or dock
-    if first is not None:
-        from qtpy.QtGui import QIcon
+    return first
 
-        from radgui import RESOURCES
 
-        first.window().setWindowIcon(QIcon(str(RESOURCES / "icons" / "radgui.svg")))  # the main window
-        if new_window and show:
-            fill_screen(first.window())
-        show_dock(viewer, DOCKS[0][2])
-        if WARM_AFTER_PAINT in docks:
-            from qtpy.QtCore import QTimer
+def _show_scale_bar(viewer) -> None:
+    """Scale bar in mm (image layers carry units="mm"); napari >= 0.9 keeps it in canvas overlays."""
+    canvas = getattr(viewer, "canvas", None)
+    scale_bar = canvas.overlays["scale_bar"] if canvas is not None else viewer.scale_bar
+    scale_bar.visible = True
 
-            # Ctrl+click grow and the ring set's Ctrl+Z are bindings the ROI dock installs on the viewer: build
-            # it behind View once the window has painted, so they work before its tab is ever opened.
-            after_first_paint(first.window(), lambda: QTimer.singleShot(0, lambda: docks.get(WARM_AFTER_PAINT)))
-    from radgui.gui.session_actions import SessionActions
 
-    actions = SessionActions(viewer, docks)
-    _snapshot_without_building(actions, docks)
-    state["actions"] = actions
-    for widget in docks.built().values():
-        if hasattr(widget, "attach_session_actions"):
-            widget.attach_session_actions(actions)
-    if offer_recovery if offer_recovery is not None else new_window:
-        from qtpy.QtCore import QTimer
+@contextmanager
+def _settings_saved_once():
+    """napari's settings file written once for the whole window, not once per dock placed.
 
-        QTimer.singleShot(0, actions.offer_recovery)  # once the window is up
-    from radgui.gui.presentation import install_presentation_action  # View > Presentation mode (F11)
+    napari saves its settings (YAML) each time a dock widget lands in an area
+    (``_update_default_dock_area``): 22 writes, ~0.4 s of start-up, for its
+    own three docks and radgui's. Its settings model switches that off with ``_save_on_change``;
+    where a napari lacks it, the docks are added as before.
+    """
+    try:
+        from napari.settings import get_settings
 
-    install_presentation_action(viewer, docks)
-    return viewer, docks
+        settings = get_settings()
+        before = settings._save_on_change
+    except Exception:  # noqa: BLE001 - a napari without the switch: save as napari does
+        yield
+        return
+    settings._save_on_change = False
+    try:
+        yield
+    finally:
+        settings._save_on_change = before
+        settings._maybe_save()
 
 
 def _snapshot_without_building(actions, docks: Docks) -> None:
