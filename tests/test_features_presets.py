@@ -93,3 +93,20 @@ def test_unknown_preset_name_lists_the_shipped_ones(tmp_path):
 def test_yaml_round_trip_keeps_params():
     p = load_preset("ct-wavelet")
     assert yaml.safe_load(p.text) == p.params
+
+
+def test_a_preset_parsed_once_is_handed_out_as_independent_copies():
+    from radgui.features.presets import _PARSED
+
+    text = (PRESET_DIR / "ct-original.yaml").read_text()
+    first = preset_from_text(text, name="ct-original")
+    assert text in _PARSED  # parsed once ...
+    first.params["setting"]["binWidth"] = 999  # ... and a caller editing its copy changes no other
+    second = preset_from_text(text, name="ct-original")
+    assert second.params["setting"]["binWidth"] == yaml.safe_load(text)["setting"]["binWidth"]
+    assert second.params == load_preset("ct-original").params
+    bad = "setting:\n  binWidth: -1\n"
+    for _ in range(2):  # a refused text is refused every time, never cached
+        with pytest.raises(PresetError):
+            preset_from_text(bad, name="bad")
+    assert bad not in _PARSED
