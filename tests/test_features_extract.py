@@ -215,3 +215,17 @@ def test_delta_table_pairs_time_points_per_patient():
     assert d["interval_days"].tolist() == [30.0, 45.0]
     with pytest.raises(FeatureExtractionError, match="both time points"):
         delta_table(table, followup="week6")
+
+
+def test_image_hash_is_sha256_of_geometry_then_voxel_bytes():
+    import hashlib
+
+    arr = np.arange(2 * 3 * 5, dtype=np.int16).reshape(2, 3, 5) - 7
+    img = sitk.GetImageFromArray(arr)
+    img.SetSpacing((0.5, 0.7, 2.0))
+    expected = hashlib.sha256()
+    expected.update(repr((img.GetSize(), img.GetSpacing(), img.GetOrigin(), img.GetDirection(),
+                          img.GetPixelIDTypeAsString())).encode())
+    expected.update(arr.tobytes())
+    assert image_hash(img) == expected.hexdigest()
+    assert image_hash(sitk.GetImageFromArray(arr.astype(np.float32))) != image_hash(img)

@@ -427,8 +427,14 @@ def iter_extract(volume: Volume | sitk.Image, rois: Mapping[str, Any] | Any,
         for key in vec:
             if key not in columns:
                 columns.append(key)
-    df = pd.DataFrame.from_dict(features, orient="index", columns=columns).astype(float)
-    df = df.reindex([n for n in (str(k) for k in rois) if n in features])
+    # One float array, then one frame (from_dict with a column per feature took 4 ms of a 49 ms extraction).
+    order = [n for n in (str(k) for k in rois) if n in features]
+    data = np.full((len(order), len(columns)), np.nan)
+    where = {c: j for j, c in enumerate(columns)}
+    for i, roi in enumerate(order):
+        for key, value in features[roi].items():
+            data[i, where[key]] = np.nan if value is None else float(value)
+    df = pd.DataFrame(data, index=pd.Index(order, dtype=object), columns=pd.Index(columns, dtype=object))
     df.index.name = "roi"
     provenance: dict[str, Any] = {
         "preset": preset.name,

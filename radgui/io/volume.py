@@ -188,7 +188,7 @@ def image_hash(image: sitk.Image) -> str:
     h = hashlib.sha256()
     h.update(repr((image.GetSize(), image.GetSpacing(), image.GetOrigin(),
                    image.GetDirection(), image.GetPixelIDTypeAsString())).encode())
-    h.update(np.ascontiguousarray(sitk.GetArrayViewFromImage(image)).tobytes())
+    h.update(np.ascontiguousarray(sitk.GetArrayViewFromImage(image)).reshape(-1).view(np.uint8))  # no copy
     return h.hexdigest()
 
 
