@@ -193,3 +193,20 @@ def test_extract_hook_matches_stock(brain1, monkeypatch, workers):
             assert got == ref, key
         else:
             assert abs(got - ref) <= REL * abs(ref), (key, got, ref)
+
+
+def test_planes_skipped_by_their_bounding_box_give_the_per_plane_maximum():
+    from radgui.features.fastshape import _groups_pair_max, _pair_max
+
+    rng = np.random.default_rng(3)
+    sizes = np.array([1, 2, 5, 40, 7, 120, 3, 1, 60])
+    pts = rng.normal(0, 30, (sizes.sum(), 3)).round(1)
+    starts = np.r_[0, np.cumsum(sizes)[:-1]]
+    per_plane = max(_pair_max(pts[s:s + n]) for s, n in zip(starts, sizes))
+    assert _groups_pair_max(pts, starts, sizes) == per_plane
+    # the widest plane is not always the farthest pair: a long thin plane beats a fat one
+    line = np.array([[0, 0, 0], [0, 0, 100.0], [0, 1, 50]])
+    fat = np.array([[1, y, x] for y in (0, 70) for x in (0, 70)], float)
+    pts2 = np.concatenate([fat, line])
+    assert _groups_pair_max(pts2, np.array([0, 4]), np.array([4, 3])) == max(_pair_max(fat), _pair_max(line))
+    assert _groups_pair_max(pts, starts[:1], sizes[:1]) == 0.0  # one vertex: no pair

@@ -150,11 +150,34 @@ def _plane_diameter(pts, plane_axis):
     order = np.argsort(ext[:, plane_axis], kind="stable")
     ext = ext[order]
     c = ext[:, plane_axis]
-    cuts = np.flatnonzero(c[1:] != c[:-1]) + 1
+    starts = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
+    sizes = np.diff(np.r_[starts, len(ext)])
+    return _groups_pair_max(ext, starts, sizes)
+
+
+def _groups_pair_max(pts, starts, sizes):
+    """Max of :func:`_pair_max` over the groups ``pts[start:start + size]`` (the planes of one axis).
+
+    Groups are visited by decreasing bounding-box diagonal and the visit stops
+    at the first whose diagonal is below the best distance so far: no pair of
+    its vertices can be farther apart. The bound is computed with the same
+    floating-point operations on coordinate ranges, and rounding is monotone,
+    so no computed pair distance in a skipped group can exceed it: the maximum
+    is the one of all groups, and most planes are never paired.
+    """
+    if len(starts) == 0:
+        return 0.0
+    # the groups tile pts in order, so reduceat's segments (start to next start, the last to the end) are the groups
+    span = np.maximum.reduceat(pts, starts, axis=0) - np.minimum.reduceat(pts, starts, axis=0)
+    span *= span
+    bound = (span[:, 0] + span[:, 1]) + span[:, 2]
     best = 0.0
-    for grp in np.split(ext, cuts):
-        if len(grp) > 1:
-            best = max(best, _pair_max(grp))
+    for g in np.argsort(-bound, kind="stable"):
+        if bound[g] < best:
+            break
+        if sizes[g] < 2:
+            continue
+        best = max(best, _pair_max(pts[starts[g]:starts[g] + sizes[g]]))
     return best
 
 
