@@ -12,7 +12,10 @@ on the whole image, radgui with ``workers=1`` (the per-core figure) and radgui
 with ``workers=2``. The table prints the medians, the ratio of each radgui
 median to the stock median of the same run, and the max relative difference
 between radgui and stock over every feature (from the last repeat of each
-worker count; the worse of the two).
+worker count; the worse of the two). The ``ceiling`` column divides the
+stock time by the time radgui spends inside PyRadiomics' own feature classes
+(one profiled run: their C matrix builders and numpy formulas, which radgui
+runs unchanged): no change outside them can beat it.
 
 ``ct-log-native`` is an extra row (ct-log without resampling) showing LoG on
 the whole volume, where stock filters every voxel; ``ct-wavelet+rings``
@@ -105,7 +108,32 @@ def child(case: str, preset: str, out: str, repeats: str) -> None:
             feats[mode] = fn()
             times[mode].append(time.perf_counter() - t0)
     Path(out).write_text(json.dumps({"median_s": {k: statistics.median(v) for k, v in times.items()},
-                                     "times_s": times, "features": feats}))
+                                     "times_s": times, "features": feats, "class_share": class_share(radgui)}))
+
+
+def class_share(radgui) -> float:
+    """Share of a ``workers=1`` run spent in PyRadiomics' feature classes (``execute``: C matrices and formulas).
+
+    radgui runs those unchanged, so ``stock / (share x radgui)`` is the most
+    any change outside them could reach (the table's ceiling column). One
+    cProfile run, after the timed ones: an estimate (profiling slows Python
+    code more than C).
+    """
+    import cProfile
+    import pstats
+
+    prof = cProfile.Profile()
+    prof.enable()
+    radgui(1)
+    prof.disable()
+    stats = pstats.Stats(prof).stats  # (file, line, function) -> (calls, primitive, tottime, cumtime, callers)
+    def cumulative(folder: str, file: str, function: str) -> float:
+        return sum(v[3] for (path, _line, name), v in stats.items()
+                   if name == function and Path(path).parts[-2:] == (folder, file))
+
+    total = cumulative("features", "extract.py", "extract")
+    classes = cumulative("radiomics", "base.py", "execute")
+    return classes / total if total else float("nan")
 
 
 def run_child(case, preset, repeats):
@@ -177,7 +205,7 @@ def main() -> int:
     print(f"(median of {repeats}, stock and radgui interleaved in one process per row; "
           f"{os.cpu_count()} CPUs, load average {load:.1f} at start)")
     print(f"{'case':7s} {'preset':16s} {'stock s':>8s} {'radgui s':>8s} {'per core':>8s} "
-          f"{'2 wkr s':>8s} {'2 wkr':>7s} {'n feat':>6s} {'max rel diff':>12s}")
+          f"{'2 wkr s':>8s} {'2 wkr':>7s} {'n feat':>6s} {'max rel diff':>12s} {'ceiling':>8s}")
     for case in cases:
         for preset in [p.strip() for p in args.presets.split(",") if p.strip()]:
             if case == "large" and preset.endswith("+rings"):
@@ -187,9 +215,12 @@ def main() -> int:
             diff = max(max_rel(f["w1"], f["stock"]), max_rel(f["w2"], f["stock"]))
             print(f"{case:7s} {preset:16s} {med['stock']:8.2f} {med['w1']:8.2f} "
                   f"{med['stock'] / med['w1']:7.1f}x {med['w2']:8.2f} {med['stock'] / med['w2']:6.1f}x "
-                  f"{len(f['stock']):6d} {diff:12.3g}", flush=True)
+                  f"{len(f['stock']):6d} {diff:12.3g} {med['stock'] / (r['class_share'] * med['w1']):7.1f}x",
+                  flush=True)
     print("(radgui s: workers=1, the per-core figure; 2 wkr: workers=2; ratios against stock in the same"
-          " run; n feat counts features x ROIs; large = generated large-lesion CT)")
+          " run; n feat counts features x ROIs; large = generated large-lesion CT; ceiling: stock s over the"
+          " time radgui spends in PyRadiomics' own feature classes (C matrices, formulas), which it runs"
+          " unchanged: the most that removing everything else could give)")
     if args.quick:
         return 0
     from radgui.features import extract_cohort
