@@ -34,6 +34,14 @@ def _need(path: Path) -> Path:
     return path
 
 
+def case_paths(request, name: str) -> tuple[Path, Path]:
+    """(image, label) of a sample case: lung1 never skips (packaged copy), the others need ../shared."""
+    if name == "lung1":
+        return request.getfixturevalue("lung1")
+    cases = request.getfixturevalue("cases_dir")
+    return cases / f"{name}_image.nrrd", cases / f"{name}_label.nrrd"
+
+
 @pytest.fixture(scope="session")
 def cases_dir() -> Path:
     """Folder of the real sample cases (lung1, brain1, breast1)."""

@@ -18,6 +18,7 @@ from radgui.features import fastfeatures as ff
 from radgui.features.extract import build_extractor, stock_extract
 from radgui.features.phantoms import large_lesion_case
 from radgui.io import load_mask, load_volume
+from conftest import case_paths
 from test_features_fastpath import RTOL, box_mask, max_rel_diff, phantom
 
 PRESETS = ["ct-original", "ct-wavelet", "ct-log", "ct-iso1mm", "pet-suv"]
@@ -75,6 +76,29 @@ def test_glcm_sum_and_difference_marginals_are_stock(levels):
     add, sub = ff._glcm_sum_diff(P, g, ng)
     assert add.shape == ref_add.shape and np.array_equal(add, ref_add)
     assert sub.shape == ref_sub.shape and np.array_equal(sub, ref_sub)
+
+
+@pytest.mark.parametrize("levels", [[1, 2, 3, 5, 8], list(range(1, 41)), [4]])
+def test_cluster_shade_and_prominence_are_stock(levels):
+    """The powers taken once per distinct i + j give stock's bits (grey-level gaps, one level, 2 voxel sets)."""
+    from types import SimpleNamespace
+
+    from radiomics.glcm import RadiomicsGLCM
+
+    rng = np.random.default_rng(len(levels))
+    g = np.asarray(levels, dtype=float)
+    n = len(g)
+    P = rng.random((2, n, n, 13))
+    P[P < 0.4] = 0
+    P /= np.maximum(P.sum((1, 2), keepdims=True), 1e-300)
+    i, j = np.meshgrid(g, g, indexing="ij", sparse=True)
+    coefficients = {"i": i, "j": j, "ux": np.sum(i[None, :, :, None] * P, (1, 2), keepdims=True),
+                    "uy": np.sum(j[None, :, :, None] * P, (1, 2), keepdims=True)}
+    fc = SimpleNamespace(P_glcm=P, coefficients=coefficients)
+    for ours, stock in ((ff._cluster_shade, RadiomicsGLCM.getClusterShadeFeatureValue),
+                        (ff._cluster_prominence, RadiomicsGLCM.getClusterProminenceFeatureValue)):
+        got, ref = ours(fc), stock(fc)
+        assert got.shape == ref.shape == (2,) and np.array_equal(got, ref, equal_nan=True)
 
 
 # ---------------------------------------------------------------- whole classes, one image type
@@ -178,12 +202,7 @@ def extract_mod():
 @pytest.mark.parametrize("case", ["lung1", "breast1"])
 @pytest.mark.parametrize("preset", PRESETS)
 def test_every_preset_matches_stock_on_sample_cases(request, case, preset):
-    # lung1 ships in resources/ (the lung1 fixture falls back to it), so a fresh clone runs it; breast1 needs ../shared
-    if case == "lung1":
-        paths = request.getfixturevalue("lung1")
-    else:
-        cases = request.getfixturevalue("cases_dir")
-        paths = (cases / f"{case}_image.nrrd", cases / f"{case}_label.nrrd")
+    paths = case_paths(request, case)  # lung1 runs on a fresh clone (packaged copy); breast1 needs ../shared
     vol = load_volume(paths[0])
     mask = load_mask(paths[1], vol)
     image = suv_like(vol.image) if preset == "pet-suv" else vol.image

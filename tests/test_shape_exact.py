@@ -12,6 +12,7 @@ import SimpleITK as sitk
 from radiomics import cShape, featureextractor, imageoperations
 
 from radgui.features import fastshape
+from conftest import case_paths
 
 REL = 1e-12
 
@@ -126,9 +127,8 @@ def _compare_extraction(image, mask):
 
 
 @pytest.mark.parametrize("name", ["lung1", "brain1", "breast1"])
-def test_sample_cases(cases_dir, name):
-    image = sitk.ReadImage(str(cases_dir / f"{name}_image.nrrd"))
-    mask = sitk.ReadImage(str(cases_dir / f"{name}_label.nrrd"))
+def test_sample_cases(request, name):
+    image, mask = (sitk.ReadImage(str(p)) for p in case_paths(request, name))
     _compare_extraction(image, mask)
 
 
